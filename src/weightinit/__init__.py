@@ -1,0 +1,60 @@
+"""weightinit: neural-network weight initializers in pure NumPy.
+
+>>> import weightinit as wi
+>>> w = wi.he_normal()((784, 256), seed=0)
+>>> w.shape, w.dtype
+((784, 256), dtype('float32'))
+"""
+
+from weightinit.fans import Fans
+from weightinit.fans import fans
+from weightinit.initializers import Initializer
+from weightinit.initializers import constant
+from weightinit.initializers import glorot_normal
+from weightinit.initializers import glorot_uniform
+from weightinit.initializers import he_normal
+from weightinit.initializers import he_uniform
+from weightinit.initializers import lecun_normal
+from weightinit.initializers import lecun_uniform
+from weightinit.initializers import ones
+from weightinit.initializers import scaled_normal
+from weightinit.initializers import truncated_normal
+from weightinit.initializers import uniform
+from weightinit.initializers import variance_scaling
+from weightinit.initializers import zeros
+from weightinit.registry import get
+from weightinit.registry import names
+from weightinit.registry import register
+
+__version__ = "0.1.0"
+
+xavier_normal = glorot_normal
+xavier_uniform = glorot_uniform
+kaiming_normal = he_normal
+kaiming_uniform = he_uniform
+
+__all__ = [
+    "Fans",
+    "Initializer",
+    "constant",
+    "fans",
+    "get",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "kaiming_normal",
+    "kaiming_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "names",
+    "ones",
+    "register",
+    "scaled_normal",
+    "truncated_normal",
+    "uniform",
+    "variance_scaling",
+    "xavier_normal",
+    "xavier_uniform",
+    "zeros",
+]

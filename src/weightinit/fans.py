@@ -1,0 +1,230 @@
+"""Fan-in and fan-out of weight shapes, for every common layout.
+
+A weight's shape does not say which axis feeds the layer and which axis it feeds; the
+``layout`` argument says it. Nothing here guesses.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from weightinit._errors import choice_error, resolve_name
+
+__all__ = ["LAYOUTS", "Fans", "check_shape", "fans", "resolve_layout"]
+
+
+class Fans(NamedTuple):
+    """Fan-in, fan-out and receptive field of a weight shape.
+
+    ``fan_in = n_in * receptive_field`` and ``fan_out = n_out * receptive_field``, where
+    ``n_in`` and ``n_out`` are the per-group channel counts.
+    """
+
+    fan_in: int
+    fan_out: int
+    receptive_field: int
+
+
+@dataclass(frozen=True)
+class _Layout:
+    in_axes: tuple[int, ...]
+    out_axes: tuple[int, ...]
+    grouped: str  # "in" or "out": the side whose axis holds the full channel count
+    depthwise: bool = False
+
+
+_LAYOUT_TABLE: dict[str, _Layout] = {
+    "in_out": _Layout((-2,), (-1,), "out"),
+    "out_in": _Layout((1,), (0,), "out"),
+    "pytorch_transposed": _Layout((0,), (1,), "in"),
+    "keras_depthwise": _Layout((-2,), (-1,), "out", depthwise=True),
+}
+
+#: Canonical layout names, in the order error messages list them.
+LAYOUTS: tuple[str, ...] = tuple(_LAYOUT_TABLE)
+
+_LAYOUT_ALIASES: dict[str, str] = {
+    "in_out": "in_out",
+    "keras": "in_out",
+    "tensorflow": "in_out",
+    "tf": "in_out",
+    "jax": "in_out",
+    "flax": "in_out",
+    "hwio": "in_out",
+    "out_in": "out_in",
+    "pytorch": "out_in",
+    "torch": "out_in",
+    "onnx": "out_in",
+    "oihw": "out_in",
+    "pytorch_transposed": "pytorch_transposed",
+    "torch_transposed": "pytorch_transposed",
+    "keras_depthwise": "keras_depthwise",
+    "depthwise": "keras_depthwise",
+}
+
+
+def resolve_layout(layout: object) -> str:
+    """Return the canonical name of ``layout`` (case-insensitive, aliases allowed)."""
+    return resolve_name("layout", layout, _LAYOUT_ALIASES, LAYOUTS)
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}.")
+    number = operator.index(value)  # type: ignore[arg-type]
+    if number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {number}.")
+    return number
+
+
+def check_shape(shape: object) -> tuple[int, ...]:
+    """Validate a shape: an int or a sequence of non-negative integers."""
+    if isinstance(shape, (str, bytes)):
+        raise TypeError(f"shape must be a sequence of non-negative integers; got {shape!r}.")
+    if hasattr(shape, "__index__") and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, Sequence) and not hasattr(shape, "__iter__"):
+        raise TypeError(f"shape must be a sequence of non-negative integers; got {shape!r}.")
+    dims = []
+    for dim in shape:  # type: ignore[attr-defined]
+        if isinstance(dim, bool) or not hasattr(dim, "__index__"):
+            raise TypeError(f"shape must contain integers only; got {dim!r} in {shape!r}.")
+        size = operator.index(dim)
+        if size < 0:
+            raise ValueError(f"shape must contain non-negative integers; got {size} in {shape!r}.")
+        dims.append(size)
+    return tuple(dims)
+
+
+def _axes(name: str, value: int | Sequence[int], rank: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    items = (value,) if hasattr(value, "__index__") else tuple(value)  # type: ignore[arg-type]
+    axes = []
+    for item in items:
+        axis = _check_int(name, item, -rank)
+        if axis >= rank:
+            raise ValueError(
+                f"{name}={item!r} is out of range for shape {shape} of rank {rank}; "
+                f"valid axes are {-rank} to {rank - 1}."
+            )
+        axes.append(axis % rank)
+    return tuple(axes)
+
+
+def fans(
+    shape: Sequence[int],
+    *,
+    layout: str = "in_out",
+    groups: int = 1,
+    in_axis: int | Sequence[int] | None = None,
+    out_axis: int | Sequence[int] | None = None,
+    batch_axis: int | Sequence[int] = (),
+) -> Fans:
+    """Compute the fan-in and fan-out of a weight shape.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The weight's shape, of rank 2 or more.
+    layout : str, default "in_out"
+        Which axes hold the input and output channels:
+
+        - ``"in_out"`` (aliases ``"keras"``, ``"tensorflow"``, ``"jax"``, ``"flax"``):
+          ``(*kernel, in, out)``, as ``x @ W`` and Keras/JAX convolution kernels (HWIO);
+        - ``"out_in"`` (aliases ``"pytorch"``, ``"torch"``, ``"onnx"``):
+          ``(out, in, *kernel)``, as PyTorch ``Linear`` and ``Conv`` weights (OIHW);
+        - ``"pytorch_transposed"``: ``(in, out, *kernel)``, PyTorch ``ConvTranspose``;
+        - ``"keras_depthwise"``: ``(*kernel, in, multiplier)``; each output sees one input
+          channel, so ``fan_in = receptive_field`` and
+          ``fan_out = multiplier * receptive_field``.
+    groups : int, default 1
+        Number of channel groups. The axis that holds the full channel count (``out`` for
+        ``in_out`` and ``out_in``, ``in`` for ``pytorch_transposed``) is divided by it; the
+        other axis already holds the per-group count.
+    in_axis, out_axis : int or sequence of int, optional
+        Override the layout's input or output axes, with the meaning of JAX's
+        ``variance_scaling``: fans multiply the sizes of all listed axes.
+    batch_axis : int or sequence of int, default ()
+        Axes that belong to neither the fans nor the receptive field.
+
+    Returns
+    -------
+    Fans
+        ``(fan_in, fan_out, receptive_field)``.
+
+    Raises
+    ------
+    ValueError
+        For shapes of rank 0 or 1 (biases have no fans), unknown layouts, axes out of range,
+        or ``groups`` that does not divide the full channel count.
+
+    Examples
+    --------
+    A dense weight for ``x @ W`` and a PyTorch convolution weight:
+
+    >>> import weightinit as wi
+    >>> wi.fans((784, 256))
+    Fans(fan_in=784, fan_out=256, receptive_field=1)
+    >>> wi.fans((64, 32, 3, 3), layout="pytorch")
+    Fans(fan_in=288, fan_out=576, receptive_field=9)
+
+    The same convolution as a Keras/JAX kernel (HWIO) has the same fans:
+
+    >>> wi.fans((3, 3, 32, 64))
+    Fans(fan_in=288, fan_out=576, receptive_field=9)
+
+    A grouped convolution, ``Conv2d(16, 32, 3, groups=2)`` in PyTorch:
+
+    >>> wi.fans((32, 8, 3, 3), layout="out_in", groups=2)
+    Fans(fan_in=72, fan_out=144, receptive_field=9)
+    """
+    dims = check_shape(shape)
+    rank = len(dims)
+    if rank < 2:
+        raise ValueError(
+            f"shape {dims} of rank {rank} has no fans: biases and scalars have no input and "
+            "output axes. Use zeros() (or constant(), uniform(), scaled_normal()) for them."
+        )
+    preset = _LAYOUT_TABLE[resolve_layout(layout)]
+    n_groups = _check_int("groups", groups, 1)
+    ins = _axes("in_axis", in_axis if in_axis is not None else preset.in_axes, rank, dims)
+    outs = _axes("out_axis", out_axis if out_axis is not None else preset.out_axes, rank, dims)
+    batch = _axes("batch_axis", batch_axis, rank, dims)
+    used = ins + outs + batch
+    if len(set(used)) != len(used):
+        raise ValueError(
+            f"in_axis {ins}, out_axis {outs} and batch_axis {batch} must not share an axis "
+            f"(shape {dims})."
+        )
+    receptive = 1
+    for axis, size in enumerate(dims):
+        if axis not in used:
+            receptive *= size
+    n_in = 1
+    for axis in ins:
+        n_in *= dims[axis]
+    n_out = 1
+    for axis in outs:
+        n_out *= dims[axis]
+    if preset.depthwise:
+        if n_groups != 1:
+            raise ValueError(
+                f"groups={n_groups} does not apply to layout 'keras_depthwise', whose "
+                "(*kernel, in, multiplier) shape already has one group per input channel; "
+                "pass groups=1."
+            )
+        return Fans(receptive, n_out * receptive, receptive)
+    full = n_out if preset.grouped == "out" else n_in
+    if full % n_groups:
+        side = "output" if preset.grouped == "out" else "input"
+        raise ValueError(
+            f"groups={n_groups} does not divide the {side} channel count {full} of shape "
+            f"{dims} (layout {resolve_layout(layout)!r})."
+        )
+    if preset.grouped == "out":
+        n_out //= n_groups
+    else:
+        n_in //= n_groups
+    return Fans(n_in * receptive, n_out * receptive, receptive)

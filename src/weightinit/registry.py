@@ -1,0 +1,138 @@
+"""Look initializers up by name, alias or configuration dict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from weightinit import initializers as _init
+from weightinit._errors import choice_error
+
+__all__ = ["get", "names", "register"]
+
+Factory = Callable[..., _init.Initializer]
+
+_FACTORIES: dict[str, Factory] = {
+    "zeros": _init.zeros,
+    "ones": _init.ones,
+    "constant": _init.constant,
+    "scaled_normal": _init.scaled_normal,
+    "uniform": _init.uniform,
+    "truncated_normal": _init.truncated_normal,
+    "variance_scaling": _init.variance_scaling,
+    "lecun_normal": _init.lecun_normal,
+    "lecun_uniform": _init.lecun_uniform,
+    "glorot_normal": _init.glorot_normal,
+    "glorot_uniform": _init.glorot_uniform,
+    "he_normal": _init.he_normal,
+    "he_uniform": _init.he_uniform,
+}
+
+_ALIASES: dict[str, str] = {
+    "zero": "zeros",
+    "one": "ones",
+    "xavier_normal": "glorot_normal",
+    "xavier_uniform": "glorot_uniform",
+    "kaiming_normal": "he_normal",
+    "kaiming_uniform": "he_uniform",
+}
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def names(*, aliases: bool = False) -> tuple[str, ...]:
+    """The names that :func:`get` accepts, sorted; with ``aliases=True``, the aliases too.
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> "he_normal" in wi.names(), "kaiming_normal" in wi.names(aliases=True)
+    (True, True)
+    """
+    found = set(_FACTORIES)
+    if aliases:
+        found |= set(_ALIASES)
+    return tuple(sorted(found))
+
+
+def _lookup(name: object) -> tuple[str, Factory]:
+    if isinstance(name, str):
+        key = _key(name)
+        key = _ALIASES.get(key, key)
+        if key in _FACTORIES:
+            return key, _FACTORIES[key]
+    raise choice_error("initializer name", name, names(), _ALIASES)
+
+
+def get(identifier: object) -> _init.Initializer:
+    """Return an initializer from a name, an alias, a config dict or an initializer.
+
+    Parameters
+    ----------
+    identifier : str, dict or Initializer
+        A name or alias (case-insensitive) gives the initializer with default parameters;
+        a dict as returned by :meth:`Initializer.get_config` (``{"name": ..., **params}``)
+        rebuilds that initializer; an ``Initializer`` is returned as it is.
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> wi.get("Kaiming_Normal") == wi.he_normal()
+    True
+    >>> init = wi.truncated_normal(stddev=0.02)
+    >>> wi.get(init.get_config()) == init
+    True
+    """
+    if isinstance(identifier, _init.Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        return _lookup(identifier)[1]()
+    if isinstance(identifier, Mapping):
+        params: dict[str, Any] = dict(identifier)
+        if "name" not in params:
+            raise ValueError(
+                f"an initializer config needs a 'name' key; got keys {sorted(params)!r}."
+            )
+        name, factory = _lookup(params.pop("name"))
+        try:
+            return factory(**params)
+        except TypeError as error:
+            if "argument" not in str(error):
+                raise
+            raise TypeError(
+                f"config for {name!r} has parameters {sorted(params)!r} that {name}() does "
+                f"not take ({error})."
+            ) from None
+    raise TypeError(
+        "get() takes an initializer name, a config dict or an Initializer; "
+        f"got {identifier!r} of type {type(identifier).__name__}."
+    )
+
+
+def register(name: str, factory: Factory, *, overwrite: bool = False) -> None:
+    """Register ``factory`` (a callable returning an :class:`Initializer`) under ``name``.
+
+    The initializer's ``get_config()`` should carry ``name`` (set the class attribute
+    ``_name``) so that ``get(init.get_config())`` finds the factory again.
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> wi.register("tiny_normal", lambda stddev=1e-3: wi.scaled_normal(stddev))
+    >>> wi.get("tiny_normal") == wi.scaled_normal(1e-3)
+    True
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"name must be a non-empty string; got {name!r}.")
+    if not callable(factory):
+        raise TypeError(f"factory must be callable; got {factory!r}.")
+    key = _key(name)
+    if not overwrite and (key in _FACTORIES or key in _ALIASES):
+        raise ValueError(
+            f"an initializer named {name!r} is already registered; pass overwrite=True to "
+            "replace it."
+        )
+    _ALIASES.pop(key, None)
+    _FACTORIES[key] = factory

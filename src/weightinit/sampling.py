@@ -1,0 +1,513 @@
+"""Seeding, block-keyed random streams and the samplers behind every initializer.
+
+How values are made
+-------------------
+A tensor is cut into *tiles* whose shape depends on the tensor's shape only
+(:func:`tile_shape`). Tile ``i`` (numbered in C order over the tile grid) draws from its own
+SFC64 stream, keyed by ``(root key, i)``, where the root key is four 64-bit words derived
+from the seed by :class:`numpy.random.SeedSequence`. Within a tile, values are laid out in
+the tile's own C order. So every value is a pure function of (seed, shape, dtype,
+distribution, position): tiles can be made in any order, by any thread, or one at a time on
+another machine, and the bytes are the same.
+
+The transforms use only operations that IEEE 754 rounds exactly (``+ - * /``, ``sqrt``,
+integer and bit operations); logarithm, sine and cosine are polynomials evaluated with them.
+No platform-dependent ``log``/``sin``/``cos`` (SIMD or libm) enters, so the same seed gives
+the same bytes on every platform and NumPy version.
+
+- Normal: Box-Muller. For float32 (and float16, cast from float32) one 64-bit word gives a
+  pair: the top 24 bits ``k1`` give ``u1 = (k1 + 1) / 2**24`` in ``(0, 1]`` and the next 24
+  bits ``k2`` the angle ``2*pi*k2 / 2**24``; so ``|z| <= sqrt(-2 ln 2**-24) ~= 5.77``. For
+  float64 two words give a pair with 53-bit uniforms (``|z| <= ~8.57``).
+- Uniform: ``(2k + 1 - 2**m) / 2**m`` with ``m = 23`` (float32, two per word) or ``m = 52``
+  (float64), symmetric in ``(-1, 1)`` and never reaching its ends.
+- Truncated normal: Box-Muller candidates accepted when ``|z| <= bound`` (bound >= 1), or
+  uniform candidates on ``[-bound, bound]`` accepted with probability ``exp(-z**2 / 2)``
+  (bound < 1). Candidates are drawn in rounds whose sizes are integer functions of the counts
+  so far, so the accepted values are still a pure function of the tile's stream.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "BLOCK",
+    "Constant",
+    "Distribution",
+    "Normal",
+    "SeedLike",
+    "TruncatedNormal",
+    "Uniform",
+    "check_dtype",
+    "check_seed",
+    "fill",
+    "root_key",
+    "tile_shape",
+    "tiles",
+]
+
+#: The largest number of elements in one tile (one random stream).
+BLOCK = 1 << 16
+
+SeedLike = Union[None, int, np.integer, np.random.SeedSequence, np.random.Generator]
+
+_MASK64 = (1 << 64) - 1
+_SUPPORTED_DTYPES = ("float16", "float32", "float64")
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def check_seed(seed: object) -> None:
+    """Raise ``TypeError``/``ValueError`` unless ``seed`` is a valid seed."""
+    if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.Generator)):
+        return
+    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
+        raise TypeError(
+            "seed must be None, a non-negative int, a numpy.random.SeedSequence or a "
+            f"numpy.random.Generator; got {seed!r} of type {type(seed).__name__}."
+        )
+    if operator.index(seed) < 0:  # type: ignore[call-overload]
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
+
+
+@functools.lru_cache(maxsize=256)
+def _key_from_int(seed: int) -> tuple[int, int, int, int]:
+    return _key_from_sequence(np.random.SeedSequence(seed))
+
+
+def _key_from_sequence(sequence: np.random.SeedSequence) -> tuple[int, int, int, int]:
+    words = sequence.generate_state(4, np.uint64)
+    return (int(words[0]), int(words[1]), int(words[2]), int(words[3]))
+
+
+def root_key(seed: SeedLike) -> tuple[int, int, int, int]:
+    """Derive the four-word root key of all block streams from ``seed``.
+
+    An int or a ``SeedSequence`` always gives the same key. A ``Generator`` is advanced by
+    four 64-bit draws, so two calls with one generator give different keys. ``None`` draws
+    fresh entropy from the operating system.
+    """
+    check_seed(seed)
+    if isinstance(seed, np.random.Generator):
+        entropy = seed.integers(0, 2**63, size=4, dtype=np.int64)
+        return _key_from_sequence(np.random.SeedSequence([int(x) for x in entropy]))
+    if isinstance(seed, np.random.SeedSequence):
+        return _key_from_sequence(seed)
+    if seed is None:
+        return _key_from_sequence(np.random.SeedSequence())
+    return _key_from_int(operator.index(seed))
+
+
+def _mix64(z: int) -> int:
+    # The finaliser of SplitMix64 (Steele, Lea & Flood 2014): a bijection on 64-bit words.
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+class _Stream:
+    """One SFC64 bit generator, re-keyed for each block."""
+
+    def __init__(self) -> None:
+        self.bitgen = np.random.SFC64(0)
+        self._state = np.empty(4, dtype=np.uint64)
+
+    def start(self, key: tuple[int, int, int, int], block: int) -> np.random.SFC64:
+        salt = _mix64((block * 0x9E3779B97F4A7C15 + key[3]) & _MASK64)
+        for j in range(3):
+            self._state[j] = _mix64((key[j] ^ salt) + j * 0xD1B54A32D192ED03 & _MASK64)
+        self._state[3] = 1
+        self.bitgen.state = {
+            "bit_generator": "SFC64",
+            "state": {"state": self._state},
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        self.bitgen.random_raw(12)  # as SFC64's own seeding does: mix the state first
+        return self.bitgen
+
+
+# --------------------------------------------------------------------------- tiles
+
+
+def tile_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of the tiles that ``shape`` is cut into (each at most :data:`BLOCK` elements).
+
+    Starting from the whole shape, the largest tile side (the earliest on ties) is halved,
+    rounding up, until the tile holds at most ``BLOCK`` elements. Tiles are close to square,
+    so a slice along any axis touches few tiles that it does not need.
+
+    >>> tile_shape((4096, 4096))
+    (256, 256)
+    >>> tile_shape((64, 64))
+    (64, 64)
+    """
+    tile = [max(1, d) for d in shape]
+    while math.prod(tile) > BLOCK:
+        axis = max(range(len(tile)), key=lambda a: (tile[a], -a))
+        tile[axis] = (tile[axis] + 1) // 2
+    return tuple(tile)
+
+
+def tiles(shape: tuple[int, ...]) -> Iterator[tuple[int, tuple[slice, ...]]]:
+    """Yield ``(block index, slices)`` for every tile of ``shape``, in C order."""
+    tile = tile_shape(shape)
+    counts = [-(-d // t) for d, t in zip(shape, tile)]
+    for index, corner in enumerate(np.ndindex(*counts)):
+        yield index, tuple(
+            slice(c * t, min((c + 1) * t, d)) for c, t, d in zip(corner, tile, shape)
+        )
+
+
+# --------------------------------------------------------------------------- workspace
+
+
+class _Workspace(threading.local):
+    """Per-thread scratch arrays, so the kernels allocate nothing in their loops."""
+
+    def __init__(self) -> None:
+        self.stream = _Stream()
+        self.arrays: dict[tuple[str, int], npt.NDArray[np.generic]] = {}
+
+    def get(self, dtype: type[np.generic], slot: int, n: int) -> npt.NDArray[np.generic]:
+        key = (np.dtype(dtype).str, slot)
+        array = self.arrays.get(key)
+        if array is None or array.shape[0] < n:
+            array = np.empty(max(n, BLOCK), dtype=dtype)
+            self.arrays[key] = array
+        return array[:n]
+
+
+_WORK = _Workspace()
+
+
+@dataclass(frozen=True)
+class _Float:
+    """What the kernels need to know about one float format."""
+
+    float: type[np.floating]  # type: ignore[type-arg]
+    int: type[np.signedinteger]  # type: ignore[type-arg]
+    bits: int  # uniform bits used by the normal sampler
+    mantissa: int  # explicit mantissa bits of the format
+    sqrt2_mantissa: int  # mantissa field of sqrt(2)
+    bias: int  # exponent bias
+    log_terms: int
+    sin_terms: int
+    cos_terms: int
+    exp_terms: int
+
+
+_F32 = _Float(np.float32, np.int32, 24, 23, 0x3504F3, 127, 5, 5, 5, 9)
+_F64 = _Float(np.float64, np.int64, 53, 52, 0x6A09E667F3BCD, 1023, 10, 9, 9, 15)
+
+# Series coefficients, Horner order starts with the highest power.
+# ln(m) = 2 s (1 + z/3 + z^2/5 + ...), s = (m - 1)/(m + 1), z = s^2: atanh's Taylor series.
+_LOG = [2.0 / (2 * k + 1) for k in range(12)]
+# sin(x) = x (1 - x^2/3! + x^4/5! - ...), cos(x) = 1 - x^2/2! + x^4/4! - ...
+_SIN = [(-1.0) ** k / math.factorial(2 * k + 1) for k in range(12)]
+_COS = [(-1.0) ** k / math.factorial(2 * k) for k in range(12)]
+# exp(-t) = 1 - t + t^2/2! - ...
+_EXP = [(-1.0) ** k / math.factorial(k) for k in range(18)]
+_LN2 = math.log(2.0)  # correctly rounded by every libm in use; a test pins its bits
+_TWO_PI = 2.0 * math.pi
+
+
+def _horner(
+    x: npt.NDArray[np.floating], coefs: list[float], terms: int, out: npt.NDArray[np.floating]
+) -> npt.NDArray[np.floating]:
+    """``out = sum(coefs[k] * x**k for k < terms)`` by Horner's rule, in x's precision."""
+    ftype = x.dtype.type
+    np.multiply(x, ftype(coefs[terms - 1]), out=out)
+    for k in range(terms - 2, 0, -1):
+        out += ftype(coefs[k])
+        out *= x
+    out += ftype(coefs[0])
+    return out
+
+
+def _words(bitgen: np.random.SFC64, count: int) -> npt.NDArray[np.uint64]:
+    return bitgen.random_raw(count)  # type: ignore[no-any-return]
+
+
+def _halves(words: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """The high and low 32-bit halves of each word, on any byte order."""
+    pairs = words.view(np.uint32).reshape(-1, 2)
+    if sys.byteorder == "little":
+        return pairs[:, 1], pairs[:, 0]
+    return pairs[:, 0], pairs[:, 1]  # pragma: no cover - big-endian machines
+
+
+def _box_muller(
+    spec: _Float, k1: npt.NDArray[np.integer], k2: npt.NDArray[np.integer], out: npt.NDArray[np.floating]
+) -> None:
+    """Write ``2 * len(k1)`` standard normals into ``out``: radii from ``k1``, angles from ``k2``.
+
+    ``k1`` and ``k2`` hold ``spec.bits``-bit integers. The first half of ``out`` receives
+    ``r cos(theta)``, the second half ``r sin(theta)``.
+    """
+    n = k1.shape[0]
+    f, i = spec.float, spec.int
+    w = _WORK
+    fa, fb, fc, fd = (w.get(f, s, n) for s in range(4))
+    ia, ib, ic = (w.get(i, 10 + s, n) for s in range(3))
+    one = f(1.0)
+
+    # ---- radius: r = sqrt(-2 ln u1), u1 = (k1 + 1) / 2**bits, so ln u1 = ln(k1 + 1) - bits ln 2
+    np.add(k1, 1, out=ia, casting="unsafe")
+    np.copyto(fa, ia, casting="unsafe")  # exact: k1 + 1 <= 2**bits fits the mantissa
+    bits = fa.view(i)
+    exponent = ib
+    np.right_shift(bits, spec.mantissa, out=exponent)
+    mant = ic
+    np.bitwise_and(bits, (1 << spec.mantissa) - 1, out=mant)
+    # Mantissas above sqrt(2) are halved (exponent + 1), so m lies in [sqrt(2)/2, sqrt(2)).
+    big = ia
+    np.subtract(spec.sqrt2_mantissa, mant, out=big)
+    np.right_shift(big, 8 * np.dtype(i).itemsize - 1, out=big)  # 0 or -1
+    exponent -= big
+    exponent -= spec.bias + spec.bits
+    mant |= spec.bias << spec.mantissa
+    np.left_shift(big, spec.mantissa, out=big)
+    mant += big
+    m = mant.view(f)
+    s, d, z = fb, fc, fd
+    np.subtract(m, one, out=s)  # exact (Sterbenz)
+    np.add(m, one, out=d)
+    s /= d
+    np.multiply(s, s, out=z)
+    poly = _horner(z, _LOG, spec.log_terms, out=d)
+    poly *= s  # ln m
+    np.copyto(fa, exponent, casting="unsafe")
+    fa *= f(_LN2)
+    fa += poly  # ln u1 <= 0
+    fa *= f(-2.0)
+    radius = np.sqrt(fa, out=fa)
+
+    # ---- angle: theta = 2 pi k2 / 2**bits = phi + j pi/2, with |phi| <= pi/4
+    quarter = spec.bits - 2
+    q = ib
+    np.add(k2, 1 << (quarter - 1), out=q, casting="unsafe")
+    q >>= quarter
+    rem = ic
+    np.left_shift(q, quarter, out=rem)
+    np.subtract(k2, rem, out=rem, casting="unsafe")
+    phi = fb
+    np.copyto(phi, rem, casting="unsafe")
+    phi *= f(_TWO_PI / 2.0**spec.bits)
+    np.multiply(phi, phi, out=z)
+    half = n
+    x_out, y_out = out[:half], out[half : 2 * half]
+    sin = _horner(z, _SIN, spec.sin_terms, out=fc)
+    sin *= phi
+    np.multiply(sin, radius, out=y_out)
+    cos = _horner(z, _COS, spec.cos_terms, out=fc)
+    np.multiply(cos, radius, out=x_out)
+    # Rotate (r cos phi, r sin phi) by j quarter turns: swap for odd j, then fix the signs.
+    xi, yi = x_out.view(i), y_out.view(i)
+    j = q
+    j &= 3
+    swap = ia
+    np.bitwise_and(j, 1, out=swap)
+    np.negative(swap, out=swap)
+    diff = ic
+    np.bitwise_xor(xi, yi, out=diff)
+    diff &= swap
+    xi ^= diff
+    yi ^= diff
+    sign_bit = 8 * np.dtype(f).itemsize - 1
+    flip = ia
+    np.right_shift(j, 1, out=flip)  # sin < 0 for j in {2, 3}
+    np.left_shift(flip, sign_bit, out=diff)
+    yi ^= diff
+    flip ^= j  # cos < 0 for j in {1, 2}
+    flip &= 1
+    flip <<= sign_bit
+    xi ^= flip
+
+
+def _normals(bitgen: np.random.SFC64, count: int, out: npt.NDArray[np.floating]) -> None:
+    """Fill ``out[:count]`` (``count`` even) with standard normals in out's precision."""
+    pairs = count // 2
+    if out.dtype == np.float64:
+        words = _words(bitgen, 2 * pairs)
+        k = _WORK.get(np.uint64, 20, 2 * pairs)
+        np.right_shift(words, np.uint64(11), out=k)
+        _box_muller(_F64, k[:pairs], k[pairs:], out)
+    else:
+        high, low = _halves(_words(bitgen, pairs))
+        k = _WORK.get(np.uint32, 21, 2 * pairs)
+        np.right_shift(high, 8, out=k[:pairs])
+        np.right_shift(low, 8, out=k[pairs:])
+        _box_muller(_F32, k[:pairs], k[pairs:], out)
+
+
+def _symmetric_uniforms(bitgen: np.random.SFC64, count: int, out: npt.NDArray[np.floating]) -> None:
+    """Fill ``out[:count]`` with uniforms on the open interval ``(-1, 1)``."""
+    if out.dtype == np.float64:
+        words = _words(bitgen, count)
+        k = _WORK.get(np.uint64, 20, count)
+        np.right_shift(words, np.uint64(12), out=k)
+        k <<= np.uint64(1)
+        k += np.uint64(1)
+        np.copyto(out[:count], k, casting="unsafe")  # exact: 2k + 1 < 2**53
+        out[:count] -= 2.0**52
+        out[:count] *= 2.0**-52
+        return
+    pairs = -(-count // 2)
+    high, low = _halves(_words(bitgen, pairs))
+    k = _WORK.get(np.uint32, 21, 2 * pairs)
+    np.right_shift(high, 9, out=k[:pairs])
+    np.right_shift(low, 9, out=k[pairs:])
+    k <<= 1
+    k += 1
+    view = out[:count]
+    np.copyto(view, k[:count], casting="unsafe")  # exact: 2k + 1 < 2**24
+    view -= np.float32(2.0**23)
+    view *= np.float32(2.0**-23)
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+@dataclass(frozen=True)
+class Constant:
+    """Every element equals ``value``."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class Normal:
+    """``N(mean, std**2)``."""
+
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """``U(low, high)``; values never leave ``[low, high]``."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class TruncatedNormal:
+    """``N(mean, std**2)`` conditioned on ``|x - mean| <= bound * std``."""
+
+    mean: float
+    std: float
+    bound: float
+
+
+Distribution = Union[Constant, Normal, Uniform, TruncatedNormal]
+
+
+def _truncated(bitgen: np.random.SFC64, count: int, bound: float, out: npt.NDArray[np.floating]) -> None:
+    """Fill ``out[:count]`` with standard normals truncated to ``[-bound, bound]``."""
+    ftype = out.dtype.type
+    filled = drawn = 0
+    limit = ftype(bound)
+    while filled < count:
+        missing = count - filled
+        # Round sizes are integer functions of the counts so far: deterministic everywhere.
+        size = missing + missing // 8 + 16 if drawn == 0 else (missing * drawn * 9) // (8 * filled or 1) + 16
+        size = min(size + (size & 1), BLOCK)
+        cand = _WORK.get(ftype, 30, size)
+        if bound >= 1.0:
+            _normals(bitgen, size, cand)
+            keep = np.abs(cand) <= limit
+        else:
+            _symmetric_uniforms(bitgen, size, cand)
+            cand *= limit
+            accept = _WORK.get(ftype, 31, size)
+            _symmetric_uniforms(bitgen, size, accept)  # acceptance threshold on (0, 1)
+            accept += ftype(1.0)
+            accept *= ftype(0.5)
+            t = _WORK.get(ftype, 32, size)
+            np.multiply(cand, cand, out=t)
+            t *= ftype(0.5)
+            density = _horner(t, _EXP, _F64.exp_terms if ftype is np.float64 else _F32.exp_terms, out=_WORK.get(ftype, 33, size))
+            keep = accept < density
+        chosen = cand[keep][:missing]
+        out[filled : filled + chosen.shape[0]] = chosen
+        filled += chosen.shape[0]
+        drawn += size
+
+
+def _tile_values(dist: Distribution, bitgen: np.random.SFC64, n: int, dtype: np.dtype[np.floating]) -> npt.NDArray[np.floating]:
+    """The ``n`` values of one tile, in the compute precision of ``dtype``."""
+    ftype = np.float64 if dtype == np.float64 else np.float32
+    buf = _WORK.get(ftype, 40, n + (n & 1))
+    if isinstance(dist, Normal):
+        _normals(bitgen, buf.shape[0], buf)
+        # Cosines fill the first half and sines the second: an odd tile drops the last sine.
+        values = buf[:n]
+        values *= ftype(dist.std)
+        values += ftype(dist.mean)
+        return values
+    if isinstance(dist, Uniform):
+        values = buf[:n]
+        _symmetric_uniforms(bitgen, n, values)
+        half = ftype((dist.high - dist.low) / 2.0)
+        values *= half
+        values += ftype(dist.low + (dist.high - dist.low) / 2.0)
+        np.clip(values, ftype(dist.low), ftype(dist.high), out=values)
+        return values
+    if isinstance(dist, TruncatedNormal):
+        values = buf[:n]
+        _truncated(bitgen, n, dist.bound, values)
+        values *= ftype(dist.std)
+        values += ftype(dist.mean)
+        span = ftype(dist.bound * dist.std)
+        np.clip(values, ftype(dist.mean) - span, ftype(dist.mean) + span, out=values)
+        return values
+    raise TypeError(f"unknown distribution {dist!r}")  # pragma: no cover - internal
+
+
+# --------------------------------------------------------------------------- public entry
+
+
+def check_dtype(dtype: npt.DTypeLike) -> np.dtype[np.floating]:
+    """Return ``np.dtype(dtype)`` if it is float16, float32 or float64; else ``TypeError``."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"dtype must be one of {', '.join(_SUPPORTED_DTYPES)}; got {dtype!r}."
+        ) from None
+    if resolved.name not in _SUPPORTED_DTYPES:
+        raise TypeError(
+            f"dtype must be one of {', '.join(_SUPPORTED_DTYPES)}; got {resolved.name!r}."
+        )
+    return resolved  # type: ignore[return-value]
+
+
+def fill(out: npt.NDArray[np.floating], dist: Distribution, seed: SeedLike) -> None:
+    """Fill ``out`` (any strides) with values of ``dist``, tile by tile."""
+    if isinstance(dist, Constant):
+        check_seed(seed)
+        out[...] = dist.value
+        return
+    key = root_key(seed)
+    if out.size == 0:
+        return
+    stream = _WORK.stream
+    for index, region in tiles(out.shape):
+        bitgen = stream.start(key, index)
+        n = math.prod(s.stop - s.start for s in region)
+        values = _tile_values(dist, bitgen, n, out.dtype)
+        out[region] = values.reshape([s.stop - s.start for s in region])
