@@ -34,12 +34,12 @@ def report() -> str:
         w = init(shape, seed=0, layout=layout)
         target = math.sqrt(init.variance(shape, layout=layout))
         lines.append(
-            f"{name:16} {str(shape):18} {layout:8} {f.fan_in:7d} {f.fan_out:7d}"
+            f"{name:16} {shape!s:18} {layout:8} {f.fan_in:7d} {f.fan_out:7d}"
             f" {target:10.5f} {float(w.std()):12.5f} {float(w.mean()):9.5f}"
         )
     lines.append("")
-    for name, shape, layout, meaning in _CASES:
-        lines.append(f"{str(shape):18} {layout:8} {meaning}")
+    for _, shape, layout, meaning in _CASES:
+        lines.append(f"{shape!s:18} {layout:8} {meaning}")
     lines.append("")
     lines.append(f"wi.get('kaiming_normal') -> {wi.get('kaiming_normal')!r}")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from weightinit._errors import choice_error, resolve_name
+from weightinit._errors import resolve_name
 
 __all__ = ["LAYOUTS", "Fans", "check_shape", "fans", "resolve_layout"]
 
@@ -74,7 +74,7 @@ def resolve_layout(layout: object) -> str:
 def _check_int(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}.")
-    number = operator.index(value)  # type: ignore[arg-type]
+    number = operator.index(value)
     if number < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {number}.")
     return number
@@ -89,7 +89,7 @@ def check_shape(shape: object) -> tuple[int, ...]:
     if not isinstance(shape, Sequence) and not hasattr(shape, "__iter__"):
         raise TypeError(f"shape must be a sequence of non-negative integers; got {shape!r}.")
     dims = []
-    for dim in shape:  # type: ignore[attr-defined]
+    for dim in shape:
         if isinstance(dim, bool) or not hasattr(dim, "__index__"):
             raise TypeError(f"shape must contain integers only; got {dim!r} in {shape!r}.")
         size = operator.index(dim)
@@ -99,8 +99,10 @@ def check_shape(shape: object) -> tuple[int, ...]:
     return tuple(dims)
 
 
-def _axes(name: str, value: int | Sequence[int], rank: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    items = (value,) if hasattr(value, "__index__") else tuple(value)  # type: ignore[arg-type]
+def _axes(
+    name: str, value: int | Sequence[int], rank: int, shape: tuple[int, ...]
+) -> tuple[int, ...]:
+    items = (value,) if hasattr(value, "__index__") else tuple(value)
     axes = []
     for item in items:
         axis = _check_int(name, item, -rank)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Literal, cast
+from dataclasses import asdict
+from dataclasses import dataclass
+from typing import Any
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from weightinit import sampling
 from weightinit._errors import choice_error
-from weightinit.fans import check_shape, fans, resolve_layout
+from weightinit.fans import check_shape
+from weightinit.fans import fans
+from weightinit.fans import resolve_layout
 
 __all__ = [
     "Constant",
@@ -56,7 +60,9 @@ def _truncated_variance(bound: float) -> float:
 
 def _positive(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}.")
+        raise TypeError(
+            f"{name} must be a real number; got {value!r} of type {type(value).__name__}."
+        )
     number = float(value)
     if not (math.isfinite(number) and number > 0.0):
         raise ValueError(f"{name} must be positive and finite; got {value!r}.")
@@ -65,7 +71,9 @@ def _positive(name: str, value: object) -> float:
 
 def _finite(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number; got {value!r} of type {type(value).__name__}.")
+        raise TypeError(
+            f"{name} must be a real number; got {value!r} of type {type(value).__name__}."
+        )
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite; got {value!r}.")
@@ -100,7 +108,7 @@ class Initializer:
         seed: sampling.SeedLike = None,
         layout: str = "in_out",
         groups: int = 1,
-    ) -> npt.NDArray[np.floating]:
+    ) -> npt.NDArray[np.floating[Any]]:
         """Return a new array of ``shape`` and ``dtype`` drawn from this initializer.
 
         ``seed`` is ``None``, an int, a ``SeedSequence`` or a ``Generator``; the same int
@@ -115,12 +123,12 @@ class Initializer:
 
     def fill(
         self,
-        array: npt.NDArray[np.floating],
+        array: npt.NDArray[np.floating[Any]],
         *,
         seed: sampling.SeedLike = None,
         layout: str = "in_out",
         groups: int = 1,
-    ) -> npt.NDArray[np.floating]:
+    ) -> npt.NDArray[np.floating[Any]]:
         """Fill ``array`` in place and return it.
 
         The values equal ``self(array.shape, array.dtype, seed=seed, ...)`` whatever the
@@ -135,7 +143,7 @@ class Initializer:
         return array
 
     def _fill(
-        self, out: npt.NDArray[np.floating], seed: sampling.SeedLike, layout: str, groups: int
+        self, out: npt.NDArray[np.floating[Any]], seed: sampling.SeedLike, layout: str, groups: int
     ) -> None:
         resolve_layout(layout)
         sampling.check_seed(seed)
@@ -223,7 +231,9 @@ class Uniform(Initializer):
         if not low < high:
             raise ValueError(f"uniform needs low < high; got low={low!r}, high={high!r}.")
         if not math.isfinite(high - low):
-            raise ValueError(f"uniform needs a finite width high - low; got low={low!r}, high={high!r}.")
+            raise ValueError(
+                f"uniform needs a finite width high - low; got low={low!r}, high={high!r}."
+            )
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 
@@ -387,7 +397,9 @@ def uniform(low: float = -0.05, high: float = 0.05) -> Uniform:
     return Uniform(low, high)
 
 
-def truncated_normal(stddev: float = 0.05, mean: float = 0.0, bound: float = 2.0) -> TruncatedNormal:
+def truncated_normal(
+    stddev: float = 0.05, mean: float = 0.0, bound: float = 2.0
+) -> TruncatedNormal:
     """``N(mean, stddev**2)`` truncated to ``mean ± bound * stddev``.
 
     ``stddev`` is that of the normal *before* truncation, as in PyTorch's ``trunc_normal_``

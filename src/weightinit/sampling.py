@@ -36,6 +36,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from typing import Union
 
 import numpy as np
@@ -60,6 +61,7 @@ __all__ = [
 #: The largest number of elements in one tile (one random stream).
 BLOCK = 1 << 16
 
+Array = npt.NDArray[Any]
 SeedLike = Union[None, int, np.integer, np.random.SeedSequence, np.random.Generator]
 
 _MASK64 = (1 << 64) - 1
@@ -78,7 +80,7 @@ def check_seed(seed: object) -> None:
             "seed must be None, a non-negative int, a numpy.random.SeedSequence or a "
             f"numpy.random.Generator; got {seed!r} of type {type(seed).__name__}."
         )
-    if operator.index(seed) < 0:  # type: ignore[call-overload]
+    if operator.index(seed) < 0:
         raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
 
 
@@ -164,10 +166,14 @@ def tile_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 def tiles(shape: tuple[int, ...]) -> Iterator[tuple[int, tuple[slice, ...]]]:
     """Yield ``(block index, slices)`` for every tile of ``shape``, in C order."""
     tile = tile_shape(shape)
-    counts = [-(-d // t) for d, t in zip(shape, tile)]
+    counts = [-(-d // t) for d, t in zip(shape, tile, strict=True)]
     for index, corner in enumerate(np.ndindex(*counts)):
-        yield index, tuple(
-            slice(c * t, min((c + 1) * t, d)) for c, t, d in zip(corner, tile, shape)
+        yield (
+            index,
+            tuple(
+                slice(c * t, min((c + 1) * t, d))
+                for c, t, d in zip(corner, tile, shape, strict=True)
+            ),
         )
 
 
@@ -179,9 +185,9 @@ class _Workspace(threading.local):
 
     def __init__(self) -> None:
         self.stream = _Stream()
-        self.arrays: dict[tuple[str, int], npt.NDArray[np.generic]] = {}
+        self.arrays: dict[tuple[str, int], Array] = {}
 
-    def get(self, dtype: type[np.generic], slot: int, n: int) -> npt.NDArray[np.generic]:
+    def get(self, dtype: type[np.generic], slot: int, n: int) -> Array:
         key = (np.dtype(dtype).str, slot)
         array = self.arrays.get(key)
         if array is None or array.shape[0] < n:
@@ -197,8 +203,8 @@ _WORK = _Workspace()
 class _Float:
     """What the kernels need to know about one float format."""
 
-    float: type[np.floating]  # type: ignore[type-arg]
-    int: type[np.signedinteger]  # type: ignore[type-arg]
+    ftype: type[np.floating[Any]]
+    itype: type[np.signedinteger[Any]]
     bits: int  # uniform bits used by the normal sampler
     mantissa: int  # explicit mantissa bits of the format
     sqrt2_mantissa: int  # mantissa field of sqrt(2)
@@ -224,9 +230,7 @@ _LN2 = math.log(2.0)  # correctly rounded by every libm in use; a test pins its 
 _TWO_PI = 2.0 * math.pi
 
 
-def _horner(
-    x: npt.NDArray[np.floating], coefs: list[float], terms: int, out: npt.NDArray[np.floating]
-) -> npt.NDArray[np.floating]:
+def _horner(x: Array, coefs: list[float], terms: int, out: Array) -> Array:
     """``out = sum(coefs[k] * x**k for k < terms)`` by Horner's rule, in x's precision."""
     ftype = x.dtype.type
     np.multiply(x, ftype(coefs[terms - 1]), out=out)
@@ -237,11 +241,11 @@ def _horner(
     return out
 
 
-def _words(bitgen: np.random.SFC64, count: int) -> npt.NDArray[np.uint64]:
-    return bitgen.random_raw(count)  # type: ignore[no-any-return]
+def _words(bitgen: np.random.SFC64, count: int) -> Array:
+    return bitgen.random_raw(count)
 
 
-def _halves(words: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+def _halves(words: Array) -> tuple[Array, Array]:
     """The high and low 32-bit halves of each word, on any byte order."""
     pairs = words.view(np.uint32).reshape(-1, 2)
     if sys.byteorder == "little":
@@ -249,16 +253,14 @@ def _halves(words: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint32], npt.
     return pairs[:, 0], pairs[:, 1]  # pragma: no cover - big-endian machines
 
 
-def _box_muller(
-    spec: _Float, k1: npt.NDArray[np.integer], k2: npt.NDArray[np.integer], out: npt.NDArray[np.floating]
-) -> None:
+def _box_muller(spec: _Float, k1: Array, k2: Array, out: Array) -> None:
     """Write ``2 * len(k1)`` standard normals into ``out``: radii from ``k1``, angles from ``k2``.
 
     ``k1`` and ``k2`` hold ``spec.bits``-bit integers. The first half of ``out`` receives
     ``r cos(theta)``, the second half ``r sin(theta)``.
     """
     n = k1.shape[0]
-    f, i = spec.float, spec.int
+    f, i = spec.ftype, spec.itype
     w = _WORK
     fa, fb, fc, fd = (w.get(f, s, n) for s in range(4))
     ia, ib, ic = (w.get(i, 10 + s, n) for s in range(3))
@@ -337,7 +339,7 @@ def _box_muller(
     xi ^= flip
 
 
-def _normals(bitgen: np.random.SFC64, count: int, out: npt.NDArray[np.floating]) -> None:
+def _normals(bitgen: np.random.SFC64, count: int, out: Array) -> None:
     """Fill ``out[:count]`` (``count`` even) with standard normals in out's precision."""
     pairs = count // 2
     if out.dtype == np.float64:
@@ -353,7 +355,7 @@ def _normals(bitgen: np.random.SFC64, count: int, out: npt.NDArray[np.floating])
         _box_muller(_F32, k[:pairs], k[pairs:], out)
 
 
-def _symmetric_uniforms(bitgen: np.random.SFC64, count: int, out: npt.NDArray[np.floating]) -> None:
+def _symmetric_uniforms(bitgen: np.random.SFC64, count: int, out: Array) -> None:
     """Fill ``out[:count]`` with uniforms on the open interval ``(-1, 1)``."""
     if out.dtype == np.float64:
         words = _words(bitgen, count)
@@ -416,7 +418,7 @@ class TruncatedNormal:
 Distribution = Union[Constant, Normal, Uniform, TruncatedNormal]
 
 
-def _truncated(bitgen: np.random.SFC64, count: int, bound: float, out: npt.NDArray[np.floating]) -> None:
+def _truncated(bitgen: np.random.SFC64, count: int, bound: float, out: Array) -> None:
     """Fill ``out[:count]`` with standard normals truncated to ``[-bound, bound]``."""
     ftype = out.dtype.type
     filled = drawn = 0
@@ -424,7 +426,10 @@ def _truncated(bitgen: np.random.SFC64, count: int, bound: float, out: npt.NDArr
     while filled < count:
         missing = count - filled
         # Round sizes are integer functions of the counts so far: deterministic everywhere.
-        size = missing + missing // 8 + 16 if drawn == 0 else (missing * drawn * 9) // (8 * filled or 1) + 16
+        if drawn == 0:
+            size = missing + missing // 8 + 16
+        else:
+            size = (missing * drawn * 9) // (8 * filled or 1) + 16
         size = min(size + (size & 1), BLOCK)
         cand = _WORK.get(ftype, 30, size)
         if bound >= 1.0:
@@ -440,7 +445,8 @@ def _truncated(bitgen: np.random.SFC64, count: int, bound: float, out: npt.NDArr
             t = _WORK.get(ftype, 32, size)
             np.multiply(cand, cand, out=t)
             t *= ftype(0.5)
-            density = _horner(t, _EXP, _F64.exp_terms if ftype is np.float64 else _F32.exp_terms, out=_WORK.get(ftype, 33, size))
+            terms = (_F64 if ftype is np.float64 else _F32).exp_terms
+            density = _horner(t, _EXP, terms, out=_WORK.get(ftype, 33, size))
             keep = accept < density
         chosen = cand[keep][:missing]
         out[filled : filled + chosen.shape[0]] = chosen
@@ -448,7 +454,9 @@ def _truncated(bitgen: np.random.SFC64, count: int, bound: float, out: npt.NDArr
         drawn += size
 
 
-def _tile_values(dist: Distribution, bitgen: np.random.SFC64, n: int, dtype: np.dtype[np.floating]) -> npt.NDArray[np.floating]:
+def _tile_values(
+    dist: Distribution, bitgen: np.random.SFC64, n: int, dtype: np.dtype[np.floating]
+) -> Array:
     """The ``n`` values of one tile, in the compute precision of ``dtype``."""
     ftype = np.float64 if dtype == np.float64 else np.float32
     buf = _WORK.get(ftype, 40, n + (n & 1))
@@ -496,7 +504,7 @@ def check_dtype(dtype: npt.DTypeLike) -> np.dtype[np.floating]:
     return resolved  # type: ignore[return-value]
 
 
-def fill(out: npt.NDArray[np.floating], dist: Distribution, seed: SeedLike) -> None:
+def fill(out: Array, dist: Distribution, seed: SeedLike) -> None:
     """Fill ``out`` (any strides) with values of ``dist``, tile by tile."""
     if isinstance(dist, Constant):
         check_seed(seed)
