@@ -1,0 +1,38 @@
+"""The Markdown pages under docs/ and README.md: every doctest session in them runs."""
+
+from __future__ import annotations
+
+import doctest
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted((ROOT / "docs").glob("*.md"))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_page_examples_run(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(text, {}, page.name, str(page), 0)
+    runner = doctest.DocTestRunner(
+        optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS, verbose=False
+    )
+    runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} example(s) failed in {page.name}"
+
+
+def test_docs_have_examples() -> None:
+    assert PAGES, "docs/ has no pages"
+    counted = sum(len(doctest.DocTestParser().get_examples(p.read_text())) for p in PAGES)
+    assert counted >= 10
+
+
+def test_every_public_name_is_documented() -> None:
+    import weightinit
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in PAGES)
+    missing = [name for name in weightinit.__all__ if name not in text]
+    assert not missing, f"public names missing from docs/: {missing}"
