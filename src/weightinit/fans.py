@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from weightinit._errors import resolve_name
 
-__all__ = ["LAYOUTS", "Fans", "check_shape", "fans", "resolve_layout"]
+__all__ = ["LAYOUTS", "Fans", "check_groups", "check_shape", "fans", "resolve_layout"]
 
 
 class Fans(NamedTuple):
@@ -78,6 +78,11 @@ def _check_int(name: str, value: object, minimum: int) -> int:
     if number < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {number}.")
     return number
+
+
+def check_groups(groups: object) -> int:
+    """Validate ``groups``: an integer >= 1."""
+    return _check_int("groups", groups, 1)
 
 
 def check_shape(shape: object) -> tuple[int, ...]:
@@ -190,7 +195,7 @@ def fans(
             "output axes. Use zeros() (or constant(), uniform(), scaled_normal()) for them."
         )
     preset = _LAYOUT_TABLE[resolve_layout(layout)]
-    n_groups = _check_int("groups", groups, 1)
+    n_groups = check_groups(groups)
     ins = _axes("in_axis", in_axis if in_axis is not None else preset.in_axes, rank, dims)
     outs = _axes("out_axis", out_axis if out_axis is not None else preset.out_axes, rank, dims)
     batch = _axes("batch_axis", batch_axis, rank, dims)

@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from weightinit import sampling
 from weightinit._errors import choice_error
+from weightinit.fans import check_groups
 from weightinit.fans import check_shape
 from weightinit.fans import fans
 from weightinit.fans import resolve_layout
@@ -146,6 +147,7 @@ class Initializer:
         self, out: npt.NDArray[np.floating[Any]], seed: sampling.SeedLike, layout: str, groups: int
     ) -> None:
         resolve_layout(layout)
+        check_groups(groups)
         sampling.check_seed(seed)
         if out.size == 0:
             return
