@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from weightinit.fans import LAYOUTS
 
-__all__ = ["dtypes", "layouts", "seeds", "shapes"]
+__all__ = ["DTYPES", "dtypes", "layouts", "seeds", "shapes"]
 
 #: The floating dtypes every initializer supports.
 DTYPES: tuple[np.dtype[np.floating], ...] = (

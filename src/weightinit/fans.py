@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
 from weightinit._errors import resolve_name
 
 __all__ = ["LAYOUTS", "Fans", "check_groups", "check_shape", "fans", "resolve_layout"]
@@ -89,7 +91,9 @@ def check_shape(shape: object) -> tuple[int, ...]:
     """Validate a shape: an int or a sequence of non-negative integers."""
     if isinstance(shape, (str, bytes)):
         raise TypeError(f"shape must be a sequence of non-negative integers; got {shape!r}.")
-    if hasattr(shape, "__index__") and not isinstance(shape, bool):
+    if isinstance(shape, np.ndarray):
+        shape = shape.tolist() if shape.ndim else (shape.item(),)
+    elif hasattr(shape, "__index__") and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, Sequence) and not hasattr(shape, "__iter__"):
         raise TypeError(f"shape must be a sequence of non-negative integers; got {shape!r}.")
@@ -107,11 +111,16 @@ def check_shape(shape: object) -> tuple[int, ...]:
 def _axes(
     name: str, value: int | Sequence[int], rank: int, shape: tuple[int, ...]
 ) -> tuple[int, ...]:
-    items = (value,) if hasattr(value, "__index__") else tuple(value)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if hasattr(value, "__index__") or not isinstance(value, (Sequence, np.ndarray)):
+        items: tuple[object, ...] = (value,)
+    else:
+        items = tuple(value)
     axes = []
     for item in items:
-        axis = _check_int(name, item, -rank)
-        if axis >= rank:
+        axis = _check_int(name, item, -(1 << 62))
+        if not -rank <= axis < rank:
             raise ValueError(
                 f"{name}={item!r} is out of range for shape {shape} of rank {rank}; "
                 f"valid axes are {-rank} to {rank - 1}."
