@@ -6,6 +6,11 @@
 ((784, 256), dtype('float32'))
 """
 
+from weightinit.activations import activations
+from weightinit.activations import explain
+from weightinit.activations import gain
+from weightinit.activations import recommend
+from weightinit.activations import register_activation
 from weightinit.fans import Fans
 from weightinit.fans import fans
 from weightinit.initializers import Initializer
@@ -36,8 +41,11 @@ kaiming_uniform = he_uniform
 __all__ = [
     "Fans",
     "Initializer",
+    "activations",
     "constant",
+    "explain",
     "fans",
+    "gain",
     "get",
     "glorot_normal",
     "glorot_uniform",
@@ -49,7 +57,9 @@ __all__ = [
     "lecun_uniform",
     "names",
     "ones",
+    "recommend",
     "register",
+    "register_activation",
     "scaled_normal",
     "truncated_normal",
     "uniform",

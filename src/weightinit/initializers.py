@@ -150,11 +150,14 @@ class Initializer:
         check_groups(groups)
         sampling.check_seed(seed)
         if out.size == 0:
+            self._check_fans(out.shape, layout, groups)
             return
         dist = self._distribution(out.shape, layout=layout, groups=groups)
-        if isinstance(dist, sampling.Constant):
-            _check_representable(dist.value, out.dtype)
+        _check_representable(sampling.largest_magnitude(dist), out.dtype)
         sampling.fill(out, dist, seed)
+
+    def _check_fans(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+        """Validate what the shape must satisfy even when it holds no element."""
 
     def variance(
         self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
@@ -177,12 +180,14 @@ class Initializer:
 
 
 def _check_representable(value: float, dtype: np.dtype[Any]) -> None:
+    """Raise unless every value of magnitude up to ``value`` is finite in ``dtype``."""
     with np.errstate(over="ignore"):
         cast_value = np.asarray(value, dtype=dtype)
     if not np.isfinite(cast_value):
         raise ValueError(
-            f"constant value {value!r} cannot be represented in {dtype.name} "
-            f"(largest finite value {np.finfo(dtype).max})."
+            f"values of magnitude up to {value!r} cannot be represented in {dtype.name} "
+            f"(largest finite value {np.finfo(dtype).max}); use a wider dtype or a smaller "
+            "scale."
         )
 
 
@@ -278,6 +283,9 @@ class VarianceScaling(Initializer):
         object.__setattr__(self, "scale", _positive("scale", self.scale))
         _check_choice("mode", self.mode, MODES)
         _check_choice("distribution", self.distribution, DISTRIBUTIONS)
+
+    def _check_fans(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+        fans(shape, layout=layout, groups=groups)
 
     def target_variance(
         self, shape: tuple[int, ...], *, layout: str = "in_out", groups: int = 1
@@ -465,11 +473,17 @@ def variance_scaling(
     return VarianceScaling(scale, mode, distribution)
 
 
-def _gain_squared(gain: float) -> float:
+def _gain_squared(gain: float | str) -> float:
+    if isinstance(gain, str):
+        # A name asks for that activation's second-moment gain; imported here because
+        # activations build on initializers, not the other way round.
+        from weightinit.activations import gain as activation_gain
+
+        return activation_gain(gain) ** 2
     return _positive("gain", gain) ** 2
 
 
-def lecun_normal(gain: float = 1.0) -> VarianceScaling:
+def lecun_normal(gain: float | str = 1.0) -> VarianceScaling:
     """LeCun normal: ``N(0, gain**2 / fan_in)`` (LeCun et al. 1998, "Efficient BackProp").
 
     Examples
@@ -481,7 +495,7 @@ def lecun_normal(gain: float = 1.0) -> VarianceScaling:
     return VarianceScaling(_gain_squared(gain), "fan_in", "normal")
 
 
-def lecun_uniform(gain: float = 1.0) -> VarianceScaling:
+def lecun_uniform(gain: float | str = 1.0) -> VarianceScaling:
     """LeCun uniform: variance ``gain**2 / fan_in``, ``U(±sqrt(3 gain**2 / fan_in))``.
 
     Examples
@@ -493,7 +507,7 @@ def lecun_uniform(gain: float = 1.0) -> VarianceScaling:
     return VarianceScaling(_gain_squared(gain), "fan_in", "uniform")
 
 
-def glorot_normal(gain: float = 1.0) -> VarianceScaling:
+def glorot_normal(gain: float | str = 1.0) -> VarianceScaling:
     """Glorot (Xavier) normal: ``N(0, 2 gain**2 / (fan_in + fan_out))``.
 
     Reference: Glorot & Bengio (2010), "Understanding the difficulty of training deep
@@ -508,7 +522,7 @@ def glorot_normal(gain: float = 1.0) -> VarianceScaling:
     return VarianceScaling(_gain_squared(gain), "fan_avg", "normal")
 
 
-def glorot_uniform(gain: float = 1.0) -> VarianceScaling:
+def glorot_uniform(gain: float | str = 1.0) -> VarianceScaling:
     """Glorot (Xavier) uniform: ``U(±gain * sqrt(6 / (fan_in + fan_out)))``.
 
     Reference: Glorot & Bengio (2010). Alias: ``xavier_uniform``.

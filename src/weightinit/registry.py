@@ -89,7 +89,8 @@ def get(identifier: object) -> _init.Initializer:
     if isinstance(identifier, _init.Initializer):
         return identifier
     if isinstance(identifier, str):
-        return _lookup(identifier)[1]()
+        name, factory = _lookup(identifier)
+        return _built(name, factory())
     if isinstance(identifier, Mapping):
         params: dict[str, Any] = dict(identifier)
         if "name" not in params:
@@ -98,7 +99,7 @@ def get(identifier: object) -> _init.Initializer:
             )
         name, factory = _lookup(params.pop("name"))
         try:
-            return factory(**params)
+            return _built(name, factory(**params))
         except TypeError as error:
             if "argument" not in str(error):
                 raise
@@ -110,6 +111,15 @@ def get(identifier: object) -> _init.Initializer:
         "get() takes an initializer name, a config dict or an Initializer; "
         f"got {identifier!r} of type {type(identifier).__name__}."
     )
+
+
+def _built(name: str, result: object) -> _init.Initializer:
+    if not isinstance(result, _init.Initializer):
+        raise TypeError(
+            f"the factory registered as {name!r} returned {result!r} of type "
+            f"{type(result).__name__}, not an Initializer."
+        )
+    return result
 
 
 def register(name: str, factory: Factory, *, overwrite: bool = False) -> None:

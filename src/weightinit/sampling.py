@@ -53,6 +53,7 @@ __all__ = [
     "check_dtype",
     "check_seed",
     "fill",
+    "largest_magnitude",
     "root_key",
     "tile_shape",
     "tiles",
@@ -416,6 +417,21 @@ class TruncatedNormal:
 
 
 Distribution = Union[Constant, Normal, Uniform, TruncatedNormal]
+
+#: The largest |z| the normal sampler can return: sqrt(-2 ln 2**-53) for float64 output
+#: (float32 output stays below sqrt(-2 ln 2**-24) ~= 5.77).
+NORMAL_LIMIT = 8.58
+
+
+def largest_magnitude(dist: Distribution) -> float:
+    """An upper bound on ``|value|`` over everything ``dist`` can produce."""
+    if isinstance(dist, Constant):
+        return abs(dist.value)
+    if isinstance(dist, Normal):
+        return abs(dist.mean) + NORMAL_LIMIT * dist.std
+    if isinstance(dist, Uniform):
+        return max(abs(dist.low), abs(dist.high))
+    return abs(dist.mean) + dist.bound * dist.std
 
 
 def _truncated(bitgen: np.random.SFC64, count: int, bound: float, out: Array) -> None:

@@ -1,0 +1,558 @@
+"""Activations, their gains, and the initializer to use with each.
+
+The gain of an activation ``f`` is ``1 / sqrt(E[f(z)**2])`` for ``z ~ N(0, 1)``: with weights
+of variance ``gain**2 / fan_in``, a unit pre-activation variance is a fixed point of a deep,
+wide, bias-free stack. The expectation is computed by adaptive Gauss-Kronrod quadrature,
+which refines around kinks by itself, so any vectorised callable has a gain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from weightinit import initializers as _init
+from weightinit._errors import choice_error
+
+__all__ = [
+    "Activation",
+    "activations",
+    "explain",
+    "gain",
+    "recommend",
+    "register_activation",
+]
+
+Array = npt.NDArray[np.float64]
+Function = Callable[..., Any]
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_array(x: Array) -> Array:
+    return np.asarray(_erf(x), dtype=np.float64)
+
+
+def _sigmoid(x: Array) -> Array:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _softplus(x: Array) -> Array:
+    return np.logaddexp(0.0, x)
+
+
+def _gelu_tanh_inner(x: Array) -> Array:
+    return math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
+
+
+# Each entry: function and derivative, both f(x, **params).
+_FUNCTIONS: dict[str, tuple[Function, Function]] = {
+    "linear": (lambda x: x, lambda x: np.ones_like(x)),
+    "relu": (lambda x: np.maximum(x, 0.0), lambda x: (x > 0).astype(np.float64)),
+    "leaky_relu": (
+        lambda x, negative_slope=0.01: np.where(x >= 0, x, negative_slope * x),
+        lambda x, negative_slope=0.01: np.where(x >= 0, 1.0, negative_slope),
+    ),
+    "relu6": (
+        lambda x: np.clip(x, 0.0, 6.0),
+        lambda x: ((x > 0) & (x < 6)).astype(np.float64),
+    ),
+    "elu": (
+        lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0))),
+        lambda x, alpha=1.0: np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0))),
+    ),
+    "selu": (
+        lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0.0))),
+        lambda x: _SELU_SCALE * np.where(x > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(x, 0.0))),
+    ),
+    "gelu": (
+        lambda x: 0.5 * x * (1.0 + _erf_array(x / math.sqrt(2.0))),
+        lambda x: (
+            0.5 * (1.0 + _erf_array(x / math.sqrt(2.0)))
+            + x * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+        ),
+    ),
+    "gelu_tanh": (
+        lambda x: 0.5 * x * (1.0 + np.tanh(_gelu_tanh_inner(x))),
+        lambda x: (
+            0.5 * (1.0 + np.tanh(_gelu_tanh_inner(x)))
+            + 0.5
+            * x
+            * (1.0 - np.tanh(_gelu_tanh_inner(x)) ** 2)
+            * math.sqrt(2.0 / math.pi)
+            * (1.0 + 3 * 0.044715 * x * x)
+        ),
+    ),
+    "silu": (
+        lambda x: x * _sigmoid(x),
+        lambda x: _sigmoid(x) * (1.0 + x * (1.0 - _sigmoid(x))),
+    ),
+    "mish": (
+        lambda x: x * np.tanh(_softplus(x)),
+        lambda x: np.tanh(_softplus(x)) + x * (1.0 - np.tanh(_softplus(x)) ** 2) * _sigmoid(x),
+    ),
+    "softplus": (_softplus, _sigmoid),
+    "sigmoid": (_sigmoid, lambda x: _sigmoid(x) * (1.0 - _sigmoid(x))),
+    "tanh": (np.tanh, lambda x: 1.0 - np.tanh(x) ** 2),
+    "hard_tanh": (
+        lambda x: np.clip(x, -1.0, 1.0),
+        lambda x: (np.abs(x) < 1).astype(np.float64),
+    ),
+    "softsign": (lambda x: x / (1.0 + np.abs(x)), lambda x: 1.0 / (1.0 + np.abs(x)) ** 2),
+}
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "linear": ("identity", "none", "conv1d", "conv2d", "conv3d"),
+    "relu": (),
+    "leaky_relu": ("leakyrelu", "lrelu"),
+    "relu6": (),
+    "elu": (),
+    "selu": (),
+    "gelu": ("gelu_erf",),
+    "gelu_tanh": ("gelu_approximate", "approximate_gelu"),
+    "silu": ("swish",),
+    "mish": (),
+    "softplus": (),
+    "sigmoid": ("logistic",),
+    "tanh": (),
+    "hard_tanh": ("hardtanh",),
+    "softsign": (),
+}
+
+# PyTorch's torch.nn.init.calculate_gain table (checked against PyTorch 2.13).
+_PYTORCH_GAIN: dict[str, Callable[..., float]] = {
+    "linear": lambda: 1.0,
+    "sigmoid": lambda: 1.0,
+    "tanh": lambda: 5.0 / 3.0,
+    "relu": lambda: math.sqrt(2.0),
+    "leaky_relu": lambda negative_slope=0.01: math.sqrt(2.0 / (1.0 + negative_slope**2)),
+    "selu": lambda: 3.0 / 4.0,
+}
+
+_FAMILIES: dict[str, str] = {
+    "relu": "he",
+    "leaky_relu": "he",
+    "tanh": "glorot",
+    "sigmoid": "glorot",
+    "linear": "glorot",
+    "selu": "lecun",
+}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One known activation: its name, aliases, function and derivative."""
+
+    name: str
+    function: Function
+    derivative: Function | None = None
+    aliases: tuple[str, ...] = ()
+    recommend: Callable[..., _init.Initializer] | None = field(default=None, compare=False)
+
+
+_TABLE: dict[str, Activation] = {
+    name: Activation(name, fn, der, _ALIASES[name]) for name, (fn, der) in _FUNCTIONS.items()
+}
+_LOOKUP: dict[str, str] = {}
+
+
+def _rebuild_lookup() -> None:
+    _LOOKUP.clear()
+    for name, entry in _TABLE.items():
+        _LOOKUP[_key(name)] = name
+        for alias in entry.aliases:
+            _LOOKUP[_key(alias)] = name
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+_rebuild_lookup()
+
+
+def _canonical(activation: object) -> str:
+    if activation is None:
+        return "linear"
+    if isinstance(activation, str):
+        key = _key(activation)
+        if key in _LOOKUP:
+            return _LOOKUP[key]
+        # "LeakyReLU" -> "leakyrelu", "HardTanh" -> "hardtanh"
+        squashed = key.replace("_", "")
+        for alias, name in _LOOKUP.items():
+            if alias.replace("_", "") == squashed:
+                return name
+    raise choice_error("activation", activation, tuple(_TABLE), tuple(_LOOKUP))
+
+
+def activations() -> dict[str, tuple[str, ...]]:
+    """The known activations, each with its aliases.
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> wi.activations()["silu"]
+    ('swish',)
+    """
+    return {name: entry.aliases for name, entry in _TABLE.items()}
+
+
+def register_activation(
+    name: str,
+    fn: Function,
+    *,
+    derivative: Function | None = None,
+    aliases: tuple[str, ...] = (),
+    recommend: Callable[..., _init.Initializer] | None = None,
+) -> None:
+    """Add an activation to the table, so :func:`gain` and :func:`recommend` know it by name.
+
+    ``fn`` (and ``derivative``) take a float64 array and return an array of the same shape.
+    ``recommend``, if given, is called with the activation's parameters and returns the
+    initializer to recommend; otherwise the gain-scaled LeCun normal is recommended.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import weightinit as wi
+    >>> wi.register_activation("abs_demo", np.abs)
+    >>> round(wi.gain("abs_demo"), 6)
+    1.0
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"name must be a non-empty string; got {name!r}.")
+    if not callable(fn):
+        raise TypeError(f"fn must be callable; got {fn!r}.")
+    keys = [_key(name), *(_key(a) for a in aliases)]
+    taken = [k for k in keys if k in _LOOKUP]
+    if taken:
+        raise ValueError(f"activation name(s) {taken} are already registered.")
+    _check_callable(fn, name)
+    _TABLE[_key(name)] = Activation(_key(name), fn, derivative, tuple(aliases), recommend)
+    _rebuild_lookup()
+
+
+# --------------------------------------------------------------------------- quadrature
+
+# Gauss-Kronrod 7-15 nodes and weights on [-1, 1].
+_XGK = np.array(
+    [
+        0.991455371120812639206854697526329,
+        0.949107912342758524526189684047851,
+        0.864864423359769072789712788640926,
+        0.741531185599394439863864773280788,
+        0.586087235467691130294144845693013,
+        0.405845151377397166906606412076961,
+        0.207784955007898467600689403773245,
+        0.000000000000000000000000000000000,
+    ]
+)
+_WGK = np.array(
+    [
+        0.022935322010529224963732008058970,
+        0.063092092629978553290700663189204,
+        0.104790010322250183839876322541518,
+        0.140653259715525918745189590510238,
+        0.169004726639267902826583426598550,
+        0.190350578064785409913256402421014,
+        0.204432940075298892414161999234649,
+        0.209482141084727828012999174891714,
+    ]
+)
+_WG = np.array(
+    [
+        0.129484966168869693270611432679082,
+        0.279705391489276667901467771423780,
+        0.381830050505118944950369775488975,
+        0.417959183673469387755102040816327,
+    ]
+)
+_NODES = np.concatenate((-_XGK[:-1], [0.0], _XGK[:-1][::-1]))
+_KRONROD = np.concatenate((_WGK[:-1], [_WGK[-1]], _WGK[:-1][::-1]))
+_GAUSS = np.zeros(15)
+_GAUSS[1::2] = np.concatenate((_WG[:-1], [_WG[-1]], _WG[:-1][::-1]))
+
+
+def _expect(fn: Callable[[Array], Array], *, tol: float = 1e-13) -> float:
+    """``E[fn(z)]`` for ``z ~ N(0, 1)`` by adaptive Gauss-Kronrod on ``[-40, 40]``."""
+    edges = np.array([-40.0, -8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 40.0])
+    lo, hi = edges[:-1], edges[1:]
+    total = 0.0
+    for _ in range(60):
+        mid, half = (lo + hi) / 2.0, (hi - lo) / 2.0
+        z = mid[:, None] + half[:, None] * _NODES[None, :]
+        values = fn(z.ravel()).reshape(z.shape) * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        kronrod = (values * _KRONROD).sum(axis=1) * half
+        gauss = (values * _GAUSS).sum(axis=1) * half
+        error = np.abs(kronrod - gauss)
+        done = error <= tol * np.maximum(1.0, half)
+        total += float(kronrod[done].sum())
+        if done.all():
+            return total
+        lo, hi = lo[~done], hi[~done]
+        mid = (lo + hi) / 2.0
+        lo, hi = np.concatenate((lo, mid)), np.concatenate((mid, hi))
+    return total + float(kronrod[~done].sum())  # pragma: no cover - converges long before
+
+
+def _check_callable(fn: Function, name: str) -> None:
+    probe = np.linspace(-3.0, 3.0, 7)
+    try:
+        out = np.asarray(fn(probe), dtype=np.float64)
+    except Exception as error:  # any failure here means the callable is unusable
+        raise ValueError(
+            f"activation {name} is not NumPy-vectorised: calling it on an array of shape "
+            f"(7,) raised {type(error).__name__}: {error}"
+        ) from None
+    if out.shape != probe.shape:
+        raise ValueError(
+            f"activation {name} is not NumPy-vectorised: an input of shape (7,) gave "
+            f"shape {out.shape}."
+        )
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"activation {name} returns non-finite values on normal inputs.")
+
+
+def _resolve(activation: object, params: Mapping[str, Any]) -> tuple[str | None, Function]:
+    """Return ``(canonical name or None for a callable, function of x alone)``."""
+    if callable(activation) and not isinstance(activation, str):
+        if params:
+            raise TypeError(
+                f"parameters {sorted(params)} apply to named activations only; bind them in "
+                "the callable instead."
+            )
+        label = getattr(activation, "__name__", repr(activation))
+        _check_callable(activation, repr(label))
+        return None, activation
+    name = _canonical(activation)
+    fn = _TABLE[name].function
+    if params:
+        accepted = _parameters(name)
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            valid = ", ".join(accepted) or "none"
+            raise TypeError(
+                f"activation {name!r} takes parameters ({valid}); got {', '.join(unknown)}."
+            )
+        for key, value in params.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{key} must be a real number; got {value!r}.")
+            if not math.isfinite(value):
+                raise ValueError(f"{key} must be finite; got {value!r}.")
+    return name, (lambda x: fn(x, **params))
+
+
+def _parameters(name: str) -> tuple[str, ...]:
+    import inspect
+
+    fn = _TABLE[name].function
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # pragma: no cover - builtins such as np.tanh
+        return ()
+    return tuple(p for p in signature.parameters if p != "x")
+
+
+def second_moment(activation: object = "linear", **params: Any) -> float:
+    """``E[f(z)**2]`` for ``z ~ N(0, 1)``."""
+    name, fn = _resolve(activation, params)
+    label = name or getattr(activation, "__name__", repr(activation))
+
+    def squared(x: Array) -> Array:
+        values = np.asarray(fn(x), dtype=np.float64)
+        if not np.all(np.isfinite(values[np.abs(x) <= 10])):
+            raise ValueError(f"activation {label} returns non-finite values on normal inputs.")
+        return np.where(np.isfinite(values), values, 0.0) ** 2
+
+    moment = _expect(squared)
+    if not moment > 0.0:
+        raise ValueError(f"activation {label} has E[f(z)^2] = 0, so it has no gain.")
+    return moment
+
+
+def gain(
+    activation: object = "linear", *, convention: str = "second_moment", **params: Any
+) -> float:
+    """The gain of an activation: ``1 / sqrt(E[f(z)**2])`` for ``z ~ N(0, 1)``.
+
+    Parameters
+    ----------
+    activation : str, callable or None
+        A name or alias (case-insensitive; ``None`` means linear) or a NumPy-vectorised
+        callable.
+    convention : {"second_moment", "pytorch"}, default "second_moment"
+        ``"pytorch"`` returns the value of PyTorch's ``calculate_gain`` table and raises
+        ``ValueError`` for activations that table does not define.
+    **params
+        The activation's parameters, e.g. ``negative_slope`` for leaky ReLU, ``alpha`` for
+        ELU.
+
+    Notes
+    -----
+    A layer ``h = W a`` with ``Var(W) = gain**2 / fan_in`` and ``a = f(z)`` has
+    ``Var(h) = gain**2 E[f(z)**2] Var(z)``-scaled fluctuations; the gain above makes unit
+    variance a fixed point of that map (Poole et al. 2016; Schoenholz et al. 2017).
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> round(wi.gain("relu"), 6), round(wi.gain("tanh"), 6)
+    (1.414214, 1.592537)
+    >>> round(wi.gain("tanh", convention="pytorch"), 6)
+    1.666667
+    """
+    if convention == "pytorch":
+        name = _canonical(activation) if not callable(activation) else None
+        if name is None or name not in _PYTORCH_GAIN:
+            listed = ", ".join(_PYTORCH_GAIN)
+            raise ValueError(
+                f"PyTorch's calculate_gain does not define {activation!r}; it knows {listed}."
+            )
+        try:
+            return float(_PYTORCH_GAIN[name](**params))
+        except TypeError:
+            raise TypeError(
+                f"PyTorch's gain for {name!r} takes no parameters {sorted(params)}."
+            ) from None
+    if convention != "second_moment":
+        raise choice_error("convention", convention, ("second_moment", "pytorch"))
+    return 1.0 / math.sqrt(second_moment(activation, **params))
+
+
+def _family_init(
+    name: str, distribution: _init.DistributionName | None, params: Mapping[str, float]
+) -> _init.Initializer:
+    family = _FAMILIES[name]
+    if family == "he":
+        slope = float(params.get("negative_slope", 0.01 if name == "leaky_relu" else 0.0))
+        return _init.variance_scaling(
+            2.0 / (1.0 + slope * slope),
+            "fan_in",
+            distribution or "normal",
+        )
+    if family == "glorot":
+        return _init.variance_scaling(1.0, "fan_avg", distribution or "uniform")
+    return _init.variance_scaling(1.0, "fan_in", distribution or "normal")
+
+
+def recommend(
+    activation: object = "relu",
+    *,
+    distribution: _init.DistributionName | None = None,
+    **params: Any,
+) -> _init.Initializer:
+    """The initializer to use with ``activation``, following the literature.
+
+    - ``relu`` -> ``he_normal()``; ``leaky_relu`` -> ``he_normal(negative_slope=a)``
+      (He et al. 2015);
+    - ``tanh``, ``sigmoid``, ``linear`` -> ``glorot_uniform()`` (Glorot & Bengio 2010);
+    - ``selu`` -> ``lecun_normal()`` (Klambauer et al. 2017);
+    - any other activation or callable -> ``variance_scaling(gain**2, "fan_in", "normal")``
+      with :func:`gain`.
+
+    Parameters
+    ----------
+    activation : str, callable or None
+    distribution : {"normal", "uniform", "truncated_normal"}, optional
+        Overrides the family's default distribution.
+    **params
+        The activation's parameters (``negative_slope``, ``alpha``).
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> wi.recommend("ReLU") == wi.he_normal()
+    True
+    >>> wi.recommend("tanh") == wi.glorot_uniform()
+    True
+    >>> wi.recommend("leaky_relu", negative_slope=0.2) == wi.he_normal(negative_slope=0.2)
+    True
+    >>> wi.recommend("gelu")  # doctest: +ELLIPSIS
+    VarianceScaling(scale=2.35..., mode='fan_in', distribution='normal')
+    """
+    if distribution is not None and distribution not in _init.DISTRIBUTIONS:
+        raise choice_error("distribution", distribution, _init.DISTRIBUTIONS)
+    name, _ = _resolve(activation, params)
+    if name is not None:
+        custom = _TABLE[name].recommend
+        if custom is not None:
+            return custom(**params)
+        if name in _FAMILIES:
+            return _family_init(name, distribution, params)
+    g = gain(activation, **params)
+    return _init.variance_scaling(g * g, "fan_in", distribution or "normal")
+
+
+_CITATIONS = {
+    "he": "He et al. (2015), 'Delving Deep into Rectifiers'",
+    "glorot": "Glorot & Bengio (2010), 'Understanding the difficulty of training deep "
+    "feedforward neural networks'",
+    "lecun": "Klambauer et al. (2017), 'Self-Normalizing Neural Networks'",
+}
+
+
+def explain(activation: object = "relu", **params: Any) -> str:
+    """What :func:`recommend` returns for ``activation``, why, and the caveats that matter.
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> print(wi.explain("relu"))  # doctest: +ELLIPSIS
+    relu: recommend VarianceScaling(scale=2.0, mode='fan_in', distribution='normal') ...
+    """
+    init = recommend(activation, **params)
+    name, _ = _resolve(activation, params)
+    label = name or getattr(activation, "__name__", "callable")
+    g = gain(activation, **params)
+    lines = [f"{label}: recommend {init!r} (he/glorot/lecun presets are variance_scaling)."]
+    family = _FAMILIES.get(name or "")
+    if family == "he":
+        lines.append(
+            "A rectifier zeroes half of its inputs, so E[f(z)^2] = (1 + a^2) / 2 and weights "
+            "of variance 2 / ((1 + a^2) fan_in) keep the signal's scale through depth "
+            f"({_CITATIONS['he']})."
+        )
+    elif family == "glorot":
+        lines.append(
+            "Near zero this activation is close to linear, and Glorot's variance "
+            "2 / (fan_in + fan_out) balances the forward signal and the backward gradient "
+            f"({_CITATIONS['glorot']})."
+        )
+    elif family == "lecun":
+        lines.append(
+            "SELU's constants make N(0, 1) a stable fixed point when weights have variance "
+            f"1 / fan_in ({_CITATIONS['lecun']})."
+        )
+    else:
+        lines.append(
+            f"Its gain 1 / sqrt(E[f(z)^2]) = {g:.6f} makes unit pre-activation variance a "
+            "fixed point of a deep, wide, bias-free stack, so the weights get variance "
+            "gain^2 / fan_in."
+        )
+    lines.append(f"Second-moment gain: {g:.6f}.")
+    if name == "sigmoid":
+        lines.append(
+            "Caveat: sigmoid is not zero-centred (its mean is 1/2), so no gain keeps the signal "
+            "alive through depth; prefer tanh or a rectifier in deep stacks."
+        )
+    if name == "tanh":
+        lines.append(
+            f"Caveat: PyTorch's tanh gain 5/3 sits {5 / 3 / g - 1:.1%} above this fixed-point "
+            "gain, which pushes tanh towards saturation in deep stacks."
+        )
+    if name in ("gelu", "gelu_tanh", "silu", "mish"):
+        lines.append(
+            "Caveat: for this activation the unit-variance fixed point is unstable without "
+            "normalisation or residual connections: small deviations grow with depth."
+        )
+    return "\n".join(lines)
