@@ -480,7 +480,11 @@ def _gain_squared(gain: float | str) -> float:
         from weightinit.activations import gain as activation_gain
 
         return activation_gain(gain) ** 2
-    return _positive("gain", gain) ** 2
+    value = _positive("gain", gain)
+    squared = value * value
+    if not (math.isfinite(squared) and squared > 0.0):
+        raise ValueError(f"gain**2 must be positive and finite; got gain={gain!r}.")
+    return squared
 
 
 def lecun_normal(gain: float | str = 1.0) -> VarianceScaling:
@@ -539,7 +543,12 @@ def glorot_uniform(gain: float | str = 1.0) -> VarianceScaling:
 
 def _he(negative_slope: float, mode: Mode, distribution: DistributionName) -> VarianceScaling:
     slope = _finite("negative_slope", negative_slope)
-    return VarianceScaling(2.0 / (1.0 + slope * slope), mode, distribution)
+    scale = 2.0 / (1.0 + slope * slope)
+    if not scale > 0.0:
+        raise ValueError(
+            f"negative_slope={negative_slope!r} is so large that 2 / (1 + a**2) underflows to 0."
+        )
+    return VarianceScaling(scale, mode, distribution)
 
 
 def he_normal(negative_slope: float = 0.0, mode: Mode = "fan_in") -> VarianceScaling:

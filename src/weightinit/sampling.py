@@ -496,8 +496,8 @@ def _tile_values(
         _truncated(bitgen, n, dist.bound, values)
         values *= ftype(dist.std)
         values += ftype(dist.mean)
-        span = ftype(dist.bound * dist.std)
-        np.clip(values, ftype(dist.mean) - span, ftype(dist.mean) + span, out=values)
+        span = dist.bound * dist.std
+        np.clip(values, ftype(dist.mean - span), ftype(dist.mean + span), out=values)
         return values
     raise TypeError(f"unknown distribution {dist!r}")  # pragma: no cover - internal
 
