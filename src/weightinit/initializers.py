@@ -109,17 +109,35 @@ class Initializer:
         seed: sampling.SeedLike = None,
         layout: str = "in_out",
         groups: int = 1,
+        threads: int | None = None,
+        region: sampling.Region = None,
     ) -> npt.NDArray[np.floating[Any]]:
         """Return a new array of ``shape`` and ``dtype`` drawn from this initializer.
 
-        ``seed`` is ``None``, an int, a ``SeedSequence`` or a ``Generator``; the same int
-        seed gives the same bytes on every call and platform. ``layout`` and ``groups``
-        say how fans are read from the shape (see :func:`weightinit.fans`).
+        Parameters
+        ----------
+        shape : int or sequence of int
+        dtype : float16, float32 (default) or float64
+        seed : None, int, SeedSequence or Generator
+            The same int or ``SeedSequence`` gives the same bytes on every call and
+            platform; a ``Generator`` is advanced, so two calls with it differ.
+        layout, groups
+            How fans are read from the shape (see :func:`weightinit.fans`).
+        threads : int, optional
+            Threads to generate with; ``None`` uses every core for large arrays and one
+            thread for small ones. The values do not depend on it.
+        region : index expression, optional
+            Return only ``full[region]`` (slices, integers, ``Ellipsis``; build it with
+            ``np.s_``), generating only the tiles it touches. The values equal those of the
+            full array at the same positions.
         """
         dims = check_shape(shape)
         resolved = sampling.check_dtype(dtype)
-        out = np.empty(dims, dtype=resolved)
-        self._fill(out, seed, layout, groups)
+        ranges, dropped = sampling.selection(region, dims)
+        out = np.empty(tuple(len(r) for r in ranges), dtype=resolved)
+        self._produce(out, dims, ranges, seed, layout, groups, threads)
+        if dropped:
+            out = out.reshape([len(r) for a, r in enumerate(ranges) if a not in dropped])
         return out
 
     def fill(
@@ -129,6 +147,7 @@ class Initializer:
         seed: sampling.SeedLike = None,
         layout: str = "in_out",
         groups: int = 1,
+        threads: int | None = None,
     ) -> npt.NDArray[np.floating[Any]]:
         """Fill ``array`` in place and return it.
 
@@ -140,21 +159,34 @@ class Initializer:
         sampling.check_dtype(array.dtype)
         if not array.flags.writeable:
             raise ValueError("fill needs a writeable array; the array given is read-only.")
-        self._fill(array, seed, layout, groups)
+        full = [range(d) for d in array.shape]
+        self._produce(array, array.shape, full, seed, layout, groups, threads)
         return array
 
-    def _fill(
-        self, out: npt.NDArray[np.floating[Any]], seed: sampling.SeedLike, layout: str, groups: int
+    def _produce(
+        self,
+        out: npt.NDArray[np.floating[Any]],
+        shape: tuple[int, ...],
+        ranges: list[range],
+        seed: sampling.SeedLike,
+        layout: str,
+        groups: int,
+        threads: int | None,
     ) -> None:
+        """Validate everything, then write ``full[ranges]`` of a ``shape`` weight into ``out``."""
         resolve_layout(layout)
         check_groups(groups)
         sampling.check_seed(seed)
-        if out.size == 0:
-            self._check_fans(out.shape, layout, groups)
+        count = sampling.check_threads(threads)
+        if math.prod(shape) == 0:
+            self._check_fans(shape, layout, groups)
             return
-        dist = self._distribution(out.shape, layout=layout, groups=groups)
+        dist = self._distribution(shape, layout=layout, groups=groups)
         _check_representable(sampling.largest_magnitude(dist), out.dtype)
-        sampling.fill(out, dist, seed)
+        if isinstance(dist, sampling.Constant):
+            out[...] = dist.value
+            return
+        sampling.generate(out, dist, sampling.root_key(seed), shape, ranges, count)
 
     def _check_fans(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
         """Validate what the shape must satisfy even when it holds no element."""

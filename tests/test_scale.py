@@ -1,0 +1,128 @@
+"""Threads, regions and resolved keys: the same bytes however the work is split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+import weightinit as wi
+from weightinit import sampling
+
+INITS = [
+    wi.he_normal(),
+    wi.glorot_uniform(),
+    wi.variance_scaling(),
+    wi.truncated_normal(0.1, bound=0.5),
+    wi.constant(0.5),
+]
+
+
+def test_full_range_integers_are_the_raw_outputs() -> None:
+    # The samplers read raw words through Generator.integers; it must equal random_raw.
+    a, b = np.random.SFC64(7), np.random.SFC64(7)
+    words = np.random.Generator(a).integers(0, 2**64 - 1, size=1000, dtype=np.uint64, endpoint=True)
+    assert np.array_equal(words, b.random_raw(1000))
+
+
+@pytest.mark.parametrize("init", INITS, ids=repr)
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_threads_do_not_change_values(init: wi.Initializer, threads: int) -> None:
+    shape = (700, 300)  # several tiles, some partial
+    assert np.array_equal(init(shape, seed=11, threads=threads), init(shape, seed=11, threads=1))
+
+
+@st.composite
+def regions(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple[object, ...]]:
+    shape = tuple(draw(st.lists(st.integers(1, 300), min_size=2, max_size=3)))
+    index: list[object] = []
+    for dim in shape:
+        if draw(st.booleans()) and dim > 1:
+            index.append(draw(st.integers(-dim, dim - 1)))
+        else:
+            start = draw(st.none() | st.integers(-dim, dim))
+            stop = draw(st.none() | st.integers(-dim, dim))
+            step = draw(st.none() | st.integers(-5, 5).filter(lambda s: s != 0))
+            index.append(slice(start, stop, step))
+    return shape, tuple(index)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=regions(), seed=st.integers(0, 2**32), pick=st.integers(0, len(INITS) - 1))
+def test_region_equals_slice_of_full(
+    case: tuple[tuple[int, ...], tuple[object, ...]], seed: int, pick: int
+) -> None:
+    shape, index = case
+    init = INITS[pick]
+    full = init(shape, seed=seed)
+    part = init(shape, seed=seed, region=index)
+    expected = full[index]
+    assert part.shape == expected.shape and part.dtype == expected.dtype
+    assert np.array_equal(part, expected)
+
+
+def test_region_generates_only_touched_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[int] = []
+    original = sampling._tile_values
+
+    def counting(dist, bitgen, n, dtype):  # type: ignore[no-untyped-def]
+        made.append(n)
+        return original(dist, bitgen, n, dtype)
+
+    monkeypatch.setattr(sampling, "_tile_values", counting)
+    shape = (4096, 4096)  # 256 tiles of 256 x 256
+    part = wi.he_normal()(shape, seed=0, region=np.s_[:, 1000:1100])
+    assert part.shape == (4096, 100)
+    assert len(made) == 16 * 2  # one column of tiles is 256 wide: 1000:1100 spans two
+    assert sum(made) == 16 * 2 * 256 * 256
+
+
+def test_region_with_ellipsis_and_ints() -> None:
+    init = wi.he_uniform()
+    full = init((3, 3, 64, 32), seed=5)
+    assert np.array_equal(init((3, 3, 64, 32), seed=5, region=np.s_[..., 7]), full[..., 7])
+    assert np.array_equal(init((3, 3, 64, 32), seed=5, region=np.s_[1, 2]), full[1, 2])
+
+
+@pytest.mark.parametrize(
+    ("region", "error", "match"),
+    [
+        (np.s_[1, 2, 3], ValueError, "has 3 indices but the shape"),
+        (np.s_[10, :], ValueError, "region index 10 is out of range for axis 0 of size 4"),
+        (np.s_[..., ...], ValueError, "at most one Ellipsis"),
+        (np.s_[None, :], TypeError, "region entries must be slices, integers or Ellipsis"),
+        ((1.5,), TypeError, "got 1.5"),
+    ],
+)
+def test_region_errors(region: object, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        wi.he_normal()((4, 5), seed=0, region=region)
+
+
+@pytest.mark.parametrize(
+    ("threads", "error"), [(0, ValueError), (-2, ValueError), (1.5, TypeError), ("2", TypeError)]
+)
+def test_threads_errors(threads: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="threads must be None or a positive int"):
+        wi.he_normal()((4, 5), seed=0, threads=threads)  # type: ignore[arg-type]
+
+
+def test_key_reuses_one_generator_draw_for_all_pieces() -> None:
+    key = sampling.Key.from_seed(np.random.default_rng(3))
+    init = wi.glorot_normal()
+    full = init((300, 200), seed=key)
+    top = init((300, 200), seed=key, region=np.s_[:150])
+    bottom = init((300, 200), seed=key, region=np.s_[150:])
+    assert np.array_equal(np.concatenate([top, bottom]), full)
+    assert np.array_equal(
+        full, init((300, 200), seed=sampling.Key.from_seed(np.random.default_rng(3)))
+    )
+
+
+def test_fill_with_threads_matches_call() -> None:
+    init = wi.truncated_normal(0.02)
+    target = np.empty((600, 500), dtype=np.float64, order="F")
+    init.fill(target, seed=4, threads=2)
+    assert np.array_equal(target, init((600, 500), np.float64, seed=4))
