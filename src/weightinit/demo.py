@@ -1,4 +1,4 @@
-"""A short, printed tour: initializers, fans, and the statistics of generated weights."""
+"""A short, printed tour: fans, generated weights and their statistics, recommendations."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def report() -> str:
         lines.append(f"{shape!s:18} {layout:8} {meaning}")
     lines.append("")
     lines.append(f"wi.get('kaiming_normal') -> {wi.get('kaiming_normal')!r}")
+    lines.append("")
+    lines.append(f"{'activation':11} {'gain':>9}  recommended initializer")
+    for activation in ("relu", "leaky_relu", "tanh", "selu", "gelu", "silu"):
+        lines.append(f"{activation:11} {wi.gain(activation):9.6f}  {wi.recommend(activation)!r}")
     return "\n".join(lines)
 
 
