@@ -11,6 +11,9 @@ from weightinit.activations import explain
 from weightinit.activations import gain
 from weightinit.activations import recommend
 from weightinit.activations import register_activation
+from weightinit.diagnostics import Report
+from weightinit.diagnostics import compare
+from weightinit.diagnostics import diagnose
 from weightinit.fans import Fans
 from weightinit.fans import fans
 from weightinit.initializers import Initializer
@@ -41,8 +44,11 @@ kaiming_uniform = he_uniform
 __all__ = [
     "Fans",
     "Initializer",
+    "Report",
     "activations",
+    "compare",
     "constant",
+    "diagnose",
     "explain",
     "fans",
     "gain",

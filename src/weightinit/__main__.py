@@ -1,8 +1,8 @@
-"""``python -m weightinit``: a short demonstration of the library at work."""
+"""``python -m weightinit``: the command line (a demonstration without arguments)."""
 
 from __future__ import annotations
 
-from weightinit.demo import main
+from weightinit.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -318,13 +318,14 @@ _GAUSS = np.zeros(15)
 _GAUSS[1::2] = np.concatenate((_WG[:-1], [_WG[-1]], _WG[:-1][::-1]))
 
 
-def _expect(fn: Callable[[Array], Array], *, rel_tol: float = 1e-12) -> float:
+def _expect(fn: Callable[[Array], Array], *, rel_tol: float = 1e-12, abs_tol: float = 0.0) -> float:
     """``E[fn(z)]`` for ``z ~ N(0, 1)`` by adaptive Gauss-Kronrod (7-15) on ``[-40, 40]``.
 
     Intervals are split where the Gauss and Kronrod estimates disagree most, until their
     summed disagreement is below ``rel_tol`` times the integral; kinks are found that way.
-    ``fn`` must be non-negative. Raises ``ValueError`` if it does not converge or the
-    integrand does not vanish in the tails (an infinite expectation).
+    ``abs_tol`` serves integrals that may vanish (odd integrands). Raises ``ValueError`` if
+    it does not converge or the integrand does not vanish in the tails (an infinite
+    expectation).
     """
     # A fine start grid: a kink hidden between an interval's edge and its outermost node
     # (0.5 per mille of 1/8) costs at most ~1e-10 of the integral even if never found.
@@ -345,7 +346,7 @@ def _expect(fn: Callable[[Array], Array], *, rel_tol: float = 1e-12) -> float:
         kronrod = (values * _KRONROD).sum(axis=1) * half
         error = np.abs(kronrod - (values * _GAUSS).sum(axis=1) * half)
         total = settled + float(kronrod.sum())
-        budget = rel_tol * abs(total)
+        budget = rel_tol * abs(total) + abs_tol
         if settled_error + float(error.sum()) <= budget:
             ends = np.array([-40.0, 40.0])
             with np.errstate(over="ignore", invalid="ignore"):

@@ -47,9 +47,3 @@ def report() -> str:
     for activation in ("relu", "leaky_relu", "tanh", "selu", "gelu", "silu"):
         lines.append(f"{activation:11} {wi.gain(activation):9.6f}  {wi.recommend(activation)!r}")
     return "\n".join(lines)
-
-
-def main() -> int:
-    """Print :func:`report`."""
-    print(report())
-    return 0

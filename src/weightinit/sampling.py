@@ -33,7 +33,6 @@ import functools
 import itertools
 import math
 import operator
-import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -554,16 +553,6 @@ Region = Any  # what ``np.s_[...]`` builds: a slice, an int, Ellipsis or a tuple
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
-#: Arrays with fewer elements than this use one thread when ``threads=None``.
-THREAD_THRESHOLD = 4 * BLOCK
-
-
-def cpu_count() -> int:
-    """The number of cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 def check_threads(threads: object) -> int | None:
@@ -693,7 +682,7 @@ def generate(
     """Write the values of ``full[ranges]`` into ``out``, where ``full`` has ``shape``.
 
     ``out`` has the shape of the selection (one axis per range). Only the tiles the selection
-    touches are generated, by ``threads`` threads (``None``: all cores for large selections).
+    touches are generated, by ``threads`` threads (``None``: one).
     """
     if out.size == 0:
         return
@@ -709,8 +698,9 @@ def generate(
         values = _tile_values(dist, bitgen, math.prod(dims), dtype).reshape(dims)
         out[_ix(out_index)] = values[_ix(tile_index)]
 
-    count = threads if threads is not None else (cpu_count() if out.size >= THREAD_THRESHOLD else 1)
-    count = min(count, len(jobs))
+    # One thread unless asked: the samplers are chains of short NumPy calls, and the GIL
+    # hand-off between them makes two threads slower than one (measured on CPython 3.11).
+    count = min(threads or 1, len(jobs))
     if count <= 1:
         for job in jobs:
             run(job)

@@ -1,0 +1,480 @@
+"""What an initializer does to activations and gradients through a deep stack, as one call.
+
+The experiment: ``batch`` unit-normal inputs of width ``width`` go through ``depth`` bias-free
+(or constant-bias) dense layers ``h_l = a_{l-1} @ W_l + bias``, ``a_l = f(h_l)``; a unit-normal
+gradient enters at the top and flows back. Each layer's statistics sit beside the
+infinite-width (mean-field) prediction of the same quantity.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from weightinit import initializers as _init
+from weightinit import registry as _registry
+from weightinit.activations import _TABLE
+from weightinit.activations import _expect
+from weightinit.activations import _resolve
+
+__all__ = ["Comparison", "LayerStats", "Report", "compare", "diagnose"]
+
+Array = npt.NDArray[Any]
+
+VERDICTS: tuple[str, ...] = ("healthy", "vanishing", "exploding", "saturated", "collapsed")
+
+_BINS = 60
+
+# Where an activation counts as saturated: a test on (activation, pre-activation).
+_SATURATION: dict[str, Callable[[Array, Array], Array]] = {
+    "tanh": lambda a, h: np.abs(a) > 0.99,
+    "sigmoid": lambda a, h: (a < 0.01) | (a > 0.99),
+    "hard_tanh": lambda a, h: np.abs(h) >= 1.0,
+    "softsign": lambda a, h: np.abs(a) > 0.99,
+    "relu6": lambda a, h: h >= 6.0,
+    "elu": lambda a, h: h < math.log(0.01),
+    "selu": lambda a, h: h < math.log(0.01),
+}
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Statistics of one layer's activations ``a = f(h)`` over the batch.
+
+    ``std`` pools every unit and input; ``unit_std`` averages, over units, each unit's
+    standard deviation across the batch (small when units differ from one another but
+    each barely responds to its input). ``grad_norm`` is the Frobenius norm of the
+    gradient with respect to the layer's pre-activations ``h``. ``predicted_std`` is the
+    infinite-width value of ``std``.
+    """
+
+    layer: int
+    mean: float
+    std: float
+    unit_std: float
+    pre_std: float
+    saturated: float
+    zeros: float
+    dead_units: int
+    grad_norm: float
+    predicted_std: float
+    histogram: tuple[tuple[int, ...], tuple[float, ...]] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of :func:`diagnose`: per-layer statistics, a verdict and its explanation."""
+
+    init: str
+    activation: str
+    depth: int
+    width: int
+    batch: int
+    seed: int
+    bias: float
+    layers: list[LayerStats]
+    verdict: str
+    explanation: str
+
+    def __str__(self) -> str:
+        head = (
+            f"{self.init} with {self.activation}: depth {self.depth}, width {self.width}, "
+            f"batch {self.batch}, seed {self.seed}"
+        )
+        columns = (
+            f"{'layer':>5} {'mean':>9} {'std':>9} {'predicted':>9} {'unit_std':>9} "
+            f"{'saturated':>9} {'zeros':>7} {'dead':>5} {'grad_norm':>10}"
+        )
+        rows = [head, columns, "-" * len(columns)]
+        for s in self.layers:
+            rows.append(
+                f"{s.layer:5d} {s.mean:9.4g} {s.std:9.4g} {s.predicted_std:9.4g} "
+                f"{s.unit_std:9.4g} {s.saturated:9.1%} {s.zeros:7.1%} {s.dead_units:5d} "
+                f"{s.grad_norm:10.4g}"
+            )
+        rows.append(f"verdict: {self.verdict}. {self.explanation}")
+        return "\n".join(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict of everything in the report (non-finite numbers become None)."""
+        data = asdict(self)
+        for layer in data["layers"]:
+            counts, edges = layer.pop("histogram")
+            layer["histogram"] = {"counts": list(counts), "edges": list(edges)}
+        return _json_safe(data)  # type: ignore[no-any-return]
+
+    def plot(self, *, bins: int | None = None) -> Any:
+        """A matplotlib figure with one activation histogram per layer.
+
+        Needs the ``plot`` extra: ``pip install weightinit[plot]``.
+        """
+        del bins  # the histograms are binned when the report is made
+        plt = _pyplot()
+        count = len(self.layers)
+        figure, axes = plt.subplots(1, count, figsize=(2.2 * count, 2.4), sharey=True)
+        for ax, stats in zip(np.atleast_1d(axes), self.layers, strict=True):
+            _draw(ax, stats)
+            ax.set_title(f"layer {stats.layer}", fontsize=9)
+        figure.suptitle(f"{self.init}, {self.activation}: {self.verdict}", fontsize=10)
+        figure.tight_layout()
+        return figure
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Several reports made on the same inputs; see :func:`compare`."""
+
+    reports: list[Report]
+
+    def __str__(self) -> str:
+        depth = self.reports[0].depth
+        wide = max(len("initializer"), *(len(r.init) for r in self.reports))
+        head = f"{'initializer':{wide}} {'std@1':>9} {f'std@{depth}':>9} {'saturated':>9} verdict"
+        rows = [f"activation: {self.reports[0].activation}", head, "-" * len(head)]
+        for r in self.reports:
+            first, last = r.layers[0], r.layers[-1]
+            rows.append(
+                f"{r.init:{wide}} {first.std:9.4g} {last.std:9.4g} {last.saturated:9.1%} "
+                f"{r.verdict}"
+            )
+        return "\n".join(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict: ``{"reports": [report.to_dict(), ...]}``."""
+        return {"reports": [r.to_dict() for r in self.reports]}
+
+    def plot(self) -> Any:
+        """A grid of activation histograms: one row per initializer, one column per layer."""
+        plt = _pyplot()
+        rows, cols = len(self.reports), self.reports[0].depth
+        figure, axes = plt.subplots(
+            rows, cols, figsize=(2.0 * cols, 1.9 * rows), squeeze=False, sharey="row"
+        )
+        for i, report in enumerate(self.reports):
+            for j, stats in enumerate(report.layers):
+                _draw(axes[i][j], stats)
+                if i == 0:
+                    axes[i][j].set_title(f"layer {stats.layer}", fontsize=9)
+            axes[i][0].set_ylabel(f"{report.init}\n{report.verdict}", fontsize=8)
+        figure.suptitle(f"activation: {self.reports[0].activation}", fontsize=10)
+        figure.tight_layout()
+        return figure
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(
+            "plotting needs matplotlib: install the plot extra with `pip install weightinit[plot]`."
+        ) from None
+    return plt
+
+
+def _draw(ax: Any, stats: LayerStats) -> None:
+    counts, edges = stats.histogram
+    ax.stairs(counts, edges, fill=True, alpha=0.8)
+    ax.tick_params(labelsize=7)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+# --------------------------------------------------------------------------- experiment
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be a positive int; got {value!r}.")
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"{name} must be a positive int; got {number}.")
+    return number
+
+
+def _derivative(name: str | None, fn: Callable[[Array], Array]) -> Callable[[Array], Array]:
+    exact = _TABLE[name].derivative if name is not None else None
+    if exact is not None:
+        known = exact
+        return lambda x: np.asarray(known(x), dtype=x.dtype)
+
+    def central(x: Array) -> Array:
+        step = 1e-3
+        return ((fn(x + step) - fn(x - step)) / (2 * step)).astype(x.dtype)
+
+    return central
+
+
+def _saturation(name: str | None, fn: Callable[[Array], Array]) -> Callable[[Array, Array], Array]:
+    if name in _SATURATION:
+        return _SATURATION[name]
+    if name is not None:
+        return lambda a, h: np.zeros(a.shape, dtype=bool)
+    # A callable: saturated where its slope is under 1% of its steepest slope on [-3, 3].
+    probe = np.linspace(-3.0, 3.0, 601)
+    slope = np.abs(np.gradient(np.asarray(fn(probe), dtype=np.float64), probe)).max()
+    if slope == 0.0:
+        return lambda a, h: np.zeros(a.shape, dtype=bool)
+    deriv = _derivative(None, fn)
+    return lambda a, h: (np.abs(deriv(h)) < 0.01 * slope) & (a != 0)
+
+
+def _predicted_stds(
+    fn: Callable[[Array], Array], weight_variance: float, width: int, bias: float, depth: int
+) -> list[float]:
+    """Iterate the mean-field map ``q_l = n Var(W) E[f(sqrt(q_{l-1}) z + b)^2]``."""
+    second = 1.0  # E[a_0^2] for unit-normal inputs
+    stds: list[float] = []
+    for _ in range(depth):
+        q = width * weight_variance * second
+        if not math.isfinite(q) or q > 1e300:
+            stds.extend([math.inf] * (depth - len(stds)))
+            break
+        root = math.sqrt(q)
+
+        def shifted(z: Array, r: float = root) -> Array:
+            return np.asarray(fn(r * z + bias), dtype=np.float64)
+
+        try:
+            second = _expect(lambda z: shifted(z) ** 2, abs_tol=1e-300)
+            # E[f] may vanish (odd f): its tolerance is set by the size of f.
+            first = _expect(shifted, abs_tol=1e-12 * math.sqrt(second))
+        except ValueError:
+            stds.extend([math.nan] * (depth - len(stds)))
+            break
+        stds.append(math.sqrt(max(second - first * first, 0.0)))
+    return stds
+
+
+def diagnose(
+    init: object,
+    activation: object,
+    *,
+    depth: int = 5,
+    width: int = 100,
+    batch: int = 1000,
+    seed: int = 0,
+    bias: float = 0.0,
+) -> Report:
+    """Push unit-normal inputs through a deep dense stack and report what happens.
+
+    Parameters
+    ----------
+    init : Initializer or str
+        The weight initializer (or its name, as for :func:`weightinit.get`). Weights are
+        ``(width, width)`` in layout ``"in_out"`` (``h = a @ W``).
+    activation : str, callable or None
+        As for :func:`weightinit.recommend`.
+    depth, width, batch : int
+        Number of layers, units per layer, and inputs.
+    seed : int
+        Seeds the inputs, the weights and the upstream gradient.
+    bias : float
+        A constant added to every pre-activation.
+
+    Returns
+    -------
+    Report
+        ``report.layers`` (one :class:`LayerStats` per layer), ``report.verdict`` (one of
+        ``"healthy"``, ``"vanishing"``, ``"exploding"``, ``"saturated"``,
+        ``"collapsed"``) and ``report.explanation``.
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> report = wi.diagnose("he_normal", "relu", depth=5, seed=0)
+    >>> report.verdict
+    'healthy'
+    >>> abs(report.layers[-1].std - 0.83) < 0.1
+    True
+    >>> wi.diagnose(wi.scaled_normal(0.01), "tanh").verdict
+    'vanishing'
+    """
+    initializer = _registry.get(init)
+    depth = _positive_int("depth", depth)
+    width = _positive_int("width", width)
+    batch = _positive_int("batch", batch)
+    if isinstance(seed, bool) or not hasattr(seed, "__index__") or int(seed) < 0:
+        raise TypeError(f"seed must be a non-negative int; got {seed!r}.")
+    if isinstance(bias, bool) or not isinstance(bias, (int, float, np.integer, np.floating)):
+        raise TypeError(f"bias must be a real number; got {bias!r}.")
+    if not math.isfinite(bias):
+        raise ValueError(f"bias must be finite; got {bias!r}.")
+    name, fn = _resolve(activation, {})
+    label = name or getattr(activation, "__name__", "callable")
+    deriv = _derivative(name, fn)
+    saturated_at = _saturation(name, fn)
+
+    children = np.random.SeedSequence(int(seed)).spawn(depth + 2)
+    dtype = np.float32
+    x = _init.scaled_normal(1.0)((batch, width), dtype, seed=children[0])
+    upstream = _init.scaled_normal(1.0)((batch, width), dtype, seed=children[1])
+    weights = [initializer((width, width), dtype, seed=children[2 + i]) for i in range(depth)]
+
+    a = x
+    slopes: list[Array] = []
+    raw: list[dict[str, Any]] = []
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for w in weights:
+            h = a @ w
+            if bias:
+                h += dtype(bias)
+            a = np.asarray(fn(h), dtype=dtype)
+            slopes.append(deriv(h))
+            raw.append(_layer_numbers(a, h, saturated_at))
+        grad = upstream * slopes[-1]
+        norms = [0.0] * depth
+        norms[-1] = float(np.linalg.norm(grad.astype(np.float64)))
+        for i in range(depth - 2, -1, -1):
+            grad = (grad @ weights[i + 1].T) * slopes[i]
+            norms[i] = float(np.linalg.norm(grad.astype(np.float64)))
+
+    variance = _weight_variance(initializer, width)
+    predicted = _predicted_stds(fn, variance, width, float(bias), depth)
+    layers = [
+        LayerStats(layer=i + 1, grad_norm=norms[i], predicted_std=predicted[i], **raw[i])
+        for i in range(depth)
+    ]
+    verdict, explanation = _verdict(layers, label)
+    return Report(
+        init=repr(initializer),
+        activation=str(label),
+        depth=depth,
+        width=width,
+        batch=batch,
+        seed=int(seed),
+        bias=float(bias),
+        layers=layers,
+        verdict=verdict,
+        explanation=explanation,
+    )
+
+
+def _weight_variance(init: _init.Initializer, width: int) -> float:
+    try:
+        return init.variance((width, width))
+    except (ValueError, NotImplementedError):
+        return math.nan
+
+
+def _std(total: float, squares: float, n: int) -> float:
+    mean = total / n
+    return math.sqrt(max(squares / n - mean * mean, 0.0))
+
+
+def _layer_numbers(
+    a: Array, h: Array, saturated_at: Callable[[Array, Array], Array]
+) -> dict[str, Any]:
+    """Statistics of one layer, accumulated in float64 with few passes over the data."""
+    batch = a.shape[0]
+    f64 = np.float64
+    squared = a * a
+    column = a.sum(axis=0, dtype=f64)
+    column_squares = squared.sum(axis=0, dtype=f64)
+    n = a.size
+    total, squares = float(column.sum()), float(column_squares.sum())
+    unit_var = np.maximum(column_squares / batch - (column / batch) ** 2, 0.0)
+    finite = math.isfinite(total) and math.isfinite(squares)
+    low, high = (float(a.min()), float(a.max())) if finite else (-1.0, 1.0)
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    if finite:
+        scaled = (a.astype(f64) - low) * (_BINS / (high - low))
+        bins = np.minimum(scaled.astype(np.intp), _BINS - 1)
+        counts = np.bincount(bins.ravel(), minlength=_BINS)
+    else:
+        counts = np.zeros(_BINS, dtype=np.intp)
+    edges = np.linspace(low, high, _BINS + 1)
+    is_zero = a == 0.0
+    return {
+        "mean": total / n,
+        "std": _std(total, squares, n) if finite else math.inf,
+        "unit_std": float(np.sqrt(unit_var).mean()) if finite else math.inf,
+        "pre_std": _std(float(h.sum(dtype=f64)), float((h * h).sum(dtype=f64)), n),
+        "saturated": float(np.mean(saturated_at(a, h))),
+        "zeros": float(is_zero.mean()),
+        "dead_units": int(is_zero.all(axis=0).sum()),
+        "histogram": (tuple(int(c) for c in counts), tuple(float(e) for e in edges)),
+    }
+
+
+def _verdict(layers: list[LayerStats], label: object) -> tuple[str, str]:
+    first, last = layers[0], layers[-1]
+    grads = (
+        f"the gradient norm goes from {last.grad_norm:.3g} at the top to "
+        f"{first.grad_norm:.3g} at layer 1"
+    )
+    if not all(math.isfinite(s.std) for s in layers) or last.std > 10.0 or last.pre_std > 1e3:
+        return "exploding", (
+            f"Activations grow without bound through depth (std {last.std:.3g} at layer "
+            f"{last.layer}); {grads}."
+        )
+    if last.saturated > 0.3:
+        return "saturated", (
+            f"{last.saturated:.0%} of the {label} units sit in a flat region at layer "
+            f"{last.layer}, where almost no gradient passes; {grads}."
+        )
+    ratio = (last.std / first.std) ** 2 if first.std > 0 else 0.0
+    if last.std < 0.05 or (len(layers) >= 3 and ratio < 0.1):
+        return "vanishing", (
+            f"The activations' spread shrinks from std {first.std:.3g} at layer 1 to "
+            f"{last.std:.3g} at layer {last.layer}, so the signal fades with depth; {grads}."
+        )
+    if ratio > 10.0:
+        return "exploding", (
+            f"The activations' spread grows from std {first.std:.3g} at layer 1 to "
+            f"{last.std:.3g} at layer {last.layer}; {grads}."
+        )
+    if last.unit_std < 0.1 * last.std:
+        return "collapsed", (
+            f"Each unit barely responds to its input (mean per-unit std {last.unit_std:.3g} "
+            f"against a pooled std of {last.std:.3g}): units differ from one another, not "
+            "from input to input."
+        )
+    return "healthy", (
+        f"The activations keep their spread through depth (std {first.std:.3g} at layer 1, "
+        f"{last.std:.3g} at layer {last.layer}); {grads}."
+    )
+
+
+def compare(inits: Sequence[object], activation: object, **kwargs: Any) -> Comparison:
+    """Run :func:`diagnose` for several initializers on the same inputs and gradient.
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> table = wi.compare(["glorot_normal", "he_normal"], "relu", depth=5)
+    >>> [r.verdict for r in table.reports]
+    ['vanishing', 'healthy']
+    """
+    if isinstance(inits, (str, _init.Initializer)) or not isinstance(inits, Sequence):
+        raise TypeError(f"inits must be a sequence of initializers or names; got {inits!r}.")
+    if not inits:
+        raise ValueError("inits must name at least one initializer.")
+    return Comparison([diagnose(init, activation, **kwargs) for init in inits])
+
+
+def report_json(report: Report | Comparison) -> str:
+    """The report as a JSON string (for the command line)."""
+    return json.dumps(report.to_dict(), indent=2, allow_nan=False)
