@@ -204,6 +204,11 @@ def test_variance_scaling_truncated_within_two_stddevs(mode, scale, case, dtype,
 @settings(max_examples=50, deadline=None)
 @given(finite, st.integers(0, 50), dtypes)
 def test_constant_values_exact(value, n, dtype):
+    if value != 0 and np.asarray(value).astype(dtype) == 0 and n:
+        # A non-zero constant that the dtype rounds to zero is refused, not silently zeroed.
+        with pytest.raises(ValueError, match="rounds to zero in"):
+            wi.constant(value)((n, 3), dtype, seed=0)
+        return
     w = wi.constant(value)((n, 3), dtype, seed=0)
     assert w.shape == (n, 3)
     assert w.dtype == np.dtype(dtype)

@@ -141,12 +141,16 @@ def test_config_with_non_string_name():
 @pytest.mark.parametrize(
     ("config", "pattern"),
     [
-        ({"name": "he_normal", "gain": 2.0}, r"config for 'he_normal' has parameters \['gain'\]"),
+        (
+            {"name": "he_normal", "gain": 2.0},
+            r"he_normal\(\) takes parameters \(negative_slope, mode\); got unknown gain",
+        ),
         (
             {"name": "variance_scaling", "scale": 1.0, "stdev": 0.1},
-            r"parameters \['scale', 'stdev'\] that variance_scaling\(\) does not take",
+            r"variance_scaling\(\) takes parameters \(scale, mode, distribution\); "
+            r"got unknown stdev",
         ),
-        ({"name": "zeros", "value": 0.0}, r"config for 'zeros' has parameters \['value'\]"),
+        ({"name": "zeros", "value": 0.0}, r"zeros\(\) takes parameters \(none\); got unknown value"),
     ],
 )
 def test_config_with_unknown_parameters(config, pattern):

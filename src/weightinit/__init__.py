@@ -33,6 +33,12 @@ from weightinit.initializers import zeros
 from weightinit.registry import get
 from weightinit.registry import names
 from weightinit.registry import register
+from weightinit.sampling import Key
+from weightinit.structured import delta_orthogonal
+from weightinit.structured import dirac
+from weightinit.structured import identity
+from weightinit.structured import orthogonal
+from weightinit.structured import sparse
 
 __version__ = "0.1.0"
 
@@ -44,11 +50,14 @@ kaiming_uniform = he_uniform
 __all__ = [
     "Fans",
     "Initializer",
+    "Key",
     "Report",
     "activations",
     "compare",
     "constant",
+    "delta_orthogonal",
     "diagnose",
+    "dirac",
     "explain",
     "fans",
     "gain",
@@ -57,16 +66,19 @@ __all__ = [
     "glorot_uniform",
     "he_normal",
     "he_uniform",
+    "identity",
     "kaiming_normal",
     "kaiming_uniform",
     "lecun_normal",
     "lecun_uniform",
     "names",
     "ones",
+    "orthogonal",
     "recommend",
     "register",
     "register_activation",
     "scaled_normal",
+    "sparse",
     "truncated_normal",
     "uniform",
     "variance_scaling",

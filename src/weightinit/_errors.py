@@ -3,7 +3,30 @@
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 from collections.abc import Iterable
+
+
+def normalise_name(name: str) -> str:
+    """The lookup form of a user-typed name: case, spaces and hyphens do not matter."""
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def real(name: str, value: object, *, positive: bool = False) -> float:
+    """``value`` as a finite float (positive if asked), or a ``TypeError``/``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number; got {value!r} of type {type(value).__name__}."
+        )
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number) or (positive and not number > 0.0):
+        kind = "positive and finite" if positive else "finite"
+        raise ValueError(f"{name} must be {kind}; got {value!r}.")
+    return number
 
 
 def suggest(value: str, choices: Iterable[str]) -> str:
@@ -30,7 +53,7 @@ def choice_error(
 def resolve_name(what: str, value: object, table: dict[str, str], choices: Iterable[str]) -> str:
     """Map a case-insensitive name or alias through ``table`` to its canonical name."""
     if isinstance(value, str):
-        key = value.strip().lower().replace("-", "_")
+        key = normalise_name(value)
         if key in table:
             return table[key]
     raise choice_error(what, value, choices, table)

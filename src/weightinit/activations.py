@@ -21,6 +21,8 @@ import numpy.typing as npt
 
 from weightinit import initializers as _init
 from weightinit._errors import choice_error
+from weightinit._errors import normalise_name
+from weightinit._errors import real
 
 __all__ = [
     "Activation",
@@ -200,7 +202,7 @@ def _rebuild_lookup() -> None:
 
 
 def _key(name: str) -> str:
-    return name.strip().lower().replace("-", "_").replace(" ", "_")
+    return normalise_name(name)
 
 
 _rebuild_lookup()
@@ -259,6 +261,11 @@ def register_activation(
         raise TypeError(f"name must be a non-empty string; got {name!r}.")
     if not callable(fn):
         raise TypeError(f"fn must be callable; got {fn!r}.")
+    for label, value in (("derivative", derivative), ("recommend", recommend)):
+        if value is not None and not callable(value):
+            raise TypeError(f"{label} must be callable or None; got {value!r}.")
+    if isinstance(aliases, str) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise TypeError(f"aliases must be a tuple of non-empty strings; got {aliases!r}.")
     keys = [_key(name), *(_key(a) for a in aliases)]
     if len(set(keys)) != len(keys):
         raise ValueError(f"activation name and aliases repeat a name: {keys}.")
@@ -271,7 +278,7 @@ def register_activation(
     _rebuild_lookup()
     try:
         second_moment(keys[0])
-    except ValueError:
+    except BaseException:
         del _TABLE[keys[0]]
         _rebuild_lookup()
         raise
@@ -337,7 +344,7 @@ def _expect(fn: Callable[[Array], Array], *, rel_tol: float = 1e-12, abs_tol: fl
         z = mid[:, None] + half[:, None] * _NODES[None, :]
         density = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
         with np.errstate(over="ignore", invalid="ignore"):
-            values = fn(z.ravel()).reshape(z.shape) * density
+            values = _call(fn, z.ravel()).reshape(z.shape) * density
         finite = np.isfinite(values)
         if not finite.all():
             if not finite[np.abs(z) <= 10.0].all():
@@ -348,10 +355,11 @@ def _expect(fn: Callable[[Array], Array], *, rel_tol: float = 1e-12, abs_tol: fl
         total = settled + float(kronrod.sum())
         budget = rel_tol * abs(total) + abs_tol
         if settled_error + float(error.sum()) <= budget:
-            ends = np.array([-40.0, 40.0])
-            with np.errstate(over="ignore", invalid="ignore"):
-                tails = float(np.max(fn(ends) * math.exp(-800.0) / math.sqrt(2 * math.pi)))
-            if not tails <= budget:
+            # The integrand at +-40 (density exp(-800) ~ 1e-348) is compared in logs.
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                ends = np.log(np.abs(_call(fn, np.array([-40.0, 40.0]))))
+            log_tail = float(np.max(ends)) - 800.0 - 0.5 * math.log(2.0 * math.pi)
+            if not (budget > 0.0 and log_tail <= math.log(budget)) and log_tail > -745.0:
                 raise ValueError("E[f(z)^2] is infinite: f(z)^2 grows as fast as exp(z^2 / 2)")
             return total
         # Keep intervals whose error is already negligible; split the rest.
@@ -364,6 +372,17 @@ def _expect(fn: Callable[[Array], Array], *, rel_tol: float = 1e-12, abs_tol: fl
         mid = (lo + hi) / 2.0
         lo, hi = np.concatenate((lo, mid)), np.concatenate((mid, hi))
     raise ValueError("the quadrature of E[f(z)^2] did not converge")
+
+
+def _call(fn: Callable[[Array], Array], x: Array) -> Array:
+    """``fn(x)`` as float64; an exception from a user's callable becomes a ``ValueError``."""
+    try:
+        out = fn(x)
+    except Exception as error:  # any failure of a user's function is reported as bad input
+        raise ValueError(f"it raised {type(error).__name__}: {error}") from None
+    if np.iscomplexobj(out):
+        raise ValueError("it returns complex values")
+    return np.asarray(out, dtype=np.float64)
 
 
 def _check_callable(fn: Function, name: str) -> None:
@@ -405,13 +424,7 @@ def _resolve(activation: object, params: Mapping[str, Any]) -> tuple[str | None,
             raise TypeError(
                 f"activation {name!r} takes parameters ({valid}); got {', '.join(unknown)}."
             )
-        for key, value in params.items():
-            if isinstance(value, bool) or not isinstance(
-                value, (int, float, np.integer, np.floating)
-            ):
-                raise TypeError(f"{key} must be a real number; got {value!r}.")
-            if not math.isfinite(value):
-                raise ValueError(f"{key} must be finite; got {value!r}.")
+        params = {key: real(key, value) for key, value in params.items()}
     return name, (lambda x: fn(x, **params))
 
 
@@ -422,21 +435,33 @@ def _parameters(name: str) -> tuple[str, ...]:
 
 def second_moment(activation: object = "linear", **params: Any) -> float:
     """``E[f(z)**2]`` for ``z ~ N(0, 1)``."""
+    moment, size = _normalised_second_moment(activation, params)
+    return moment * size * size
+
+
+def _normalised_second_moment(activation: object, params: Mapping[str, Any]) -> tuple[float, float]:
+    """``(E[(f(z) / size)**2], size)`` with ``size = max |f|`` on [-4, 4] (or 1)."""
     name, fn = _resolve(activation, params)
     label = repr(name or getattr(activation, "__name__", activation))
 
-    def squared(x: Array) -> Array:
-        values = np.asarray(fn(x), dtype=np.float64)
-        with np.errstate(over="ignore"):
-            return values * values
-
     try:
+        # Integrate (f / size)^2 so that the result does not depend on f's overall scale.
+        size = float(np.max(np.abs(_call(fn, np.linspace(-4.0, 4.0, 161)))))
+        if not math.isfinite(size):
+            raise ValueError("it returns non-finite values on normal inputs")
+        size = size or 1.0
+
+        def squared(x: Array) -> Array:
+            values = _call(fn, x) / size
+            with np.errstate(over="ignore"):
+                return values * values
+
         moment = _expect(squared)
     except ValueError as error:
         raise ValueError(f"activation {label}: {error}.") from None
     if not moment > 0.0:
         raise ValueError(f"activation {label} has E[f(z)^2] = 0, so it has no gain.")
-    return moment
+    return moment, size
 
 
 def gain(
@@ -482,7 +507,8 @@ def gain(
         return float(_PYTORCH_GAIN[name](**params))
     if convention != "second_moment":
         raise choice_error("convention", convention, ("second_moment", "pytorch"))
-    return 1.0 / math.sqrt(second_moment(activation, **params))
+    moment, size = _normalised_second_moment(activation, params)
+    return 1.0 / (math.sqrt(moment) * size)
 
 
 def _family_init(
@@ -491,14 +517,10 @@ def _family_init(
     family = _FAMILIES[name]
     if family == "he":
         slope = float(params.get("negative_slope", 0.01 if name == "leaky_relu" else 0.0))
-        return _init.variance_scaling(
-            2.0 / (1.0 + slope * slope),
-            "fan_in",
-            distribution or "normal",
-        )
+        return _init._he(slope, "fan_in", distribution or "normal")
     if family == "glorot":
-        return _init.variance_scaling(1.0, "fan_avg", distribution or "uniform")
-    return _init.variance_scaling(1.0, "fan_in", distribution or "normal")
+        return dataclasses.replace(_init.glorot_uniform(), distribution=distribution or "uniform")
+    return dataclasses.replace(_init.lecun_normal(), distribution=distribution or "normal")
 
 
 def recommend(
@@ -575,7 +597,10 @@ def explain(activation: object = "relu", **params: Any) -> str:
     g = gain(activation, **params)
     lines = [f"{label}: recommend {init!r} (he/glorot/lecun presets are variance_scaling)."]
     family = _FAMILIES.get(name or "")
-    if family == "he":
+    custom = name is not None and _TABLE[name].recommend is not None
+    if custom:
+        lines.append("This activation was registered with its own recommendation.")
+    elif family == "he":
         lines.append(
             "A rectifier zeroes half of its inputs, so E[f(z)^2] = (1 + a^2) / 2 and weights "
             "of variance 2 / ((1 + a^2) fan_in) keep the signal's scale through depth "

@@ -378,29 +378,26 @@ def _weight_variance(init: _init.Initializer, width: int) -> float:
         return math.nan
 
 
-def _std(total: float, squares: float, n: int) -> float:
-    mean = total / n
-    return math.sqrt(max(squares / n - mean * mean, 0.0))
-
-
 def _layer_numbers(
     a: Array, h: Array, saturated_at: Callable[[Array, Array], Array]
 ) -> dict[str, Any]:
-    """Statistics of one layer, accumulated in float64 with few passes over the data."""
-    batch = a.shape[0]
+    """Statistics of one layer, in float64, from data centred before squaring."""
     f64 = np.float64
-    squared = a * a
-    column = a.sum(axis=0, dtype=f64)
-    column_squares = squared.sum(axis=0, dtype=f64)
-    n = a.size
-    total, squares = float(column.sum()), float(column_squares.sum())
-    unit_var = np.maximum(column_squares / batch - (column / batch) ** 2, 0.0)
-    finite = math.isfinite(total) and math.isfinite(squares)
+    a64 = a.astype(f64)
+    column = a64.mean(axis=0)
+    centred = a64 - column
+    centred *= centred
+    unit_var = centred.mean(axis=0)
+    total = float(column.sum()) * a.shape[0]
+    # Pooled variance = mean within-unit variance + variance of the unit means (no
+    # cancellation, however large the mean is against the spread).
+    pooled_var = float(unit_var.mean()) + float(column.var())
+    finite = math.isfinite(total) and math.isfinite(pooled_var)
     low, high = (float(a.min()), float(a.max())) if finite else (-1.0, 1.0)
     if low == high:
         low, high = low - 0.5, high + 0.5
     if finite:
-        scaled = (a.astype(f64) - low) * (_BINS / (high - low))
+        scaled = (a64 - low) * (_BINS / (high - low))
         bins = np.minimum(scaled.astype(np.intp), _BINS - 1)
         counts = np.bincount(bins.ravel(), minlength=_BINS)
     else:
@@ -408,10 +405,10 @@ def _layer_numbers(
     edges = np.linspace(low, high, _BINS + 1)
     is_zero = a == 0.0
     return {
-        "mean": total / n,
-        "std": _std(total, squares, n) if finite else math.inf,
+        "mean": total / a.size,
+        "std": math.sqrt(pooled_var) if finite else math.inf,
         "unit_std": float(np.sqrt(unit_var).mean()) if finite else math.inf,
-        "pre_std": _std(float(h.sum(dtype=f64)), float((h * h).sum(dtype=f64)), n),
+        "pre_std": float(h.astype(f64).std()),
         "saturated": float(np.mean(saturated_at(a, h))),
         "zeros": float(is_zero.mean()),
         "dead_units": int(is_zero.all(axis=0).sum()),

@@ -6,6 +6,7 @@ A weight's shape does not say which axis feeds the layer and which axis it feeds
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,15 @@ import numpy as np
 
 from weightinit._errors import resolve_name
 
-__all__ = ["LAYOUTS", "Fans", "check_groups", "check_shape", "fans", "resolve_layout"]
+__all__ = [
+    "LAYOUTS",
+    "Fans",
+    "check_groups",
+    "check_shape",
+    "fans",
+    "layout_axes",
+    "resolve_layout",
+]
 
 
 class Fans(NamedTuple):
@@ -105,6 +114,8 @@ def check_shape(shape: object) -> tuple[int, ...]:
         if size < 0:
             raise ValueError(f"shape must contain non-negative integers; got {size} in {shape!r}.")
         dims.append(size)
+    if math.prod(dims) >= 2**62:
+        raise ValueError(f"shape {tuple(dims)} has too many elements ({math.prod(dims)}).")
     return tuple(dims)
 
 
@@ -127,6 +138,18 @@ def _axes(
             )
         axes.append(axis % rank)
     return tuple(axes)
+
+
+def layout_axes(rank: int, layout: str = "in_out") -> tuple[int, int]:
+    """The (input axis, output axis) of a rank-``rank`` weight in ``layout``, non-negative.
+
+    >>> layout_axes(4, "pytorch")
+    (1, 0)
+    >>> layout_axes(2)
+    (0, 1)
+    """
+    preset = _LAYOUT_TABLE[resolve_layout(layout)]
+    return preset.in_axes[0] % rank, preset.out_axes[0] % rank
 
 
 def fans(

@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from weightinit import sampling
 from weightinit._errors import choice_error
+from weightinit._errors import real
 from weightinit.fans import check_groups
 from weightinit.fans import check_shape
 from weightinit.fans import fans
@@ -53,37 +54,36 @@ TRUNCATION_STD = 0.87962566103423978
 
 
 def _truncated_variance(bound: float) -> float:
-    """Variance of a standard normal truncated to ``[-bound, bound]``."""
+    """Variance of a standard normal truncated to ``[-bound, bound]``.
+
+    ``1 - 2 b phi(b) / (2 Phi(b) - 1)`` cancels badly for small ``b``; there the ratio of
+    the series of ``int x^2 exp(-x^2/2)`` and ``int exp(-x^2/2)`` over ``[-b, b]`` is used.
+    """
+    if bound < 1.0:
+        b2 = bound * bound
+        top = bottom = 0.0
+        term = 1.0  # (-b^2 / 2)^k / k!
+        for k in range(30):
+            top += term / (2 * k + 3)
+            bottom += term / (2 * k + 1)
+            term *= -b2 / (2.0 * (k + 1))
+        return b2 * top / bottom
     density = math.exp(-0.5 * bound * bound) / math.sqrt(2.0 * math.pi)
     mass = math.erf(bound / math.sqrt(2.0))
     return 1.0 - 2.0 * bound * density / mass
 
 
 def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"{name} must be a real number; got {value!r} of type {type(value).__name__}."
-        )
-    number = float(value)
-    if not (math.isfinite(number) and number > 0.0):
-        raise ValueError(f"{name} must be positive and finite; got {value!r}.")
-    return number
+    return real(name, value, positive=True)
 
 
 def _finite(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"{name} must be a real number; got {value!r} of type {type(value).__name__}."
-        )
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite; got {value!r}.")
-    return number
+    return real(name, value)
 
 
 def _check_choice(what: str, value: object, choices: tuple[str, ...]) -> str:
     if isinstance(value, str) and value in choices:
-        return value
+        return str(value)
     raise choice_error(what, value, choices)
 
 
@@ -99,7 +99,10 @@ class Initializer:
         self, shape: tuple[int, ...], *, layout: str = "in_out", groups: int = 1
     ) -> sampling.Distribution:
         """The distribution every element of a weight of ``shape`` is drawn from."""
-        raise NotImplementedError
+        raise TypeError(
+            f"{type(self).__name__} does not define _distribution(); Initializer is a base "
+            "class: subclass it (see weightinit.register) or use one of the factories."
+        )
 
     def __call__(
         self,
@@ -183,7 +186,9 @@ class Initializer:
             self._check_fans(shape, layout, groups)
             return
         dist = self._distribution(shape, layout=layout, groups=groups)
-        _check_representable(sampling.largest_magnitude(dist), out.dtype)
+        _check_representable(
+            sampling.largest_magnitude(dist, out.dtype), out.dtype, sampling.spread(dist)
+        )
         if isinstance(dist, sampling.Constant):
             out[...] = dist.value
             return
@@ -196,14 +201,21 @@ class Initializer:
         self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
     ) -> float:
         """The exact variance of each element of a weight of ``shape``."""
+        resolve_layout(layout)
+        check_groups(groups)
         dist = self._distribution(check_shape(shape), layout=layout, groups=groups)
         if isinstance(dist, sampling.Constant):
             return 0.0
         if isinstance(dist, sampling.Normal):
-            return dist.std**2
-        if isinstance(dist, sampling.Uniform):
-            return (dist.high - dist.low) ** 2 / 12.0
-        return dist.std**2 * _truncated_variance(dist.bound)
+            value = dist.std * dist.std
+        elif isinstance(dist, sampling.Uniform):
+            width = dist.high - dist.low
+            value = width * width / 12.0
+        else:
+            value = dist.std * dist.std * _truncated_variance(dist.bound)
+        if not math.isfinite(value):
+            raise ValueError(f"the variance of {self!r} overflows a float64.")
+        return value
 
     def get_config(self) -> dict[str, Any]:
         """A JSON-serialisable dict from which :func:`weightinit.get` rebuilds this object."""
@@ -212,15 +224,25 @@ class Initializer:
     _name = "initializer"
 
 
-def _check_representable(value: float, dtype: np.dtype[Any]) -> None:
-    """Raise unless every value of magnitude up to ``value`` is finite in ``dtype``."""
-    with np.errstate(over="ignore"):
+def _check_representable(value: float, dtype: np.dtype[Any], scale: float | None = None) -> None:
+    """Raise unless magnitudes up to ``value`` fit ``dtype`` and ``scale`` does not vanish in it.
+
+    ``scale`` is the spread of a random initializer (or a constant's value): if it is
+    non-zero but rounds to zero in ``dtype``, every value would silently be the same.
+    """
+    with np.errstate(over="ignore", under="ignore"):
         cast_value = np.asarray(value, dtype=dtype)
+        cast_scale = np.asarray(scale if scale is not None else 0.0, dtype=dtype)
     if not np.isfinite(cast_value):
         raise ValueError(
             f"values of magnitude up to {value!r} cannot be represented in {dtype.name} "
             f"(largest finite value {np.finfo(dtype).max}); use a wider dtype or a smaller "
             "scale."
+        )
+    if scale and cast_scale == 0:
+        raise ValueError(
+            f"{scale!r} rounds to zero in {dtype.name} (smallest positive value "
+            f"{np.finfo(dtype).smallest_subnormal}); use a wider dtype or a larger scale."
         )
 
 

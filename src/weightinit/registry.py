@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
 from weightinit import initializers as _init
+from weightinit import structured as _structured
 from weightinit._errors import choice_error
+from weightinit._errors import normalise_name
 
 __all__ = ["get", "names", "register"]
 
@@ -27,6 +30,11 @@ _FACTORIES: dict[str, Factory] = {
     "glorot_uniform": _init.glorot_uniform,
     "he_normal": _init.he_normal,
     "he_uniform": _init.he_uniform,
+    "orthogonal": _structured.orthogonal,
+    "identity": _structured.identity,
+    "dirac": _structured.dirac,
+    "delta_orthogonal": _structured.delta_orthogonal,
+    "sparse": _structured.sparse,
 }
 
 _ALIASES: dict[str, str] = {
@@ -36,11 +44,12 @@ _ALIASES: dict[str, str] = {
     "xavier_uniform": "glorot_uniform",
     "kaiming_normal": "he_normal",
     "kaiming_uniform": "he_uniform",
+    "eye": "identity",
 }
 
 
 def _key(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
+    return normalise_name(name)
 
 
 def names(*, aliases: bool = False) -> tuple[str, ...]:
@@ -90,7 +99,7 @@ def get(identifier: object) -> _init.Initializer:
         return identifier
     if isinstance(identifier, str):
         name, factory = _lookup(identifier)
-        return _built(name, factory())
+        return _built(name, _call(name, factory, {}))
     if isinstance(identifier, Mapping):
         params: dict[str, Any] = dict(identifier)
         if "name" not in params:
@@ -98,19 +107,41 @@ def get(identifier: object) -> _init.Initializer:
                 f"an initializer config needs a 'name' key; got keys {sorted(params)!r}."
             )
         name, factory = _lookup(params.pop("name"))
-        try:
-            return _built(name, factory(**params))
-        except TypeError as error:
-            if "argument" not in str(error):
-                raise
-            raise TypeError(
-                f"config for {name!r} has parameters {sorted(params)!r} that {name}() does "
-                f"not take ({error})."
-            ) from None
+        return _built(name, _call(name, factory, params))
     raise TypeError(
         "get() takes an initializer name, a config dict or an Initializer; "
         f"got {identifier!r} of type {type(identifier).__name__}."
     )
+
+
+def _call(name: str, factory: Factory, params: dict[str, Any]) -> object:
+    """Call ``factory(**params)``, naming missing or unknown parameters if they do not fit."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return factory(**params)
+    try:
+        signature.bind(**params)
+    except TypeError:
+        accepted = [p for p in signature.parameters if p not in ("self",)]
+        required = [
+            p.name
+            for p in signature.parameters.values()
+            if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+        missing = [p for p in required if p not in params]
+        unknown = sorted(set(params) - set(accepted))
+        if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()) and unknown:
+            raise TypeError(
+                f"{name}() takes parameters ({', '.join(accepted) or 'none'}); got unknown "
+                f"{', '.join(unknown)}."
+            ) from None
+        raise TypeError(
+            f"{name}() needs parameter(s) {', '.join(missing)}; pass a config dict such as "
+            f"{{'name': {name!r}, {', '.join(f'{m!r}: ...' for m in missing)}}}."
+        ) from None
+    return factory(**params)
 
 
 def _built(name: str, result: object) -> _init.Initializer:

@@ -33,6 +33,7 @@ import functools
 import itertools
 import math
 import operator
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -59,6 +60,7 @@ __all__ = [
     "largest_magnitude",
     "root_key",
     "selection",
+    "spread",
     "tile_shape",
     "tiles",
 ]
@@ -85,6 +87,19 @@ class Key:
     """
 
     words: tuple[int, int, int, int]
+
+    def __post_init__(self) -> None:
+        words = self.words
+        if (
+            not isinstance(words, tuple)
+            or len(words) != 4
+            or not all(isinstance(w, int) and not isinstance(w, bool) for w in words)
+            or not all(0 <= w <= _MASK64 for w in words)
+        ):
+            raise ValueError(
+                f"a Key holds four integers in [0, 2**64); got {words!r}. Make one with "
+                "Key.from_seed(seed)."
+            )
 
     @classmethod
     def from_seed(cls, seed: SeedLike) -> Key:
@@ -447,20 +462,36 @@ class TruncatedNormal:
 
 Distribution = Union[Constant, Normal, Uniform, TruncatedNormal]
 
-#: The largest |z| the normal sampler can return: sqrt(-2 ln 2**-53) for float64 output
-#: (float32 output stays below sqrt(-2 ln 2**-24) ~= 5.77).
-NORMAL_LIMIT = 8.58
+#: The largest |z| the normal sampler can return: sqrt(-2 ln 2**-24) for float32 (and
+#: float16) output, sqrt(-2 ln 2**-53) for float64 output.
+NORMAL_LIMIT = {4: math.sqrt(48.0 * math.log(2.0)), 8: math.sqrt(106.0 * math.log(2.0))}
 
 
-def largest_magnitude(dist: Distribution) -> float:
-    """An upper bound on ``|value|`` over everything ``dist`` can produce."""
+def _compute_itemsize(dtype: np.dtype[Any]) -> int:
+    return 8 if dtype.itemsize == 8 else 4
+
+
+def largest_magnitude(dist: Distribution, dtype: npt.DTypeLike = np.float64) -> float:
+    """An upper bound on ``|value|`` over everything ``dist`` can produce in ``dtype``."""
     if isinstance(dist, Constant):
         return abs(dist.value)
     if isinstance(dist, Normal):
-        return abs(dist.mean) + NORMAL_LIMIT * dist.std
+        limit = NORMAL_LIMIT[_compute_itemsize(np.dtype(dtype))] * 1.0001
+        return abs(dist.mean) + limit * dist.std
     if isinstance(dist, Uniform):
         return max(abs(dist.low), abs(dist.high))
     return abs(dist.mean) + dist.bound * dist.std
+
+
+def spread(dist: Distribution) -> float:
+    """The scale of the random part of ``dist`` (a constant's value for constants)."""
+    if isinstance(dist, Constant):
+        return dist.value
+    if isinstance(dist, Uniform):
+        return (dist.high - dist.low) / 2.0
+    if isinstance(dist, TruncatedNormal):
+        return dist.std * min(dist.bound, 1.0)
+    return dist.std
 
 
 def _truncated(bitgen: np.random.Generator, count: int, bound: float, out: Array) -> None:
@@ -503,7 +534,7 @@ def _tile_values(
     dist: Distribution, bitgen: np.random.Generator, n: int, dtype: np.dtype[np.floating]
 ) -> Array:
     """The ``n`` values of one tile, in the compute precision of ``dtype``."""
-    ftype = np.float64 if dtype == np.float64 else np.float32
+    ftype = np.float64 if dtype.itemsize == 8 else np.float32
     buf = _WORK.get(ftype, 40, n + (n & 1))
     if isinstance(dist, Normal):
         _normals(bitgen, buf.shape[0], buf)
@@ -536,13 +567,15 @@ def _tile_values(
 
 def check_dtype(dtype: npt.DTypeLike) -> np.dtype[np.floating]:
     """Return ``np.dtype(dtype)`` if it is float16, float32 or float64; else ``TypeError``."""
+    if dtype is None:
+        return np.dtype(np.float32)
     try:
         resolved = np.dtype(dtype)
     except TypeError:
         raise TypeError(
             f"dtype must be one of {', '.join(_SUPPORTED_DTYPES)}; got {dtype!r}."
         ) from None
-    if resolved.name not in _SUPPORTED_DTYPES:
+    if resolved.kind != "f" or resolved.name not in _SUPPORTED_DTYPES:
         raise TypeError(
             f"dtype must be one of {', '.join(_SUPPORTED_DTYPES)}; got {resolved.name!r}."
         )
@@ -567,6 +600,17 @@ def check_threads(threads: object) -> int | None:
     return int(count)
 
 
+def _forget_pools() -> None:
+    # A forked child inherits the pools but not their threads: start afresh there.
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
 def _pool(threads: int) -> ThreadPoolExecutor:
     with _POOLS_LOCK:
         pool = _POOLS.get(threads)
@@ -586,10 +630,11 @@ def selection(region: Region, shape: tuple[int, ...]) -> tuple[list[range], tupl
     if region is None:
         return [range(d) for d in shape], ()
     items = region if isinstance(region, tuple) else (region,)
-    if sum(item is Ellipsis for item in items) > 1:
+    ellipses = [i for i, item in enumerate(items) if item is Ellipsis]
+    if len(ellipses) > 1:
         raise ValueError(f"region may contain at most one Ellipsis; got {region!r}.")
-    if Ellipsis in items:
-        at = items.index(Ellipsis)
+    if ellipses:
+        at = ellipses[0]
         fill_in = len(shape) - (len(items) - 1)
         items = items[:at] + (slice(None),) * max(fill_in, 0) + items[at + 1 :]
     if len(items) > len(shape):
@@ -602,8 +647,14 @@ def selection(region: Region, shape: tuple[int, ...]) -> tuple[list[range], tupl
     dropped: list[int] = []
     for axis, (item, dim) in enumerate(zip(items, shape, strict=True)):
         if isinstance(item, slice):
+            if item.step == 0:
+                raise ValueError(f"region slice step must not be zero; got {item!r}.")
             ranges.append(range(*item.indices(dim)))
-        elif hasattr(item, "__index__") and not isinstance(item, bool):
+        elif (
+            hasattr(item, "__index__")
+            and not isinstance(item, (bool, np.bool_))
+            and not isinstance(item, np.ndarray)
+        ):
             index = operator.index(item)
             if not -dim <= index < dim:
                 raise ValueError(

@@ -1,0 +1,437 @@
+"""Structured initializers: orthogonal, identity, dirac, delta-orthogonal, sparse.
+
+Unlike the variance-scaling family, their elements are not independent: each weight is built
+whole (a region is cut from the whole weight). The Gaussian matrices they start from come
+from the same portable, block-keyed sampler as every other initializer; the QR
+factorisation behind ``orthogonal`` and ``delta_orthogonal`` is LAPACK's, so their last bits
+may differ between BLAS/LAPACK builds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from weightinit import sampling
+from weightinit.fans import check_groups
+from weightinit.fans import check_shape
+from weightinit.fans import layout_axes
+from weightinit.fans import resolve_layout
+from weightinit.initializers import Initializer
+from weightinit.initializers import _check_representable
+from weightinit.initializers import _finite
+from weightinit.initializers import _positive
+
+__all__ = [
+    "DeltaOrthogonal",
+    "Dirac",
+    "Identity",
+    "Orthogonal",
+    "Sparse",
+    "delta_orthogonal",
+    "dirac",
+    "identity",
+    "orthogonal",
+    "sparse",
+]
+
+Array = npt.NDArray[Any]
+
+
+def _compute_dtype(dtype: np.dtype[Any]) -> type[np.floating[Any]]:
+    return np.float64 if dtype.itemsize == 8 else np.float32
+
+
+def _gaussian(
+    shape: tuple[int, ...], dtype: np.dtype[Any], key: tuple[int, int, int, int]
+) -> Array:
+    out = np.empty(shape, dtype=_compute_dtype(dtype))
+    sampling.generate(out, sampling.Normal(0.0, 1.0), key, shape, [range(d) for d in shape])
+    return out
+
+
+def _haar(rows: int, cols: int, dtype: np.dtype[Any], key: tuple[int, int, int, int]) -> Array:
+    """A ``rows x cols`` matrix with orthonormal rows or columns (whichever are fewer), Haar.
+
+    QR of a Gaussian matrix, with the signs of R's diagonal moved into Q so the result is
+    uniform on the orthogonal group (Mezzadri 2007).
+    """
+    tall = (max(rows, cols), min(rows, cols))
+    q, r = np.linalg.qr(_gaussian(tall, dtype, key))
+    signs = np.sign(np.diagonal(r)).astype(q.dtype)
+    signs[signs == 0] = 1
+    q *= signs
+    return q if rows >= cols else q.T
+
+
+@dataclass(frozen=True)
+class Structured(Initializer):
+    """Base of the initializers that build a whole weight at once."""
+
+    def _build(
+        self,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        seed: sampling.SeedLike,
+        layout: str,
+        groups: int,
+    ) -> Array:
+        raise NotImplementedError
+
+    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+        """Raise for shapes this initializer cannot fill (checked before any work)."""
+
+    def _produce(
+        self,
+        out: Array,
+        shape: tuple[int, ...],
+        ranges: list[range],
+        seed: sampling.SeedLike,
+        layout: str,
+        groups: int,
+        threads: int | None,
+    ) -> None:
+        resolve_layout(layout)
+        check_groups(groups)
+        sampling.check_seed(seed)
+        sampling.check_threads(threads)
+        self._check_shape(shape, layout, groups)
+        if math.prod(shape) == 0:
+            return
+        whole = self._build(shape, out.dtype, seed, layout, groups)
+        _check_representable(float(np.max(np.abs(whole))), out.dtype)
+        index = np.ix_(*[np.arange(r.start, r.stop, r.step) for r in ranges])
+        out[...] = whole[index]
+
+    def _distribution(
+        self, shape: tuple[int, ...], *, layout: str = "in_out", groups: int = 1
+    ) -> sampling.Distribution:
+        raise ValueError(f"{type(self).__name__} has no per-element distribution.")
+
+    def variance(
+        self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
+    ) -> float:
+        raise ValueError(
+            f"{type(self).__name__} is deterministic or places its values by structure, so "
+            "its elements have no common per-element variance."
+        )
+
+
+def _rank_at_least(name: str, shape: tuple[int, ...], rank: int) -> None:
+    if len(shape) < rank:
+        raise ValueError(
+            f"{name} needs a shape of rank >= {rank}; got {shape} of rank {len(shape)}. "
+            "Use zeros() for biases."
+        )
+
+
+def _matrix_dims(shape: tuple[int, ...], layout: str) -> tuple[int, int, int]:
+    """(out axis, rows = out channels, cols = everything else) of a weight."""
+    _, out_axis = layout_axes(len(shape), layout)
+    rows = shape[out_axis]
+    return out_axis, rows, math.prod(shape) // rows if rows else 0
+
+
+@dataclass(frozen=True)
+class Orthogonal(Structured):
+    """A (semi-)orthogonal weight times ``gain``. See :func:`orthogonal`."""
+
+    gain: float = 1.0
+    _name = "orthogonal"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gain", _positive("gain", self.gain))
+
+    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+        _rank_at_least("orthogonal", shape, 2)
+
+    def _build(
+        self,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        seed: sampling.SeedLike,
+        layout: str,
+        groups: int,
+    ) -> Array:
+        out_axis, rows, cols = _matrix_dims(shape, layout)
+        matrix = _haar(rows, cols, dtype, sampling.root_key(seed)) * self.gain
+        rest = [d for a, d in enumerate(shape) if a != out_axis]
+        return np.moveaxis(matrix.reshape(rows, *rest), 0, out_axis)
+
+    def variance(
+        self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
+    ) -> float:
+        dims = check_shape(shape)
+        self._check_shape(dims, layout, groups)
+        _, rows, cols = _matrix_dims(dims, layout)
+        if max(rows, cols) == 0:
+            raise ValueError(f"shape {dims} is empty, so it has no variance.")
+        return self.gain**2 / max(rows, cols)
+
+
+@dataclass(frozen=True)
+class Identity(Structured):
+    """``gain`` on the main diagonal of a matrix. See :func:`identity`."""
+
+    gain: float = 1.0
+    _name = "identity"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gain", _finite("gain", self.gain))
+
+    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+        if len(shape) != 2:
+            raise ValueError(
+                f"identity needs a 2-D shape; got {shape} of rank {len(shape)}. For "
+                "convolution kernels use dirac()."
+            )
+
+    def _build(
+        self,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        seed: sampling.SeedLike,
+        layout: str,
+        groups: int,
+    ) -> Array:
+        return np.eye(shape[0], shape[1], dtype=np.float64) * self.gain
+
+
+def _conv_axes(name: str, shape: tuple[int, ...], layout: str) -> tuple[int, int, list[int]]:
+    if not 3 <= len(shape) <= 5:
+        raise ValueError(
+            f"{name} needs a convolution kernel of rank 3 to 5; got {shape} of rank {len(shape)}."
+        )
+    canonical = resolve_layout(layout)
+    if canonical == "keras_depthwise":
+        raise ValueError(f"{name} does not apply to layout 'keras_depthwise'.")
+    in_axis, out_axis = layout_axes(len(shape), canonical)
+    kernel = [a for a in range(len(shape)) if a not in (in_axis, out_axis)]
+    return in_axis, out_axis, kernel
+
+
+@dataclass(frozen=True)
+class Dirac(Structured):
+    """The kernel that makes a convolution the identity map. See :func:`dirac`."""
+
+    groups: int = 1
+    gain: float = 1.0
+    _name = "dirac"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", check_groups(self.groups))
+        object.__setattr__(self, "gain", _finite("gain", self.gain))
+
+    def _groups(self, groups: int) -> int:
+        if groups != 1 and self.groups != 1 and groups != self.groups:
+            raise ValueError(
+                f"dirac(groups={self.groups}) was called with groups={groups}; they must agree."
+            )
+        return max(groups, self.groups)
+
+    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+        _, out_axis, _ = _conv_axes("dirac", shape, layout)
+        count = self._groups(groups)
+        if shape[out_axis] % count:
+            raise ValueError(
+                f"groups={count} does not divide the output channel count "
+                f"{shape[out_axis]} of shape {shape}."
+            )
+
+    def _build(
+        self,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        seed: sampling.SeedLike,
+        layout: str,
+        groups: int,
+    ) -> Array:
+        in_axis, out_axis, kernel = _conv_axes("dirac", shape, layout)
+        count = self._groups(groups)
+        per_group = shape[out_axis] // count
+        weight = np.zeros(shape, dtype=np.float64)
+        index: list[Any] = [0] * len(shape)
+        for axis in kernel:
+            index[axis] = shape[axis] // 2
+        for g in range(count):
+            for i in range(min(per_group, shape[in_axis])):
+                index[out_axis], index[in_axis] = g * per_group + i, i
+                weight[tuple(index)] = self.gain
+        return weight
+
+
+@dataclass(frozen=True)
+class DeltaOrthogonal(Structured):
+    """Zero but at the kernel's centre, which holds an orthogonal matrix. See
+    :func:`delta_orthogonal`."""
+
+    gain: float = 1.0
+    _name = "delta_orthogonal"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gain", _positive("gain", self.gain))
+
+    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+        in_axis, out_axis, _ = _conv_axes("delta_orthogonal", shape, layout)
+        if shape[in_axis] > shape[out_axis]:
+            raise ValueError(
+                f"delta_orthogonal needs in channels <= out channels; shape {shape} has "
+                f"{shape[in_axis]} in and {shape[out_axis]} out (Xiao et al. 2018)."
+            )
+
+    def _build(
+        self,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        seed: sampling.SeedLike,
+        layout: str,
+        groups: int,
+    ) -> Array:
+        in_axis, out_axis, kernel = _conv_axes("delta_orthogonal", shape, layout)
+        centre = _haar(shape[out_axis], shape[in_axis], dtype, sampling.root_key(seed))
+        weight = np.zeros(shape, dtype=centre.dtype)
+        index: list[Any] = [slice(None)] * len(shape)
+        for axis in kernel:
+            index[axis] = shape[axis] // 2
+        # After integer indexing the two channel axes remain in their original order.
+        block = centre if out_axis < in_axis else centre.T
+        weight[tuple(index)] = block * self.gain
+        return weight
+
+
+@dataclass(frozen=True)
+class Sparse(Structured):
+    """Each output unit keeps a fraction ``1 - sparsity`` of its inputs. See :func:`sparse`."""
+
+    sparsity: float = 0.9
+    stddev: float = 0.01
+    _name = "sparse"
+
+    def __post_init__(self) -> None:
+        value = _finite("sparsity", self.sparsity)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"sparsity must lie in [0, 1]; got {self.sparsity!r}.")
+        object.__setattr__(self, "sparsity", value)
+        object.__setattr__(self, "stddev", _positive("stddev", self.stddev))
+
+    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+        _rank_at_least("sparse", shape, 2)
+
+    def zeros_per_unit(self, shape: Sequence[int], *, layout: str = "in_out") -> int:
+        """How many inputs of each output unit are zero: ``ceil(sparsity * inputs)``."""
+        dims = check_shape(shape)
+        _, _, cols = _matrix_dims(dims, layout)
+        return math.ceil(self.sparsity * cols)
+
+    def _build(
+        self,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        seed: sampling.SeedLike,
+        layout: str,
+        groups: int,
+    ) -> Array:
+        out_axis, rows, cols = _matrix_dims(shape, layout)
+        # One draw gives the values and, as a second slab, the keys that pick the zeros.
+        draws = _gaussian((2, rows, cols), dtype, sampling.root_key(seed))
+        values = draws[0] * self.stddev
+        order = np.argsort(draws[1], axis=1, kind="stable")
+        np.put_along_axis(
+            values, order[:, : self.zeros_per_unit(shape, layout=layout)], 0.0, axis=1
+        )
+        rest = [d for a, d in enumerate(shape) if a != out_axis]
+        return np.moveaxis(values.reshape(rows, *rest), 0, out_axis)
+
+    def variance(
+        self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
+    ) -> float:
+        dims = check_shape(shape)
+        self._check_shape(dims, layout, groups)
+        _, _, cols = _matrix_dims(dims, layout)
+        if cols == 0:
+            raise ValueError(f"shape {dims} has no inputs per unit, so it has no variance.")
+        return (1.0 - self.zeros_per_unit(dims, layout=layout) / cols) * self.stddev**2
+
+
+def orthogonal(gain: float = 1.0) -> Orthogonal:
+    """A (semi-)orthogonal weight, uniform on the orthogonal group, times ``gain``.
+
+    The weight is viewed as a matrix whose rows are the output channels (the out axis of
+    ``layout``) and whose columns are everything else; the result has orthonormal rows or
+    columns, whichever are fewer (Saxe et al. 2013, "Exact solutions to the nonlinear
+    dynamics of learning in deep linear neural networks").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import weightinit as wi
+    >>> w = wi.orthogonal()((256, 128), seed=0)     # in_out: 128 rows of length 256
+    >>> bool(np.allclose(w.T @ w, np.eye(128), atol=1e-5))
+    True
+    """
+    return Orthogonal(gain)
+
+
+def identity(gain: float = 1.0) -> Identity:
+    """``gain`` on the main diagonal of a 2-D weight, zero elsewhere (PyTorch's ``eye_``).
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> wi.identity()((2, 3))
+    array([[1., 0., 0.],
+           [0., 1., 0.]], dtype=float32)
+    """
+    return Identity(gain)
+
+
+def dirac(groups: int = 1, gain: float = 1.0) -> Dirac:
+    """The convolution kernel that passes the first ``min(in, out)`` channels of each group
+    through unchanged (PyTorch's ``dirac_``), for kernels of rank 3 to 5 in either layout.
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> w = wi.dirac()((4, 4, 3, 3), layout="pytorch")
+    >>> float(w.sum()), float(w[2, 2, 1, 1])
+    (4.0, 1.0)
+    """
+    return Dirac(groups, gain)
+
+
+def delta_orthogonal(gain: float = 1.0) -> DeltaOrthogonal:
+    """Zero everywhere but the kernel's centre, which holds an orthogonal ``in x out`` matrix
+    (Xiao et al. 2018, "Dynamical Isometry and a Mean Field Theory of CNNs"). Needs
+    ``in <= out``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import weightinit as wi
+    >>> w = wi.delta_orthogonal()((3, 3, 16, 32), seed=0)   # HWIO
+    >>> centre = w[1, 1]
+    >>> bool(np.allclose(centre @ centre.T, np.eye(16), atol=1e-5)), float(abs(w[0]).max())
+    (True, 0.0)
+    """
+    return DeltaOrthogonal(gain)
+
+
+def sparse(sparsity: float = 0.9, stddev: float = 0.01) -> Sparse:
+    """Each output unit has exactly ``ceil(sparsity * inputs)`` zero input weights; the
+    others are ``N(0, stddev**2)`` (Martens 2010, "Deep learning via Hessian-free
+    optimization").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import weightinit as wi
+    >>> w = wi.sparse(0.9)((100, 20), seed=0)     # in_out: 20 units with 100 inputs each
+    >>> sorted(set((w == 0).sum(axis=0).tolist()))
+    [90]
+    """
+    return Sparse(sparsity, stddev)
