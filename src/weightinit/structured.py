@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -105,8 +106,10 @@ class Structured(Initializer):
             return
         whole = self._build(shape, out.dtype, seed, layout, groups)
         _check_representable(float(np.max(np.abs(whole))), out.dtype)
-        index = np.ix_(*[np.arange(r.start, r.stop, r.step) for r in ranges])
-        out[...] = whole[index]
+        if all(r == range(d) for r, d in zip(ranges, shape, strict=True)):
+            out[...] = whole
+        else:
+            out[...] = whole[np.ix_(*[np.arange(r.start, r.stop, r.step) for r in ranges])]
 
     def _distribution(
         self, shape: tuple[int, ...], *, layout: str = "in_out", groups: int = 1
@@ -159,7 +162,9 @@ class Orthogonal(Structured):
         groups: int,
     ) -> Array:
         out_axis, rows, cols = _matrix_dims(shape, layout)
-        matrix = _haar(rows, cols, dtype, sampling.root_key(seed)) * self.gain
+        matrix = _haar(rows, cols, dtype, sampling.root_key(seed))
+        if self.gain != 1.0:
+            matrix *= self.gain
         rest = [d for a, d in enumerate(shape) if a != out_axis]
         return np.moveaxis(matrix.reshape(rows, *rest), 0, out_axis)
 
@@ -215,6 +220,11 @@ def _conv_axes(name: str, shape: tuple[int, ...], layout: str) -> tuple[int, int
     return in_axis, out_axis, kernel
 
 
+def _full_axis(in_axis: int, out_axis: int, layout: str) -> int:
+    """The channel axis that holds every group (the input axis of transposed kernels)."""
+    return in_axis if resolve_layout(layout) == "pytorch_transposed" else out_axis
+
+
 @dataclass(frozen=True)
 class Dirac(Structured):
     """The kernel that makes a convolution the identity map. See :func:`dirac`."""
@@ -235,12 +245,14 @@ class Dirac(Structured):
         return max(groups, self.groups)
 
     def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
-        _, out_axis, _ = _conv_axes("dirac", shape, layout)
+        in_axis, out_axis, _ = _conv_axes("dirac", shape, layout)
         count = self._groups(groups)
-        if shape[out_axis] % count:
+        full = _full_axis(in_axis, out_axis, layout)
+        if shape[full] % count:
+            side = "output" if full == out_axis else "input"
             raise ValueError(
-                f"groups={count} does not divide the output channel count "
-                f"{shape[out_axis]} of shape {shape}."
+                f"groups={count} does not divide the {side} channel count "
+                f"{shape[full]} of shape {shape}."
             )
 
     def _build(
@@ -253,14 +265,17 @@ class Dirac(Structured):
     ) -> Array:
         in_axis, out_axis, kernel = _conv_axes("dirac", shape, layout)
         count = self._groups(groups)
-        per_group = shape[out_axis] // count
+        # One axis holds the full channel count (groups x per group), the other one group's.
+        full = _full_axis(in_axis, out_axis, layout)
+        other = in_axis if full == out_axis else out_axis
+        per_group = shape[full] // count
         weight = np.zeros(shape, dtype=np.float64)
         index: list[Any] = [0] * len(shape)
         for axis in kernel:
             index[axis] = shape[axis] // 2
         for g in range(count):
-            for i in range(min(per_group, shape[in_axis])):
-                index[out_axis], index[in_axis] = g * per_group + i, i
+            for i in range(min(per_group, shape[other])):
+                index[full], index[other] = g * per_group + i, i
                 weight[tuple(index)] = self.gain
         return weight
 
@@ -323,10 +338,16 @@ class Sparse(Structured):
         _rank_at_least("sparse", shape, 2)
 
     def zeros_per_unit(self, shape: Sequence[int], *, layout: str = "in_out") -> int:
-        """How many inputs of each output unit are zero: ``ceil(sparsity * inputs)``."""
+        """How many inputs of each output unit are zero: ``ceil(sparsity * inputs)``.
+
+        Computed exactly with the sparsity's shortest decimal form, so 0.07 of 100 inputs is
+        7 (PyTorch's ``sparse_`` computes in floating point and zeroes 8 there).
+        """
         dims = check_shape(shape)
         _, _, cols = _matrix_dims(dims, layout)
-        return math.ceil(self.sparsity * cols)
+        # The sparsity as the decimal it was written as: 0.07 of 100 inputs is 7, not the 8
+        # that ceil(0.07 * 100 = 7.000000000000001) gives in floating point.
+        return math.ceil(Fraction(repr(self.sparsity)) * cols)
 
     def _build(
         self,
