@@ -150,7 +150,10 @@ def test_config_with_non_string_name():
             r"variance_scaling\(\) takes parameters \(scale, mode, distribution\); "
             r"got unknown stdev",
         ),
-        ({"name": "zeros", "value": 0.0}, r"zeros\(\) takes parameters \(none\); got unknown value"),
+        (
+            {"name": "zeros", "value": 0.0},
+            r"zeros\(\) takes parameters \(none\); got unknown value",
+        ),
     ],
 )
 def test_config_with_unknown_parameters(config, pattern):
