@@ -6,6 +6,7 @@
 ((784, 256), dtype('float32'))
 """
 
+from weightinit import presets
 from weightinit.activations import activations
 from weightinit.activations import explain
 from weightinit.activations import gain
@@ -74,6 +75,7 @@ __all__ = [
     "names",
     "ones",
     "orthogonal",
+    "presets",
     "recommend",
     "register",
     "register_activation",

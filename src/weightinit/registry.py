@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from weightinit import initializers as _init
+from weightinit import presets as _presets
 from weightinit import structured as _structured
 from weightinit._errors import choice_error
 from weightinit._errors import normalise_name
@@ -35,6 +36,7 @@ _FACTORIES: dict[str, Factory] = {
     "dirac": _structured.dirac,
     "delta_orthogonal": _structured.delta_orthogonal,
     "sparse": _structured.sparse,
+    "recurrent": _presets.Recurrent,
 }
 
 _ALIASES: dict[str, str] = {
@@ -61,7 +63,7 @@ def names(*, aliases: bool = False) -> tuple[str, ...]:
     >>> "he_normal" in wi.names(), "kaiming_normal" in wi.names(aliases=True)
     (True, True)
     """
-    found = set(_FACTORIES)
+    found = set(_FACTORIES) | set(_presets.PRESETS)
     if aliases:
         found |= set(_ALIASES)
     return tuple(sorted(found))
@@ -73,7 +75,9 @@ def _lookup(name: object) -> tuple[str, Factory]:
         key = _ALIASES.get(key, key)
         if key in _FACTORIES:
             return key, _FACTORIES[key]
-    raise choice_error("initializer name", name, names(), _ALIASES)
+        if key in _presets.PRESETS:
+            return key, _presets.PRESETS[key][0]
+    raise choice_error("initializer name", name, names(), (*_ALIASES, *_presets.PRESETS))
 
 
 def get(identifier: object) -> _init.Initializer:

@@ -1,0 +1,236 @@
+"""The default initialisations of PyTorch, Keras, Flax and Haiku layers, as initializers.
+
+Each preset reproduces the *distribution* a framework gives a freshly built layer's weight
+(``<framework>.<layer>``) or bias (``<framework>.<layer>.bias``), and names the layout that
+framework stores the weight in. Every preset is also reachable through
+:func:`weightinit.get` by its dotted name. Presets that are fan-scaled are
+``variance_scaling`` objects and compare equal to the corresponding call.
+
+PyTorch's presets were checked against PyTorch 2.13 itself (the parity tests compare fans,
+variances and sampled tensors). Keras', Flax's and Haiku's were checked against their
+documented defaults: Keras 3 (``keras.layers.Dense``/``Conv2D``: ``glorot_uniform`` kernel,
+zero bias; ``Embedding``: ``RandomUniform(-0.05, 0.05)``), Flax ``linen`` 0.6 to 0.10
+(``Dense``/``Conv``: ``lecun_normal``, i.e. ``variance_scaling(1.0, "fan_in",
+"truncated_normal")``, zero bias) and Haiku 0.0.x (``Linear``: ``TruncatedNormal(stddev=1 /
+sqrt(fan_in))``, zero bias).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from weightinit import initializers as _init
+from weightinit import sampling
+from weightinit.initializers import Initializer
+
+__all__ = ["LAYOUTS", "PRESETS", "Recurrent", "describe", "fan_in_bias", "preset"]
+
+
+def _pytorch_default() -> _init.VarianceScaling:
+    # kaiming_uniform_(w, a=sqrt(5)): gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound
+    # gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in); that is variance 1 / (3 fan_in).
+    return _init.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def fan_in_bias(fan_in: int) -> _init.Uniform:
+    """PyTorch's default bias: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, ``fan_in`` of the weight.
+
+    A bias has no fans of its own, so the weight's ``fan_in`` is a parameter.
+
+    Examples
+    --------
+    >>> from weightinit.presets import fan_in_bias
+    >>> fan_in_bias(400) == __import__("weightinit").uniform(-0.05, 0.05)
+    True
+    """
+    if isinstance(fan_in, bool) or not isinstance(fan_in, int) or fan_in < 1:
+        raise ValueError(f"fan_in must be a positive int; got {fan_in!r}.")
+    bound = 1.0 / math.sqrt(fan_in)
+    return _init.uniform(-bound, bound)
+
+
+@dataclass(frozen=True)
+class Recurrent(Initializer):
+    """``U(-1/sqrt(hidden), 1/sqrt(hidden))`` with ``hidden = shape[0] // gates``.
+
+    PyTorch's ``LSTM`` (4 gates) and ``GRU`` (3 gates) draw every weight and bias this way;
+    their weights are ``(gates * hidden, input)`` or ``(gates * hidden, hidden)`` and their
+    biases ``(gates * hidden,)``, so the hidden size is read from the first axis.
+    """
+
+    gates: int = 4
+    _name = "recurrent"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.gates, bool) or not isinstance(self.gates, int) or self.gates < 1:
+            raise ValueError(f"gates must be a positive int; got {self.gates!r}.")
+
+    def _hidden(self, shape: tuple[int, ...]) -> int:
+        if not shape:
+            raise ValueError("a recurrent weight or bias needs at least one axis.")
+        if shape[0] % self.gates or shape[0] == 0:
+            raise ValueError(
+                f"the first axis of {shape} must be {self.gates} x hidden size (one block per "
+                f"gate); {shape[0]} is not a positive multiple of {self.gates}."
+            )
+        return shape[0] // self.gates
+
+    def _distribution(
+        self, shape: tuple[int, ...], *, layout: str = "in_out", groups: int = 1
+    ) -> sampling.Distribution:
+        bound = 1.0 / math.sqrt(self._hidden(shape))
+        return sampling.Uniform(-bound, bound)
+
+
+def _recurrent(gates: int) -> Callable[[], Recurrent]:
+    return lambda: Recurrent(gates)
+
+
+_HAIKU_SCALE = _init.TRUNCATION_STD**2
+
+#: Dotted name -> (factory, the framework's weight layout, what it reproduces).
+PRESETS: dict[str, tuple[Callable[..., Initializer], str, str]] = {
+    "pytorch.linear": (_pytorch_default, "out_in", "torch.nn.Linear weight"),
+    "pytorch.linear.bias": (fan_in_bias, "out_in", "torch.nn.Linear bias (needs fan_in)"),
+    "pytorch.conv1d": (_pytorch_default, "out_in", "torch.nn.Conv1d weight"),
+    "pytorch.conv1d.bias": (fan_in_bias, "out_in", "torch.nn.Conv1d bias (needs fan_in)"),
+    "pytorch.conv2d": (_pytorch_default, "out_in", "torch.nn.Conv2d weight"),
+    "pytorch.conv2d.bias": (fan_in_bias, "out_in", "torch.nn.Conv2d bias (needs fan_in)"),
+    "pytorch.conv3d": (_pytorch_default, "out_in", "torch.nn.Conv3d weight"),
+    "pytorch.conv3d.bias": (fan_in_bias, "out_in", "torch.nn.Conv3d bias (needs fan_in)"),
+    # PyTorch reads the fan-in of a transposed kernel (in, out/groups, *k) from axis 1, that
+    # is the output channels per group times the kernel: our fan_out in that layout.
+    "pytorch.conv_transpose2d": (
+        lambda: _init.variance_scaling(1.0 / 3.0, "fan_out", "uniform"),
+        "pytorch_transposed",
+        "torch.nn.ConvTranspose2d weight",
+    ),
+    "pytorch.conv_transpose2d.bias": (
+        fan_in_bias,
+        "pytorch_transposed",
+        "torch.nn.ConvTranspose2d bias (PyTorch's fan_in: out/groups * kernel; needs fan_in)",
+    ),
+    "pytorch.embedding": (lambda: _init.scaled_normal(1.0), "in_out", "torch.nn.Embedding"),
+    "pytorch.lstm": (_recurrent(4), "out_in", "torch.nn.LSTM weights"),
+    "pytorch.lstm.bias": (_recurrent(4), "out_in", "torch.nn.LSTM biases"),
+    "pytorch.gru": (_recurrent(3), "out_in", "torch.nn.GRU weights"),
+    "pytorch.gru.bias": (_recurrent(3), "out_in", "torch.nn.GRU biases"),
+    "keras.dense": (_init.glorot_uniform, "in_out", "keras.layers.Dense kernel"),
+    "keras.dense.bias": (_init.zeros, "in_out", "keras.layers.Dense bias"),
+    "keras.conv2d": (_init.glorot_uniform, "in_out", "keras.layers.Conv2D kernel"),
+    "keras.conv2d.bias": (_init.zeros, "in_out", "keras.layers.Conv2D bias"),
+    "keras.embedding": (
+        lambda: _init.uniform(-0.05, 0.05),
+        "in_out",
+        "keras.layers.Embedding (RandomUniform(-0.05, 0.05))",
+    ),
+    "flax.dense": (
+        lambda: _init.variance_scaling(1.0, "fan_in", "truncated_normal"),
+        "in_out",
+        "flax.linen.Dense kernel (lecun_normal)",
+    ),
+    "flax.dense.bias": (_init.zeros, "in_out", "flax.linen.Dense bias"),
+    "flax.conv": (
+        lambda: _init.variance_scaling(1.0, "fan_in", "truncated_normal"),
+        "in_out",
+        "flax.linen.Conv kernel (lecun_normal)",
+    ),
+    "flax.conv.bias": (_init.zeros, "in_out", "flax.linen.Conv bias"),
+    # TruncatedNormal(stddev=1/sqrt(fan_in)) cut at two of those standard deviations: the
+    # variance is 0.8796...^2 / fan_in, i.e. variance_scaling with that scale.
+    "haiku.linear": (
+        lambda: _init.variance_scaling(_HAIKU_SCALE, "fan_in", "truncated_normal"),
+        "in_out",
+        "haiku.Linear w (TruncatedNormal(1 / sqrt(fan_in)))",
+    ),
+    "haiku.linear.bias": (_init.zeros, "in_out", "haiku.Linear b"),
+}
+
+_VERSIONS = {
+    "pytorch": "PyTorch 2.13",
+    "keras": "Keras 3",
+    "flax": "Flax linen 0.6-0.10",
+    "haiku": "Haiku 0.0.x",
+}
+_LAYOUT_WORDS = {
+    "out_in": "(out, in, *kernel)",
+    "in_out": "(*kernel, in, out)",
+    "pytorch_transposed": "(in, out / groups, *kernel)",
+}
+
+
+def _documented(
+    name: str, factory: Callable[..., Initializer], layout: str, what: str
+) -> Callable[..., Initializer]:
+    """Wrap ``factory`` in a function whose docstring names the layer, version and layout."""
+
+    def make(*args: object, **kwargs: object) -> Initializer:
+        return factory(*args, **kwargs)
+
+    framework = name.split(".")[0]
+    make.__name__ = make.__qualname__ = name.replace(".", "_")
+    make.__doc__ = (
+        f"{what}: the default of {_VERSIONS[framework]}, whose layout is "
+        f"{layout!r} {_LAYOUT_WORDS[layout]}."
+    )
+    return make
+
+
+PRESETS = {
+    name: (_documented(name, factory, layout, what), layout, what)
+    for name, (factory, layout, what) in PRESETS.items()
+}
+
+#: Dotted name -> the layout the framework stores that weight in.
+LAYOUTS: dict[str, str] = {name: layout for name, (_, layout, _) in PRESETS.items()}
+
+
+def preset(name: str, *args: object, **kwargs: object) -> Initializer:
+    """The initializer that reproduces a framework's default for a layer.
+
+    Parameters
+    ----------
+    name : str
+        A dotted name such as ``"pytorch.linear"`` or ``"pytorch.linear.bias"``; see
+        :data:`PRESETS` (case-insensitive).
+    *args, **kwargs
+        Passed to the preset's factory (``fan_in`` for PyTorch's biases).
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> from weightinit.presets import preset, LAYOUTS
+    >>> preset("pytorch.linear") == wi.variance_scaling(1 / 3, "fan_in", "uniform")
+    True
+    >>> LAYOUTS["pytorch.conv2d"]
+    'out_in'
+    >>> preset("flax.dense") == wi.variance_scaling(1.0, "fan_in", "truncated_normal")
+    True
+    """
+    from weightinit.registry import get
+
+    if not isinstance(name, str):
+        raise TypeError(f"a preset name must be a string; got {name!r}.")
+    key = name.strip().lower()
+    if key not in PRESETS:
+        return get(name)  # raises the registry's error with the closest name
+    return PRESETS[key][0](*args, **kwargs)
+
+
+def describe(names: Sequence[str] | None = None) -> str:
+    """A table of presets: name, layout, what it reproduces and the initializer.
+
+    Examples
+    --------
+    >>> "pytorch.linear" in describe()
+    True
+    """
+    rows = []
+    for name in names or PRESETS:
+        factory, layout, what = PRESETS[name]
+        shown = "needs fan_in" if what.endswith("fan_in)") else repr(factory())
+        rows.append(f"{name:32} {layout:20} {what:58} {shown}")
+    return "\n".join(rows)
