@@ -46,7 +46,9 @@ def _erf_array(x: Array) -> Array:
 
 
 def _sigmoid(x: Array) -> Array:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    # exp of -|x| never overflows, and small values keep their relative precision.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _softplus(x: Array) -> Array:

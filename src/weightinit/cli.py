@@ -124,7 +124,13 @@ def _run(args: argparse.Namespace) -> str:
     else:
         result = compare(args.init, args.activation, **options)
     if args.plot:
-        result.plot().savefig(args.plot, dpi=110)
+        figure = result.plot()
+        try:
+            figure.savefig(args.plot, dpi=110)
+        finally:
+            import matplotlib.pyplot as plt
+
+            plt.close(figure)
     return report_json(result) if args.json else str(result)
 
 

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from weightinit import initializers as _init
 from weightinit import registry as _registry
+from weightinit import sampling
 from weightinit.activations import _TABLE
 from weightinit.activations import _expect
 from weightinit.activations import _resolve
@@ -52,15 +53,18 @@ class LayerStats:
 
     ``std`` pools every unit and input; ``unit_std`` averages, over units, each unit's
     standard deviation across the batch (small when units differ from one another but
-    each barely responds to its input). ``grad_norm`` is the Frobenius norm of the
-    gradient with respect to the layer's pre-activations ``h``. ``predicted_std`` is the
-    infinite-width value of ``std``.
+    each barely responds to its input); ``across_units`` averages, over inputs, the spread
+    across units (zero when every unit computes the same function). ``grad_norm`` is the
+    Frobenius norm of the gradient with respect to the layer's pre-activations ``h``.
+    ``predicted_std`` is the infinite-width value of ``std`` (NaN where the mean-field map
+    does not apply: weights with a non-zero mean or without a per-element variance).
     """
 
     layer: int
     mean: float
     std: float
     unit_std: float
+    across_units: float
     pre_std: float
     saturated: float
     zeros: float
@@ -112,12 +116,11 @@ class Report:
             layer["histogram"] = {"counts": list(counts), "edges": list(edges)}
         return _json_safe(data)  # type: ignore[no-any-return]
 
-    def plot(self, *, bins: int | None = None) -> Any:
+    def plot(self) -> Any:
         """A matplotlib figure with one activation histogram per layer.
 
         Needs the ``plot`` extra: ``pip install weightinit[plot]``.
         """
-        del bins  # the histograms are binned when the report is made
         plt = _pyplot()
         count = len(self.layers)
         figure, axes = plt.subplots(1, count, figsize=(2.2 * count, 2.4), sharey=True)
@@ -244,6 +247,8 @@ def _predicted_stds(
     fn: Callable[[Array], Array], weight_variance: float, width: int, bias: float, depth: int
 ) -> list[float]:
     """Iterate the mean-field map ``q_l = n Var(W) E[f(sqrt(q_{l-1}) z + b)^2]``."""
+    if not math.isfinite(weight_variance):
+        return [math.nan] * depth
     second = 1.0  # E[a_0^2] for unit-normal inputs
     stds: list[float] = []
     for _ in range(depth):
@@ -315,8 +320,10 @@ def diagnose(
     depth = _positive_int("depth", depth)
     width = _positive_int("width", width)
     batch = _positive_int("batch", batch)
-    if isinstance(seed, bool) or not hasattr(seed, "__index__") or int(seed) < 0:
+    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
         raise TypeError(f"seed must be a non-negative int; got {seed!r}.")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
     if isinstance(bias, bool) or not isinstance(bias, (int, float, np.integer, np.floating)):
         raise TypeError(f"bias must be a real number; got {bias!r}.")
     if not math.isfinite(bias):
@@ -345,10 +352,10 @@ def diagnose(
             raw.append(_layer_numbers(a, h, saturated_at))
         grad = upstream * slopes[-1]
         norms = [0.0] * depth
-        norms[-1] = float(np.linalg.norm(grad.astype(np.float64)))
+        norms[-1] = _norm(grad)
         for i in range(depth - 2, -1, -1):
             grad = (grad @ weights[i + 1].T) * slopes[i]
-            norms[i] = float(np.linalg.norm(grad.astype(np.float64)))
+            norms[i] = _norm(grad)
 
     variance = _weight_variance(initializer, width)
     predicted = _predicted_stds(fn, variance, width, float(bias), depth)
@@ -371,11 +378,26 @@ def diagnose(
     )
 
 
+def _norm(grad: Array) -> float:
+    """Frobenius norm; inf once the gradient has overflowed (inf * 0 gives NaN entries)."""
+    value = float(np.linalg.norm(grad.astype(np.float64)))
+    return value if math.isfinite(value) else math.inf
+
+
 def _weight_variance(init: _init.Initializer, width: int) -> float:
+    """The weights' variance if the mean-field map applies (zero-mean weights), else NaN."""
     try:
-        return init.variance((width, width))
-    except (ValueError, NotImplementedError):
+        variance = init.variance((width, width))
+        dist = init._distribution((width, width))
+    except (ValueError, TypeError, NotImplementedError):  # no per-element distribution
         return math.nan
+    if isinstance(dist, sampling.Constant):
+        mean = dist.value
+    elif isinstance(dist, sampling.Uniform):
+        mean = (dist.low + dist.high) / 2.0
+    else:
+        mean = dist.mean
+    return variance if mean == 0.0 else math.nan
 
 
 def _layer_numbers(
@@ -408,6 +430,7 @@ def _layer_numbers(
         "mean": total / a.size,
         "std": math.sqrt(pooled_var) if finite else math.inf,
         "unit_std": float(np.sqrt(unit_var).mean()) if finite else math.inf,
+        "across_units": float(a64.std(axis=1).mean()) if finite else math.inf,
         "pre_std": float(h.astype(f64).std()),
         "saturated": float(np.mean(saturated_at(a, h))),
         "zeros": float(is_zero.mean()),
@@ -429,8 +452,8 @@ def _verdict(layers: list[LayerStats], label: object) -> tuple[str, str]:
         )
     if last.saturated > 0.3:
         return "saturated", (
-            f"{last.saturated:.0%} of the {label} units sit in a flat region at layer "
-            f"{last.layer}, where almost no gradient passes; {grads}."
+            f"{last.saturated:.0%} of the {label} activations sit on a flat part of the "
+            f"function at layer {last.layer}, where its slope is nearly zero; {grads}."
         )
     ratio = (last.std / first.std) ** 2 if first.std > 0 else 0.0
     if last.std < 0.05 or (len(layers) >= 3 and ratio < 0.1):
@@ -442,6 +465,11 @@ def _verdict(layers: list[LayerStats], label: object) -> tuple[str, str]:
         return "exploding", (
             f"The activations' spread grows from std {first.std:.3g} at layer 1 to "
             f"{last.std:.3g} at layer {last.layer}; {grads}."
+        )
+    if last.std > 0 and last.across_units < 1e-6 * last.std:
+        return "collapsed", (
+            "Every unit computes the same function of the input (the weights do not break "
+            "the symmetry between units), so the layer is as narrow as a single unit."
         )
     if last.unit_std < 0.1 * last.std:
         return "collapsed", (
