@@ -178,12 +178,9 @@ class Initializer:
         threads: int | None,
     ) -> None:
         """Validate everything, then write ``full[ranges]`` of a ``shape`` weight into ``out``."""
-        resolve_layout(layout)
-        check_groups(groups)
-        sampling.check_seed(seed)
-        count = sampling.check_threads(threads)
+        count = self._check_call(seed, layout, groups, threads)
         if math.prod(shape) == 0:
-            self._check_fans(shape, layout, groups)
+            self._check_shape(shape, layout, groups)
             return
         dist = self._distribution(shape, layout=layout, groups=groups)
         _check_representable(
@@ -194,8 +191,18 @@ class Initializer:
             return
         sampling.generate(out, dist, sampling.root_key(seed), shape, ranges, count)
 
-    def _check_fans(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
-        """Validate what the shape must satisfy even when it holds no element."""
+    def _check_call(
+        self, seed: sampling.SeedLike, layout: str, groups: int, threads: int | None
+    ) -> int | None:
+        """Validate the options every call takes; return the thread count."""
+        resolve_layout(layout)
+        check_groups(groups)
+        sampling.check_seed(seed)
+        return sampling.check_threads(threads)
+
+    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+        """Raise for a shape this initializer cannot fill (checked before any work, even
+        for shapes that hold no element)."""
 
     def variance(
         self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
@@ -339,7 +346,7 @@ class VarianceScaling(Initializer):
         _check_choice("mode", self.mode, MODES)
         _check_choice("distribution", self.distribution, DISTRIBUTIONS)
 
-    def _check_fans(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
         fans(shape, layout=layout, groups=groups)
 
     def target_variance(

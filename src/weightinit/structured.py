@@ -84,9 +84,6 @@ class Structured(Initializer):
     ) -> Array:
         raise NotImplementedError
 
-    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
-        """Raise for shapes this initializer cannot fill (checked before any work)."""
-
     def _produce(
         self,
         out: Array,
@@ -97,10 +94,7 @@ class Structured(Initializer):
         groups: int,
         threads: int | None,
     ) -> None:
-        resolve_layout(layout)
-        check_groups(groups)
-        sampling.check_seed(seed)
-        sampling.check_threads(threads)
+        self._check_call(seed, layout, groups, threads)
         self._check_shape(shape, layout, groups)
         if math.prod(shape) == 0:
             return
