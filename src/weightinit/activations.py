@@ -142,13 +142,22 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "softsign": (),
 }
 
+
+def _pytorch_leaky_gain(slope: float) -> float:
+    """``sqrt(2 / (1 + slope**2))`` as PyTorch writes it, without overflow for huge slopes."""
+    square = slope * slope
+    if math.isfinite(square):
+        return math.sqrt(2.0 / (1.0 + square))
+    return math.sqrt(2.0) / math.hypot(1.0, slope)
+
+
 # PyTorch's torch.nn.init.calculate_gain table (checked against PyTorch 2.13).
 _PYTORCH_GAIN: dict[str, Callable[..., float]] = {
     "linear": lambda: 1.0,  # also conv1d-3d and conv_transpose1d-3d
     "sigmoid": lambda: 1.0,
     "tanh": lambda: 5.0 / 3.0,
     "relu": lambda: math.sqrt(2.0),
-    "leaky_relu": lambda negative_slope=0.01: math.sqrt(2.0 / (1.0 + negative_slope**2)),
+    "leaky_relu": lambda negative_slope=0.01: _pytorch_leaky_gain(negative_slope),
     "selu": lambda: 3.0 / 4.0,
 }
 
@@ -501,6 +510,7 @@ def gain(
         name = _canonical(activation) if not callable(activation) else None
         if name is not None:
             _resolve(name, params)  # validates the parameters as the default convention does
+            params = {key: real(key, value) for key, value in params.items()}
         if name is None or name not in _PYTORCH_GAIN:
             listed = ", ".join(_PYTORCH_GAIN)
             raise ValueError(
@@ -573,7 +583,13 @@ def recommend(
         if name in _FAMILIES:
             return _family_init(name, distribution, params)
     g = gain(activation, **params)
-    return _init.variance_scaling(g * g, "fan_in", distribution or "normal")
+    scale = g * g
+    if not (math.isfinite(scale) and scale > 0.0):
+        raise ValueError(
+            f"the gain {g!r} of this activation gives a weight scale {scale!r} that a float64 "
+            "cannot hold; check its parameters."
+        )
+    return _init.variance_scaling(scale, "fan_in", distribution or "normal")
 
 
 _CITATIONS = {

@@ -111,6 +111,8 @@ def check_shape(shape: object) -> tuple[int, ...]:
         if isinstance(dim, bool) or not hasattr(dim, "__index__"):
             raise TypeError(f"shape must contain integers only; got {dim!r} in {shape!r}.")
         size = operator.index(dim)
+        if size >= 2**62:
+            raise ValueError(f"shape {shape!r} has an axis of {size}, too large to index.")
         if size < 0:
             raise ValueError(f"shape must contain non-negative integers; got {size} in {shape!r}.")
         dims.append(size)

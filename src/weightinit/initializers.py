@@ -184,7 +184,10 @@ class Initializer:
             return
         dist = self._distribution(shape, layout=layout, groups=groups)
         _check_representable(
-            sampling.largest_magnitude(dist, out.dtype), out.dtype, sampling.spread(dist)
+            sampling.largest_magnitude(dist, out.dtype),
+            out.dtype,
+            sampling.spread(dist),
+            sampling.centre(dist),
         )
         if isinstance(dist, sampling.Constant):
             out[...] = dist.value
@@ -231,7 +234,9 @@ class Initializer:
     _name = "initializer"
 
 
-def _check_representable(value: float, dtype: np.dtype[Any], scale: float | None = None) -> None:
+def _check_representable(
+    value: float, dtype: np.dtype[Any], scale: float | None = None, centre: float = 0.0
+) -> None:
     """Raise unless magnitudes up to ``value`` fit ``dtype`` and ``scale`` does not vanish in it.
 
     ``scale`` is the spread of a random initializer (or a constant's value): if it is
@@ -251,6 +256,15 @@ def _check_representable(value: float, dtype: np.dtype[Any], scale: float | None
             f"{scale!r} rounds to zero in {dtype.name} (smallest positive value "
             f"{np.finfo(dtype).smallest_subnormal}); use a wider dtype or a larger scale."
         )
+    if scale and centre:
+        with np.errstate(over="ignore"):  # the spacing above the largest float is inf
+            step = float(np.spacing(np.abs(np.asarray(centre, dtype=dtype))))
+        if math.isfinite(step) and 8.0 * abs(scale) < step / 2.0:
+            raise ValueError(
+                f"a spread of {scale!r} around {centre!r} is lost in {dtype.name}, whose "
+                f"values near {centre!r} are {step!r} apart; every value would equal the "
+                "centre. Use a wider dtype."
+            )
 
 
 @dataclass(frozen=True)

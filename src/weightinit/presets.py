@@ -17,6 +17,7 @@ sqrt(fan_in))``, zero bias).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -46,8 +47,8 @@ def fan_in_bias(fan_in: int) -> _init.Uniform:
     >>> fan_in_bias(400) == __import__("weightinit").uniform(-0.05, 0.05)
     True
     """
-    if isinstance(fan_in, bool) or not isinstance(fan_in, int) or fan_in < 1:
-        raise ValueError(f"fan_in must be a positive int; got {fan_in!r}.")
+    if isinstance(fan_in, bool) or not isinstance(fan_in, int) or not 1 <= fan_in < 2**62:
+        raise ValueError(f"fan_in must be a positive int below 2**62; got {fan_in!r}.")
     bound = 1.0 / math.sqrt(fan_in)
     return _init.uniform(-bound, bound)
 
@@ -167,6 +168,7 @@ def _documented(
 ) -> Callable[..., Initializer]:
     """Wrap ``factory`` in a function whose docstring names the layer, version and layout."""
 
+    @functools.wraps(factory)
     def make(*args: object, **kwargs: object) -> Initializer:
         return factory(*args, **kwargs)
 

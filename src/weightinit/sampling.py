@@ -54,6 +54,7 @@ __all__ = [
     "SeedLike",
     "TruncatedNormal",
     "Uniform",
+    "centre",
     "check_dtype",
     "check_seed",
     "generate",
@@ -483,12 +484,21 @@ def largest_magnitude(dist: Distribution, dtype: npt.DTypeLike = np.float64) -> 
     return abs(dist.mean) + dist.bound * dist.std
 
 
+def centre(dist: Distribution) -> float:
+    """The value ``dist`` is centred on (0 for constants, whose value is their spread)."""
+    if isinstance(dist, Constant):
+        return 0.0
+    if isinstance(dist, Uniform):
+        return dist.low + (dist.high - dist.low) / 2.0
+    return dist.mean
+
+
 def spread(dist: Distribution) -> float:
     """The scale of the random part of ``dist`` (a constant's value for constants)."""
     if isinstance(dist, Constant):
         return dist.value
     if isinstance(dist, Uniform):
-        return (dist.high - dist.low) / 2.0
+        return dist.high - dist.low
     if isinstance(dist, TruncatedNormal):
         return dist.std * min(dist.bound, 1.0)
     return dist.std
@@ -498,7 +508,7 @@ def _truncated(bitgen: np.random.Generator, count: int, bound: float, out: Array
     """Fill ``out[:count]`` with standard normals truncated to ``[-bound, bound]``."""
     ftype = out.dtype.type
     filled = drawn = 0
-    limit = ftype(bound)
+    limit = ftype(min(bound, 1e4))  # beyond ~8.6 nothing is cut; keep the cast finite
     while filled < count:
         missing = count - filled
         # Round sizes are integer functions of the counts so far: deterministic everywhere.

@@ -98,12 +98,20 @@ class Structured(Initializer):
         self._check_shape(shape, layout, groups)
         if math.prod(shape) == 0:
             return
+        largest, scale = self._magnitudes(out.dtype)
+        _check_representable(largest, out.dtype, scale)
+        if _compute_dtype(out.dtype) != np.float64:
+            _check_representable(largest, np.dtype(np.float32), scale)
         whole = self._build(shape, out.dtype, seed, layout, groups)
-        _check_representable(float(np.max(np.abs(whole))), out.dtype)
         if all(r == range(d) for r, d in zip(ranges, shape, strict=True)):
             out[...] = whole
         else:
             out[...] = whole[np.ix_(*[np.arange(r.start, r.stop, r.step) for r in ranges])]
+
+    def _magnitudes(self, dtype: np.dtype[Any]) -> tuple[float, float]:
+        """(largest |value| the weight can hold, its non-zero scale) for the dtype checks."""
+        gain = abs(getattr(self, "gain", 1.0))
+        return gain, gain
 
     def _distribution(
         self, shape: tuple[int, ...], *, layout: str = "in_out", groups: int = 1
@@ -117,6 +125,12 @@ class Structured(Initializer):
             f"{type(self).__name__} is deterministic or places its values by structure, so "
             "its elements have no common per-element variance."
         )
+
+
+def _finite_variance(value: float, init: Initializer) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"the variance of {init!r} overflows a float64.")
+    return value
 
 
 def _rank_at_least(name: str, shape: tuple[int, ...], rank: int) -> None:
@@ -170,7 +184,7 @@ class Orthogonal(Structured):
         _, rows, cols = _matrix_dims(dims, layout)
         if max(rows, cols) == 0:
             raise ValueError(f"shape {dims} is empty, so it has no variance.")
-        return self.gain**2 / max(rows, cols)
+        return _finite_variance(self.gain * self.gain / max(rows, cols), self)
 
 
 @dataclass(frozen=True)
@@ -370,7 +384,12 @@ class Sparse(Structured):
         _, _, cols = _matrix_dims(dims, layout)
         if cols == 0:
             raise ValueError(f"shape {dims} has no inputs per unit, so it has no variance.")
-        return (1.0 - self.zeros_per_unit(dims, layout=layout) / cols) * self.stddev**2
+        kept = 1.0 - self.zeros_per_unit(dims, layout=layout) / cols
+        return _finite_variance(kept * self.stddev * self.stddev, self)
+
+    def _magnitudes(self, dtype: np.dtype[Any]) -> tuple[float, float]:
+        limit = sampling.NORMAL_LIMIT[8 if dtype.itemsize == 8 else 4] * 1.0001
+        return limit * self.stddev, self.stddev
 
 
 def orthogonal(gain: float = 1.0) -> Orthogonal:
