@@ -654,7 +654,8 @@ def test_make_figures_small(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert pngs == sorted(p.name for p in (ROOT / "docs" / "figures").glob("*.png"))
+    committed = {p.name for p in (ROOT / "docs" / "figures").glob("*.png")}
+    assert set(pngs) <= committed  # every figure the script makes is in docs/figures
     assert len(pngs) >= 4
     for name in pngs:
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

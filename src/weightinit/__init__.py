@@ -31,6 +31,8 @@ from weightinit.initializers import truncated_normal
 from weightinit.initializers import uniform
 from weightinit.initializers import variance_scaling
 from weightinit.initializers import zeros
+from weightinit.lsuv import LSUVReport
+from weightinit.lsuv import lsuv
 from weightinit.registry import get
 from weightinit.registry import names
 from weightinit.registry import register
@@ -52,6 +54,7 @@ __all__ = [
     "Fans",
     "Initializer",
     "Key",
+    "LSUVReport",
     "Report",
     "activations",
     "compare",
@@ -72,6 +75,7 @@ __all__ = [
     "kaiming_uniform",
     "lecun_normal",
     "lecun_uniform",
+    "lsuv",
     "names",
     "ones",
     "orthogonal",
