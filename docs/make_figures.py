@@ -1,11 +1,11 @@
-"""Regenerate the figures of docs/diagnostics.md from the library itself.
+"""Regenerate the figures of docs/diagnostics.md and docs/layouts.md from the library itself.
 
     python docs/make_figures.py                          # writes docs/figures/*.png
     python docs/make_figures.py --small --out DIRECTORY  # tiny versions, in a few seconds
 
-Every number in the figures comes from ``weightinit.diagnose`` and ``weightinit.compare``;
-this script only arranges and labels them. ``--small`` runs the same code on tiny networks so
-that a test can check the script still works.
+Every number in the figures comes from ``weightinit.diagnose``, ``weightinit.compare`` and
+``weightinit.fans``; this script only arranges and labels them. ``--small`` runs the same
+code on tiny networks so that a test can check the script still works.
 """
 
 from __future__ import annotations
@@ -183,6 +183,66 @@ def collapse(size: Size, out: Path) -> Path:
     return _save(figure, out / "collapse.png")
 
 
+# Weights whose axes the layouts figure labels: (title, shape, layout, groups, roles).
+LAYOUT_CASES = (
+    ("Dense, x @ W (Keras, JAX)", (784, 256), "in_out", 1, ("in", "out")),
+    ("torch.nn.Linear(784, 256)", (256, 784), "pytorch", 1, ("out", "in")),
+    ("Conv2D kernel (Keras, JAX: HWIO)", (3, 3, 32, 64), "in_out", 1, ("k", "k", "in", "out")),
+    ("torch.nn.Conv2d(32, 64, 3)", (64, 32, 3, 3), "pytorch", 1, ("out", "in", "k", "k")),
+    (
+        "torch.nn.Conv2d(16, 32, 3, groups=2)",
+        (32, 8, 3, 3),
+        "pytorch",
+        2,
+        ("out", "in / group", "k", "k"),
+    ),
+    (
+        "torch.nn.ConvTranspose2d(16, 8, 3)",
+        (16, 8, 3, 3),
+        "pytorch_transposed",
+        1,
+        ("in", "out", "k", "k"),
+    ),
+    (
+        "DepthwiseConv2D (Keras), multiplier 2",
+        (3, 3, 8, 2),
+        "keras_depthwise",
+        1,
+        ("k", "k", "in", "mult"),
+    ),
+)
+ROLE_COLOURS = {"in": "#4C72B0", "out": "#DD8452", "k": "#BBBBBB", "mult": "#55A868"}
+
+
+def layouts(out: Path) -> Path:
+    """Which axis is which, for common weights in each framework's layout, with their fans."""
+    figure, ax = plt.subplots(figsize=(8.6, 0.62 * len(LAYOUT_CASES) + 0.6))
+    ax.set_xlim(0, 10.5)
+    ax.set_ylim(-len(LAYOUT_CASES), 0.6)
+    ax.axis("off")
+    for row, (title, shape, layout, groups, roles) in enumerate(LAYOUT_CASES):
+        y = -row - 0.5
+        ax.text(0.0, y, title, va="center", fontsize=8)
+        for i, (size, role) in enumerate(zip(shape, roles, strict=True)):
+            colour = ROLE_COLOURS[role.split()[0]]
+            ax.add_patch(plt.Rectangle((3.6 + 0.95 * i, y - 0.3), 0.9, 0.6, color=colour))
+            ax.text(
+                3.6 + 0.95 * i + 0.45,
+                y,
+                f"{role}\n{size}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if role != "k" else "black",
+            )
+        f = wi.fans(shape, layout=layout, groups=groups)
+        label = f'layout="{layout}"' + (f", groups={groups}" if groups != 1 else "")
+        ax.text(7.55, y + 0.12, label, va="center", fontsize=7, family="monospace")
+        ax.text(7.55, y - 0.18, f"fan_in {f.fan_in}, fan_out {f.fan_out}", va="center", fontsize=7)
+    ax.text(3.6, 0.35, "axes, left to right", fontsize=8, style="italic")
+    return _save(figure, out / "layouts.png")
+
+
 def _save(figure: Any, path: Path) -> Path:
     figure.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(figure)
@@ -203,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         out = FIGURES
     out.mkdir(parents=True, exist_ok=True)
     written = [grid(activation, size, out) for activation in GRIDS]
-    written += [depth(size, out), collapse(size, out)]
+    written += [depth(size, out), collapse(size, out), layouts(out)]
     for path in written:
         print(path)
     return 0

@@ -36,3 +36,18 @@ def test_every_public_name_is_documented() -> None:
     text = "\n".join(p.read_text(encoding="utf-8") for p in PAGES)
     missing = [name for name in weightinit.__all__ if name not in text]
     assert not missing, f"public names missing from docs/: {missing}"
+
+
+def test_api_reference_lists_every_public_name() -> None:
+    import weightinit
+
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    entries = {line[len("::: ") :].strip() for line in text.splitlines() if line.startswith("::: ")}
+    missing = [n for n in weightinit.__all__ if f"weightinit.{n}" not in entries]
+    assert not missing, f"public names missing from docs/api.md: {missing}"
+
+
+def test_every_page_is_in_the_navigation() -> None:
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    pages = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+    assert [p for p in pages if f": {p}" not in nav] == []
