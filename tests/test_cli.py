@@ -61,7 +61,8 @@ def test_recommend_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = run_json(["recommend", "tanh", "--distribution", "normal"], capsys)
     assert data["activation"] == "tanh"
     assert wi.get(data["initializer"]) == wi.glorot_normal()
-    assert data["explanation"] == wi.explain("tanh")
+    assert data["explanation"] == wi.explain("tanh", distribution="normal")
+    assert repr(wi.glorot_normal()) in data["explanation"]  # the text explains what is returned
 
 
 def test_recommend_with_a_parameter(capsys: pytest.CaptureFixture[str]) -> None:

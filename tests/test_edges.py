@@ -150,3 +150,64 @@ def test_threads_work_after_fork() -> None:
         result = pool.map_async(_child, [1, 2])
         stds = result.get(timeout=60)
     assert all(math.isfinite(s) and s > 0 for s in stds)
+
+
+def test_sparse_keeps_its_exact_zero_count_in_float16() -> None:
+    w = wi.sparse(0.5, 1e-6)((100, 10), np.float16, seed=0)
+    assert ((w == 0).sum(axis=0) == 50).all()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: wi.presets.describe("pytorch.linear"), TypeError, "sequence of preset names"),
+        (lambda: wi.presets.describe(["nope"]), ValueError, "preset name must be one of"),
+        (lambda: wi.sparse().zeros_per_unit(()), ValueError, "rank >= 2"),
+        (lambda: wi.he_normal()((4, 5), seed=0, region=np.s_[0:2.5]), TypeError, "integer bounds"),
+        (lambda: wi.orthogonal()((8, 4), groups=2), ValueError, "groups=2 is not supported"),
+        (lambda: wi.orthogonal().variance((0, 5)), ValueError, "is empty"),
+    ],
+)
+def test_more_named_errors(call, error: type[Exception], match: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_dask_rejects_empty_chunks() -> None:
+    pytest.importorskip("dask.array")
+    from weightinit.dask import array
+
+    with pytest.raises(ValueError, match="chunks"):
+        array("he_normal", (10, 10), chunks=(0, 5), seed=0)
+
+
+def test_diagnose_predicts_for_orthogonal_weights() -> None:
+    report = wi.diagnose(wi.orthogonal(), "tanh", depth=3, width=64, batch=200)
+    assert all(math.isfinite(s.predicted_std) for s in report.layers)
+    assert report.layers[-1].predicted_std == pytest.approx(report.layers[-1].std, rel=0.1)
+
+
+def test_cli_reports_a_bad_plot_path_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    from weightinit.cli import main
+
+    code = main(
+        [
+            "diagnose",
+            "--init",
+            "he_normal",
+            "--activation",
+            "relu",
+            "--depth",
+            "2",
+            "--width",
+            "8",
+            "--batch",
+            "16",
+            "--plot",
+            "/nonexistent-dir/x.png",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "error" in err

@@ -263,10 +263,21 @@ def test_fan_in_bias(fan_in: int) -> None:
     assert float(np.abs(b).max()) <= bound * (1 + 1e-6)
 
 
-@pytest.mark.parametrize("bad", [0, -1, True, 2.0, "3", None, np.float64(4.0)])
+@pytest.mark.parametrize("bad", [0, -1, 2**62])
 def test_fan_in_bias_rejects_non_positive_ints(bad: object) -> None:
     with pytest.raises(ValueError, match=r"fan_in must be a positive int below 2\*\*62; got"):
         fan_in_bias(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [True, 2.0, "3", None, np.float64(4.0)])
+def test_fan_in_bias_rejects_non_ints(bad: object) -> None:
+    with pytest.raises(TypeError, match=r"fan_in must be an int; got"):
+        fan_in_bias(bad)  # type: ignore[arg-type]
+
+
+def test_numpy_integers_are_ints() -> None:
+    assert fan_in_bias(np.int64(400)) == fan_in_bias(400)
+    assert Recurrent(np.int64(4)) == Recurrent(4)
 
 
 @pytest.mark.parametrize("name", NEEDS_FAN_IN)
@@ -324,9 +335,12 @@ def test_recurrent_rejects_scalars_and_bad_gates() -> None:
         Recurrent(4)(())
     with pytest.raises(ValueError, match="not a positive multiple of 4"):
         Recurrent(4).variance((0, 3))
-    for bad in (0, -4, True, 2.5, "4", None):
-        with pytest.raises(ValueError, match=r"gates must be a positive int; got"):
-            Recurrent(bad)  # type: ignore[arg-type]
+    for bad in (0, -4):
+        with pytest.raises(ValueError, match=r"gates must be a positive int below 2\*\*62; got"):
+            Recurrent(bad)
+    for wrong in (True, 2.5, "4", None):
+        with pytest.raises(TypeError, match=r"gates must be an int; got"):
+            Recurrent(wrong)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- docstrings

@@ -600,7 +600,12 @@ _CITATIONS = {
 }
 
 
-def explain(activation: object = "relu", **params: Any) -> str:
+def explain(
+    activation: object = "relu",
+    *,
+    distribution: _init.DistributionName | None = None,
+    **params: Any,
+) -> str:
     """What :func:`recommend` returns for ``activation``, why, and the caveats that matter.
 
     Examples
@@ -609,7 +614,7 @@ def explain(activation: object = "relu", **params: Any) -> str:
     >>> print(wi.explain("relu"))  # doctest: +ELLIPSIS
     relu: recommend VarianceScaling(scale=2.0, mode='fan_in', distribution='normal') ...
     """
-    init = recommend(activation, **params)
+    init = recommend(activation, distribution=distribution, **params)
     name, _ = _resolve(activation, params)
     label = name or getattr(activation, "__name__", "callable")
     g = gain(activation, **params)

@@ -95,11 +95,14 @@ def _run(args: argparse.Namespace) -> str:
                 {
                     "activation": args.activation,
                     "initializer": init.get_config(),
-                    "explanation": wi.explain(args.activation, **_params(args)),
+                    "explanation": wi.explain(
+                        args.activation, distribution=args.distribution, **_params(args)
+                    ),
                 },
                 indent=2,
             )
-        return f"{init!r}\n\n{wi.explain(args.activation, **_params(args))}"
+        text = wi.explain(args.activation, distribution=args.distribution, **_params(args))
+        return f"{init!r}\n\n{text}"
     if args.command == "gain":
         value = wi.gain(args.activation, convention=args.convention, **_params(args))
         if args.json:
@@ -152,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         output = _run(args)
-    except (ValueError, TypeError, ImportError) as error:
+    except (ValueError, TypeError, ImportError, OSError, MemoryError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"weightinit {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -109,7 +109,12 @@ def array(
     probe = tuple(slice(0, 1) for _ in dims)
     initializer(dims, resolved, seed=0, layout=layout, groups=groups, region=probe)
     key = sampling.Key.from_seed(seed)
-    normalized = da.core.normalize_chunks(chunks, dims, dtype=resolved)
+    try:
+        normalized = da.core.normalize_chunks(chunks, dims, dtype=resolved)
+    except (ValueError, TypeError, ZeroDivisionError) as error:
+        raise ValueError(f"chunks {chunks!r} do not fit shape {dims}: {error}") from None
+    if any(0 in sizes for sizes, d in zip(normalized, dims, strict=True) if d):
+        raise ValueError(f"chunks {chunks!r} have an empty chunk along a non-empty axis.")
     make = functools.partial(_chunk, initializer, dims, resolved, key, layout, groups)
     return da.map_blocks(
         make,

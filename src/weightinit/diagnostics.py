@@ -26,6 +26,7 @@ from weightinit import sampling
 from weightinit.activations import _TABLE
 from weightinit.activations import _expect
 from weightinit.activations import _resolve
+from weightinit.structured import Structured
 
 __all__ = ["Comparison", "LayerStats", "Report", "compare", "diagnose"]
 
@@ -388,6 +389,8 @@ def _weight_variance(init: _init.Initializer, width: int) -> float:
     """The weights' variance if the mean-field map applies (zero-mean weights), else NaN."""
     try:
         variance = init.variance((width, width))
+        if isinstance(init, Structured):
+            return variance  # orthogonal, sparse: zero-mean with an exact variance
         dist = init._distribution((width, width))
     except (ValueError, TypeError, NotImplementedError):  # no per-element distribution
         return math.nan
@@ -430,8 +433,8 @@ def _layer_numbers(
         "mean": total / a.size,
         "std": math.sqrt(pooled_var) if finite else math.inf,
         "unit_std": float(np.sqrt(unit_var).mean()) if finite else math.inf,
-        "across_units": float(a64.std(axis=1).mean()) if finite else math.inf,
-        "pre_std": float(h.astype(f64).std()),
+        "across_units": float(a.std(axis=1).mean()) if finite else math.inf,
+        "pre_std": float(h.std(dtype=f64)),
         "saturated": float(np.mean(saturated_at(a, h))),
         "zeros": float(is_zero.mean()),
         "dead_units": int(is_zero.all(axis=0).sum()),

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from weightinit import initializers as _init
 from weightinit import sampling
+from weightinit._errors import choice_error
 from weightinit.initializers import Initializer
 
 __all__ = ["LAYOUTS", "PRESETS", "Recurrent", "describe", "fan_in_bias", "preset"]
@@ -34,6 +36,16 @@ def _pytorch_default() -> _init.VarianceScaling:
     # kaiming_uniform_(w, a=sqrt(5)): gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound
     # gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in); that is variance 1 / (3 fan_in).
     return _init.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def _positive_int(name: str, value: object) -> int:
+    """An int (NumPy integers too) in ``[1, 2**62)``; ``TypeError`` for other types."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an int; got {value!r} of type {type(value).__name__}.")
+    number = operator.index(value)
+    if not 1 <= number < 2**62:
+        raise ValueError(f"{name} must be a positive int below 2**62; got {number!r}.")
+    return int(number)
 
 
 def fan_in_bias(fan_in: int) -> _init.Uniform:
@@ -47,9 +59,8 @@ def fan_in_bias(fan_in: int) -> _init.Uniform:
     >>> fan_in_bias(400) == __import__("weightinit").uniform(-0.05, 0.05)
     True
     """
-    if isinstance(fan_in, bool) or not isinstance(fan_in, int) or not 1 <= fan_in < 2**62:
-        raise ValueError(f"fan_in must be a positive int below 2**62; got {fan_in!r}.")
-    bound = 1.0 / math.sqrt(fan_in)
+    count = _positive_int("fan_in", fan_in)
+    bound = 1.0 / math.sqrt(count)
     return _init.uniform(-bound, bound)
 
 
@@ -66,8 +77,7 @@ class Recurrent(Initializer):
     _name = "recurrent"
 
     def __post_init__(self) -> None:
-        if isinstance(self.gates, bool) or not isinstance(self.gates, int) or self.gates < 1:
-            raise ValueError(f"gates must be a positive int; got {self.gates!r}.")
+        object.__setattr__(self, "gates", _positive_int("gates", self.gates))
 
     def _hidden(self, shape: tuple[int, ...]) -> int:
         if not shape:
@@ -230,8 +240,12 @@ def describe(names: Sequence[str] | None = None) -> str:
     >>> "pytorch.linear" in describe()
     True
     """
+    if isinstance(names, str):
+        raise TypeError(f"names must be a sequence of preset names; got the string {names!r}.")
     rows = []
     for name in names or PRESETS:
+        if name not in PRESETS:
+            raise choice_error("preset name", name, tuple(PRESETS))
         factory, layout, what = PRESETS[name]
         shown = "needs fan_in" if what.endswith("fan_in)") else repr(factory())
         rows.append(f"{name:32} {layout:20} {what:58} {shown}")

@@ -659,7 +659,10 @@ def selection(region: Region, shape: tuple[int, ...]) -> tuple[list[range], tupl
         if isinstance(item, slice):
             if item.step == 0:
                 raise ValueError(f"region slice step must not be zero; got {item!r}.")
-            ranges.append(range(*item.indices(dim)))
+            try:
+                ranges.append(range(*item.indices(dim)))
+            except TypeError:
+                raise TypeError(f"region slices need integer bounds; got {item!r}.") from None
         elif (
             hasattr(item, "__index__")
             and not isinstance(item, (bool, np.bool_))

@@ -100,8 +100,6 @@ class Structured(Initializer):
             return
         largest, scale = self._magnitudes(out.dtype)
         _check_representable(largest, out.dtype, scale)
-        if _compute_dtype(out.dtype) != np.float64:
-            _check_representable(largest, np.dtype(np.float32), scale)
         whole = self._build(shape, out.dtype, seed, layout, groups)
         if all(r == range(d) for r, d in zip(ranges, shape, strict=True)):
             out[...] = whole
@@ -127,6 +125,14 @@ class Structured(Initializer):
         )
 
 
+def _no_groups(name: str, groups: int) -> None:
+    if groups != 1:
+        raise ValueError(
+            f"{name} builds one (semi-)orthogonal matrix for the whole weight; groups={groups} "
+            "is not supported. Build each group's weight separately."
+        )
+
+
 def _finite_variance(value: float, init: Initializer) -> float:
     if not math.isfinite(value):
         raise ValueError(f"the variance of {init!r} overflows a float64.")
@@ -139,6 +145,13 @@ def _rank_at_least(name: str, shape: tuple[int, ...], rank: int) -> None:
             f"{name} needs a shape of rank >= {rank}; got {shape} of rank {len(shape)}. "
             "Use zeros() for biases."
         )
+
+
+def _from_matrix(matrix: Array, shape: tuple[int, ...], out_axis: int) -> Array:
+    """The weight of ``shape`` whose matrix view (out axis first, the rest flattened) is
+    ``matrix``."""
+    rest = [d for a, d in enumerate(shape) if a != out_axis]
+    return np.moveaxis(matrix.reshape(shape[out_axis], *rest), 0, out_axis)
 
 
 def _matrix_dims(shape: tuple[int, ...], layout: str) -> tuple[int, int, int]:
@@ -160,6 +173,7 @@ class Orthogonal(Structured):
 
     def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
         _rank_at_least("orthogonal", shape, 2)
+        _no_groups("orthogonal", groups)
 
     def _build(
         self,
@@ -173,8 +187,7 @@ class Orthogonal(Structured):
         matrix = _haar(rows, cols, dtype, sampling.root_key(seed))
         if self.gain != 1.0:
             matrix *= self.gain
-        rest = [d for a, d in enumerate(shape) if a != out_axis]
-        return np.moveaxis(matrix.reshape(rows, *rest), 0, out_axis)
+        return _from_matrix(matrix, shape, out_axis)
 
     def variance(
         self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
@@ -182,7 +195,7 @@ class Orthogonal(Structured):
         dims = check_shape(shape)
         self._check_shape(dims, layout, groups)
         _, rows, cols = _matrix_dims(dims, layout)
-        if max(rows, cols) == 0:
+        if math.prod(dims) == 0:
             raise ValueError(f"shape {dims} is empty, so it has no variance.")
         return _finite_variance(self.gain * self.gain / max(rows, cols), self)
 
@@ -301,6 +314,7 @@ class DeltaOrthogonal(Structured):
 
     def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
         in_axis, out_axis, _ = _conv_axes("delta_orthogonal", shape, layout)
+        _no_groups("delta_orthogonal", groups)
         if shape[in_axis] > shape[out_axis]:
             raise ValueError(
                 f"delta_orthogonal needs in channels <= out channels; shape {shape} has "
@@ -352,6 +366,7 @@ class Sparse(Structured):
         7 (PyTorch's ``sparse_`` computes in floating point and zeroes 8 there).
         """
         dims = check_shape(shape)
+        self._check_shape(dims, layout, 1)
         _, _, cols = _matrix_dims(dims, layout)
         # The sparsity as the decimal it was written as: 0.07 of 100 inputs is 7, not the 8
         # that ceil(0.07 * 100 = 7.000000000000001) gives in floating point.
@@ -370,11 +385,15 @@ class Sparse(Structured):
         draws = _gaussian((2, rows, cols), dtype, sampling.root_key(seed))
         values = draws[0] * self.stddev
         order = np.argsort(draws[1], axis=1, kind="stable")
+        # A kept value that the output dtype would round to zero becomes its smallest
+        # subnormal, so that the count of zeros per unit stays exact.
+        tiny = float(np.finfo(dtype).smallest_subnormal)
+        lost = (values != 0) & (np.abs(values) < tiny)
+        values[lost] = np.copysign(tiny, values[lost])
         np.put_along_axis(
             values, order[:, : self.zeros_per_unit(shape, layout=layout)], 0.0, axis=1
         )
-        rest = [d for a, d in enumerate(shape) if a != out_axis]
-        return np.moveaxis(values.reshape(rows, *rest), 0, out_axis)
+        return _from_matrix(values, shape, out_axis)
 
     def variance(
         self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
