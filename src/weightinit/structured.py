@@ -265,8 +265,14 @@ class Dirac(Structured):
             )
         return max(groups, self.groups)
 
-    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
-        in_axis, out_axis, _ = _conv_axes("dirac", shape, layout)
+    def _plan(
+        self, shape: tuple[int, ...], layout: str, groups: int
+    ) -> tuple[int, int, list[int], int]:
+        """(axis holding every group, the other channel axis, kernel axes, group count).
+
+        The full axis is the output channels, or the input channels of a transposed kernel.
+        """
+        in_axis, out_axis, kernel = _conv_axes("dirac", shape, layout)
         count = self._groups(groups)
         full = _full_axis(in_axis, out_axis, layout)
         if shape[full] % count:
@@ -275,6 +281,10 @@ class Dirac(Structured):
                 f"groups={count} does not divide the {side} channel count "
                 f"{shape[full]} of shape {shape}."
             )
+        return full, in_axis if full == out_axis else out_axis, kernel, count
+
+    def _check_shape(self, shape: tuple[int, ...], layout: str, groups: int) -> None:
+        self._plan(shape, layout, groups)
 
     def _build(
         self,
@@ -284,11 +294,7 @@ class Dirac(Structured):
         layout: str,
         groups: int,
     ) -> Array:
-        in_axis, out_axis, kernel = _conv_axes("dirac", shape, layout)
-        count = self._groups(groups)
-        # One axis holds the full channel count (groups x per group), the other one group's.
-        full = _full_axis(in_axis, out_axis, layout)
-        other = in_axis if full == out_axis else out_axis
+        full, other, kernel, count = self._plan(shape, layout, groups)
         per_group = shape[full] // count
         weight = np.zeros(shape, dtype=np.float64)
         index: list[Any] = [0] * len(shape)
