@@ -223,15 +223,20 @@ class Initializer:
             value = width * width / 12.0
         else:
             value = dist.std * dist.std * _truncated_variance(dist.bound)
-        if not math.isfinite(value):
-            raise ValueError(f"the variance of {self!r} overflows a float64.")
-        return value
+        return _finite_variance(value, self)
 
     def get_config(self) -> dict[str, Any]:
         """A JSON-serialisable dict from which :func:`weightinit.get` rebuilds this object."""
         return {"name": self._name, **asdict(self)}
 
     _name = "initializer"
+
+
+def _finite_variance(value: float, init: Initializer) -> float:
+    """``value``, or a ``ValueError`` naming ``init`` if the variance overflowed."""
+    if not math.isfinite(value):
+        raise ValueError(f"the variance of {init!r} overflows a float64.")
+    return value
 
 
 def _check_representable(

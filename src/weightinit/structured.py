@@ -26,6 +26,7 @@ from weightinit.fans import resolve_layout
 from weightinit.initializers import Initializer
 from weightinit.initializers import _check_representable
 from weightinit.initializers import _finite
+from weightinit.initializers import _finite_variance
 from weightinit.initializers import _positive
 
 __all__ = [
@@ -131,12 +132,6 @@ def _no_groups(name: str, groups: int) -> None:
             f"{name} builds one (semi-)orthogonal matrix for the whole weight; groups={groups} "
             "is not supported. Build each group's weight separately."
         )
-
-
-def _finite_variance(value: float, init: Initializer) -> float:
-    if not math.isfinite(value):
-        raise ValueError(f"the variance of {init!r} overflows a float64.")
-    return value
 
 
 def _rank_at_least(name: str, shape: tuple[int, ...], rank: int) -> None:
