@@ -18,6 +18,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import weightinit as wi
+from weightinit import sampling
+from weightinit import structured
 
 #: z for two-sided checks with failure odds of about 2e-9 on a correct implementation.
 Z = 6.0
@@ -160,6 +162,85 @@ def test_orthogonal_layouts_are_transposes_of_each_other() -> None:
     a = wi.orthogonal()((24, 10), seed=5, layout="in_out")
     b = wi.orthogonal()((10, 24), seed=5, layout="pytorch")
     np.testing.assert_array_equal(a, b.T)
+
+
+# --------------------------------------------------------------------------- blocked QR
+
+
+def lapack_q(a: np.ndarray) -> np.ndarray:
+    """NumPy's float64 QR with R's diagonal made non-negative: the reference Q."""
+    q, r = np.linalg.qr(a.astype(np.float64))
+    return q * np.where(np.diagonal(r) < 0, -1.0, 1.0)
+
+
+BLOCKED_CASES = [(40, 40, 8), (50, 30, 7), (33, 33, 33), (64, 5, 2), (20, 20, 64), (90, 1, 4)]
+
+
+@pytest.mark.parametrize(("rows", "cols", "block"), BLOCKED_CASES)
+@pytest.mark.parametrize("transposed", [False, True])
+def test_blocked_qr_is_lapacks_q_in_float64(rows, cols, block, transposed) -> None:
+    a = np.random.default_rng(rows * cols + block).standard_normal((rows, cols))
+    q = structured._blocked_q(a.copy(), block, transposed=transposed)
+    np.testing.assert_allclose(q, lapack_q(a), rtol=0, atol=1e-11)
+    assert (q.T if transposed else q).flags.c_contiguous
+
+
+@pytest.mark.parametrize(("rows", "cols", "block"), BLOCKED_CASES)
+def test_blocked_qr_in_float32_is_orthonormal_with_a_positive_triangular_r(
+    rows, cols, block
+) -> None:
+    """Orthonormal columns, and ``Qᵀ A`` upper triangular with a positive diagonal: the
+    properties that define the Q of a full-rank matrix uniquely, to float32 precision."""
+    a = np.random.default_rng(rows + cols + block).standard_normal((rows, cols), np.float32)
+    q = structured._blocked_q(a.copy(), block)
+    assert q.dtype == np.float32
+    assert_semi_orthogonal(q, 1.0, atol=1e-5)
+    r = q.T.astype(np.float64) @ a
+    scale = np.linalg.norm(a, 2)
+    assert np.abs(np.tril(r, -1)).max(initial=0.0) < 1e-5 * scale
+    assert np.all(np.diagonal(r) > 0)
+
+
+def test_blocked_qr_of_a_triangular_matrix_is_its_diagonal_signs() -> None:
+    """Every reflector is the identity here (LAPACK's tau = 0), and A = D (D A) with
+    D = diag(sign(diag A)) is the factorisation with a positive diagonal, so Q = D."""
+    a = np.triu(np.random.default_rng(0).standard_normal((12, 12)))
+    q = structured._blocked_q(a.copy(), 5)
+    np.testing.assert_array_equal(q, np.diag(np.sign(np.diagonal(a))))
+
+
+def test_blocked_qr_of_a_zero_matrix_is_the_identity() -> None:
+    """R = 0: a zero diagonal counts as positive, as in the LAPACK path."""
+    q = structured._blocked_q(np.zeros((10, 6)), 4)
+    np.testing.assert_array_equal(q, np.eye(10, 6))
+
+
+def test_blocked_qr_leaves_a_read_only_matrix_alone() -> None:
+    a = np.random.default_rng(1).standard_normal((30, 20))
+    a.flags.writeable = False
+    before = a.copy()
+    structured._blocked_q(a, 8)
+    np.testing.assert_array_equal(a, before)
+
+
+def test_large_orthogonal_weights_take_the_blocked_path(monkeypatch) -> None:
+    """From ``_QR_BLOCKED_MIN`` columns on the blocked QR is used; its float64 result is
+    LAPACK's Q of the same Gaussian matrix, and its float32 result is orthogonal to 1e-5."""
+    calls = []
+    blocked = structured._blocked_q
+    monkeypatch.setattr(
+        structured, "_blocked_q", lambda m, **k: calls.append(m.shape) or blocked(m, **k)
+    )
+    cols = structured._QR_BLOCKED_MIN
+    shape = (cols + 40, cols)
+    w64 = wi.orthogonal()(shape, np.float64, seed=3)
+    gaussian = structured._gaussian(shape, np.dtype(np.float64), sampling.root_key(3))
+    np.testing.assert_allclose(w64, lapack_q(gaussian), rtol=0, atol=1e-11)
+    w32 = wi.orthogonal()(shape[::-1], seed=4, layout="pytorch")  # wide (out, in): rows
+    assert_semi_orthogonal(w32, 1.0, atol=1e-5)
+    assert calls == [shape, shape]
+    wi.orthogonal()((cols - 1, cols - 1), seed=5)
+    assert calls == [shape, shape]
 
 
 HAAR_N = 64

@@ -3,8 +3,8 @@
 Unlike the variance-scaling family, their elements are not independent: each weight is built
 whole (a region is cut from the whole weight). The Gaussian matrices they start from come
 from the same portable, block-keyed sampler as every other initializer; the QR
-factorisation behind ``orthogonal`` and ``delta_orthogonal`` is LAPACK's, so their last bits
-may differ between BLAS/LAPACK builds.
+factorisation behind ``orthogonal`` and ``delta_orthogonal`` runs on LAPACK and BLAS, so their
+last bits may differ between BLAS/LAPACK builds.
 """
 
 from __future__ import annotations
@@ -57,17 +57,128 @@ def _gaussian(
     return out
 
 
-def _haar(rows: int, cols: int, dtype: np.dtype[Any], key: tuple[int, int, int, int]) -> Array:
+# Blocked Householder QR. NumPy's ``linalg.qr`` always factorises in float64 with LAPACK's
+# tall-skinny-unfriendly kernels; for large matrices most of the work can instead go through
+# matrix products in the output's own precision, as LAPACK's blocked ``geqrf``/``orgqr`` do
+# (Schreiber & Van Loan 1989, the compact WY form).
+_QR_BLOCKED_MIN = 128  # below this many columns, one LAPACK call is as fast
+
+
+def _qr_block(cols: int) -> int:
+    """Columns per panel: wider panels make faster products but slower panel factorisations."""
+    return 64 if cols < 512 else 128 if cols < 1536 else 256
+
+
+def _t_factor(y: Array, tau: Array) -> Array:
+    """The upper triangular T with ``H_1 ... H_b = I - y T y^T``, ``H_i = I - tau_i y_i y_i^T``.
+
+    ``T^-1 = diag(1/tau) + strictly_upper(y^T y)`` (Puglisi 1992); it is solved here in the
+    form ``(I + diag(tau) U) T = diag(tau)``, which also holds when some ``tau_i = 0`` (a
+    reflector that is the identity).
+    """
+    system = np.triu(y.T @ y, 1) * tau[:, None]
+    system[np.diag_indices(len(tau))] = 1.0
+    return np.linalg.solve(system, np.diag(tau))
+
+
+def _panel(panel: Array) -> tuple[Array, Array, Array]:
+    """Householder QR of one ``m x b`` panel (``m >= b``), in compact WY form.
+
+    Returns ``(y, t, signs)``: the reflectors ``H_1 ... H_b = I - y t y^T`` (``y`` unit lower
+    trapezoidal, ``t`` upper triangular, both in the panel's dtype) and the signs of the
+    diagonal of R. LAPACK factorises the panel in float64.
+    """
+    b = panel.shape[1]
+    raw, tau = np.linalg.qr(np.asfortranarray(panel, dtype=np.float64), mode="raw")
+    factors = raw.T  # R on and above the diagonal, the reflectors' tails below it
+    signs = np.where(np.diagonal(factors) < 0, -1.0, 1.0)
+    y = np.tril(factors, -1)
+    y[np.diag_indices(b)] = 1.0
+    return y.astype(panel.dtype), _t_factor(y, tau).astype(panel.dtype), signs
+
+
+def _blocked_q(matrix: Array, block: int | None = None, *, transposed: bool = False) -> Array:
+    """The Q of ``matrix = Q R`` (``m x n``, ``m >= n``) with R's diagonal made non-negative.
+
+    Right-looking blocked Householder QR: each panel of ``block`` columns is factorised by
+    :func:`_panel` and applied to the columns on its right with two matrix products; Q is then
+    accumulated backwards from the identity, as LAPACK's ``orgqr`` does. Every product runs in
+    the matrix's own precision (sgemm for float32). Column j of Q is finally multiplied by the
+    sign of ``R[j, j]``, so Q is the unique factor whose R has a positive diagonal.
+
+    ``matrix`` (float32 or float64) is overwritten when it is C-contiguous and writeable.
+    With ``transposed``, Q is stored as the transpose of a C-contiguous array, which saves a
+    transposing copy when the caller needs ``Q.T`` in C order.
+    """
+    a = matrix if matrix.flags.c_contiguous and matrix.flags.writeable else matrix.copy()
+    m, n = a.shape
+    block = _qr_block(n) if block is None else block
+    dtype = a.dtype
+    panels: list[tuple[int, Array, Array]] = []
+    signs = np.empty(n, dtype=dtype)
+    scratch = np.empty(m * n, dtype=dtype)
+    small = np.empty(block * n, dtype=dtype)
+
+    def product(left: Array, right: Array, buffer: Array) -> Array:
+        """``left @ right``, stored (in ``buffer``) in the orientation Q is stored in."""
+        rows, cols = left.shape[0], right.shape[1]
+        if transposed:
+            out = buffer[: rows * cols].reshape(cols, rows)
+            np.matmul(right.T, left.T, out=out)
+            return out.T
+        out = buffer[: rows * cols].reshape(rows, cols)
+        np.matmul(left, right, out=out)
+        return out
+
+    for k in range(0, n, block):
+        b = min(block, n - k)
+        y, t, s = _panel(a[k:, k : k + b])
+        signs[k : k + b] = s
+        panels.append((k, y, t))
+        cols = n - k - b
+        if cols:  # apply H^T = I - y t^T y^T to the columns on the right
+            right = a[k:, k + b :]
+            w = np.matmul(y.T, right, out=small[: b * cols].reshape(b, cols))
+            right -= np.matmul(y @ t.T, w, out=scratch[: (m - k) * cols].reshape(m - k, cols))
+    q = np.zeros((n, m), dtype=dtype).T if transposed else np.zeros((m, n), dtype=dtype)
+    for k, y, t in reversed(panels):  # Q = H_1 (H_2 (... [I; 0]))
+        # Columns k: of Q are, so far, [I; 0] in rows k:k+b and zero outside rows k+b:, so
+        # H_k = I - (y t) y^T only needs the products with q[k+b:, k+b:].
+        b = y.shape[1]
+        yt = y @ t
+        q[k:, k : k + b] = product(-yt, y[:b].T, scratch)
+        q[np.arange(k, k + b), np.arange(k, k + b)] += 1.0
+        if k + b < n:
+            w = product(y[b:].T, q[k + b :, k + b :], small)
+            q[k : k + b, k + b :] = product(-yt[:b], w, scratch)
+            q[k + b :, k + b :] -= product(yt[b:], w, scratch)
+    q *= signs
+    return q
+
+
+def _haar(
+    rows: int,
+    cols: int,
+    dtype: np.dtype[Any],
+    key: tuple[int, int, int, int],
+    *,
+    transposed: bool = False,
+) -> Array:
     """A ``rows x cols`` matrix with orthonormal rows or columns (whichever are fewer), Haar.
 
     QR of a Gaussian matrix, with the signs of R's diagonal moved into Q so the result is
-    uniform on the orthogonal group (Mezzadri 2007).
+    uniform on the orthogonal group (Mezzadri 2007). From :data:`_QR_BLOCKED_MIN` columns on,
+    a blocked QR in the output's precision replaces NumPy's float64 LAPACK call, and
+    ``transposed`` asks for the result as the transpose of a C-contiguous array (the values
+    do not depend on it).
     """
     tall = (max(rows, cols), min(rows, cols))
-    q, r = np.linalg.qr(_gaussian(tall, dtype, key))
-    signs = np.sign(np.diagonal(r)).astype(q.dtype)
-    signs[signs == 0] = 1
-    q *= signs
+    gaussian = _gaussian(tall, dtype, key)
+    if tall[1] >= _QR_BLOCKED_MIN:
+        q = _blocked_q(gaussian, transposed=transposed == (rows >= cols))
+    else:
+        q, r = np.linalg.qr(gaussian)
+        q *= np.where(np.diagonal(r) < 0, -1.0, 1.0).astype(q.dtype)
     return q if rows >= cols else q.T
 
 
@@ -179,7 +290,11 @@ class Orthogonal(Structured):
         groups: int,
     ) -> Array:
         out_axis, rows, cols = _matrix_dims(shape, layout)
-        matrix = _haar(rows, cols, dtype, sampling.root_key(seed))
+        # The weight is C-contiguous when its out axis comes first, the matrix's transpose
+        # when it comes last: ask for the orientation that makes the final copy a straight one.
+        matrix = _haar(
+            rows, cols, dtype, sampling.root_key(seed), transposed=out_axis == len(shape) - 1
+        )
         if self.gain != 1.0:
             matrix *= self.gain
         return _from_matrix(matrix, shape, out_axis)
