@@ -123,9 +123,10 @@ def _blocked_q(matrix: Array, block: int | None = None, *, transposed: bool = Fa
         """``left @ right``, stored (in ``buffer``) in the orientation Q is stored in."""
         rows, cols = left.shape[0], right.shape[1]
         if transposed:
-            out = buffer[: rows * cols].reshape(cols, rows)
-            np.matmul(right.T, left.T, out=out)
-            return out.T
+            stored: Array = buffer[: rows * cols].reshape(cols, rows)
+            np.matmul(right.T, left.T, out=stored)
+            view: Array = stored.T
+            return view
         out = buffer[: rows * cols].reshape(rows, cols)
         np.matmul(left, right, out=out)
         return out
