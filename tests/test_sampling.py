@@ -610,6 +610,24 @@ GOLDEN = [
         "06e6b63849df5c342e82d942675e8168dcbb982455e7908f13cbf8e3ff23b14d",
     ),
     (
+        wi.he_normal(),
+        (300, 301),
+        np.float32,
+        "e3edc8370d7363ac322ed51c4951a891fe3695c57cf7965dc20c74b0ff93481c",
+    ),
+    (
+        wi.he_normal(),
+        (300, 301),
+        np.float64,
+        "4354f72151a80981cd53d1734d6e179d8258bafa6f3790694ed8f941f6706f93",
+    ),
+    (
+        wi.glorot_uniform(),
+        (300, 301),
+        np.float64,
+        "6c7ad46c8f24778e0425c46cdebf3b0f85cade92b8ff2fa1936415b21d5955e5",
+    ),
+    (
         wi.truncated_normal(),
         (300, 301),
         np.float32,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -63,20 +65,21 @@ def test_region_equals_slice_of_full(
     assert np.array_equal(part, expected)
 
 
-def test_region_generates_only_touched_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[int] = []
-    original = sampling._tile_values
+@pytest.mark.parametrize("init", [wi.he_normal(), wi.he_uniform(), wi.truncated_normal()])
+def test_region_generates_only_touched_tiles(monkeypatch: pytest.MonkeyPatch, init) -> None:
+    started: list[int] = []
+    original = sampling._Stream.start
 
-    def counting(dist, bitgen, n, dtype):  # type: ignore[no-untyped-def]
-        made.append(n)
-        return original(dist, bitgen, n, dtype)
+    def counting(self, key, block):  # type: ignore[no-untyped-def]
+        started.append(block)
+        return original(self, key, block)
 
-    monkeypatch.setattr(sampling, "_tile_values", counting)
-    shape = (4096, 4096)  # 256 tiles of 256 x 256
-    part = wi.he_normal()(shape, seed=0, region=np.s_[:, 1000:1100])
+    monkeypatch.setattr(sampling._Stream, "start", counting)
+    shape = (4096, 4096)  # 256 tiles of 256 x 256, 16 per row of tiles
+    part = init(shape, seed=0, region=np.s_[:, 1000:1100])
     assert part.shape == (4096, 100)
-    assert len(made) == 16 * 2  # one column of tiles is 256 wide: 1000:1100 spans two
-    assert sum(made) == 16 * 2 * 256 * 256
+    # Columns 1000:1100 lie in tile columns 3 (768:1024) and 4 (1024:1280) of every row.
+    assert sorted(started) == sorted(16 * row + col for row in range(16) for col in (3, 4))
 
 
 def test_region_with_ellipsis_and_ints() -> None:
@@ -126,3 +129,24 @@ def test_fill_with_threads_matches_call() -> None:
     target = np.empty((600, 500), dtype=np.float64, order="F")
     init.fill(target, seed=4, threads=2)
     assert np.array_equal(target, init((600, 500), np.float64, seed=4))
+
+
+def test_default_threads_use_every_core_for_large_weights_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pools: list[int] = []
+    original = sampling._pool
+
+    def recording(threads: int):  # type: ignore[no-untyped-def]
+        pools.append(threads)
+        return original(threads)
+
+    monkeypatch.setattr(sampling, "_pool", recording)
+    monkeypatch.setattr(sampling.os, "cpu_count", lambda: 2)
+    init = wi.he_normal()
+    large = (1024, 1024)  # PARALLEL_MIN elements
+    assert math.prod(large) == sampling.PARALLEL_MIN
+    assert np.array_equal(init(large, seed=1), init(large, seed=1, threads=1))
+    assert pools == [2]
+    init((1023, 1024), seed=1)  # below the threshold: one thread, no pool
+    assert pools == [2]

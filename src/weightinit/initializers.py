@@ -127,9 +127,8 @@ class Initializer:
         layout, groups
             How fans are read from the shape (see :func:`weightinit.fans`).
         threads : int, optional
-            Threads to generate with; ``None`` means one. The values do not depend on it.
-            Tiles are independent, but each is made by a chain of short NumPy calls, and on
-            CPython the GIL hand-offs between them make extra threads slower, not faster.
+            Threads to generate with; ``None`` means every core for weights of at least
+            2^20 elements and one thread below. The values do not depend on it.
         region : index expression, optional
             Return only ``full[region]`` (slices, integers, ``Ellipsis``; build it with
             ``np.s_``), generating only the tiles it touches. The values equal those of the

@@ -225,7 +225,13 @@ class _Workspace(threading.local):
 
     def __init__(self) -> None:
         self.stream = _Stream()
+        self.streams: list[_Stream] = []  # one per tile of a batch that is drawn from again
         self.arrays: dict[tuple[str, int], Array] = {}
+
+    def batch_streams(self, count: int) -> list[_Stream]:
+        while len(self.streams) < count:
+            self.streams.append(_Stream())
+        return self.streams[:count]
 
     def get(self, dtype: type[np.generic], slot: int, n: int) -> Array:
         key = (np.dtype(dtype).str, slot)
@@ -299,17 +305,18 @@ def _halves(words: Array) -> tuple[Array, Array]:
     return pairs[:, 0], pairs[:, 1]  # pragma: no cover - big-endian machines
 
 
-def _box_muller(spec: _Float, k1: Array, k2: Array, out: Array) -> None:
-    """Write ``2 * len(k1)`` standard normals into ``out``: radii from ``k1``, angles from ``k2``.
+def _box_muller(spec: _Float, k1: Array, k2: Array, x_out: Array, y_out: Array) -> None:
+    """Write standard normals ``r cos(theta)`` into ``x_out`` and ``r sin(theta)`` into
+    ``y_out``: radii from ``k1``, angles from ``k2`` (``spec.bits``-bit integers).
 
-    ``k1`` and ``k2`` hold ``spec.bits``-bit integers. The first half of ``out`` receives
-    ``r cos(theta)``, the second half ``r sin(theta)``.
+    All four arrays have one shape; every step is element-wise, so a batch of tiles laid out
+    as rows gives each element the bits it would get alone.
     """
-    n = k1.shape[0]
+    shape, n = k1.shape, k1.size
     f, i = spec.ftype, spec.itype
     w = _WORK
-    fa, fb, fc, fd = (w.get(f, s, n) for s in range(4))
-    ia, ib, ic = (w.get(i, 10 + s, n) for s in range(3))
+    fa, fb, fc, fd = (w.get(f, s, n).reshape(shape) for s in range(4))
+    ia, ib, ic = (w.get(i, 10 + s, n).reshape(shape) for s in range(3))
     one = f(1.0)
 
     # ---- radius: r = sqrt(-2 ln u1), u1 = (k1 + 1) / 2**bits, so ln u1 = ln(k1 + 1) - bits ln 2
@@ -355,8 +362,6 @@ def _box_muller(spec: _Float, k1: Array, k2: Array, out: Array) -> None:
     np.copyto(phi, rem, casting="unsafe")
     phi *= f(_TWO_PI / 2.0**spec.bits)
     np.multiply(phi, phi, out=z)
-    half = n
-    x_out, y_out = out[:half], out[half : 2 * half]
     sin = _horner(z, _SIN, spec.sin_terms, out=fc)
     sin *= phi
     np.multiply(sin, radius, out=y_out)
@@ -392,13 +397,78 @@ def _normals(bitgen: np.random.Generator, count: int, out: Array) -> None:
         words = _words(bitgen, 2 * pairs)
         k = _WORK.get(np.uint64, 20, 2 * pairs)
         np.right_shift(words, np.uint64(11), out=k)
-        _box_muller(_F64, k[:pairs], k[pairs:], out)
+        _box_muller(_F64, k[:pairs], k[pairs:], out[:pairs], out[pairs : 2 * pairs])
     else:
         high, low = _halves(_words(bitgen, pairs))
         k = _WORK.get(np.uint32, 21, 2 * pairs)
         np.right_shift(high, 8, out=k[:pairs])
         np.right_shift(low, 8, out=k[pairs:])
-        _box_muller(_F32, k[:pairs], k[pairs:], out)
+        _box_muller(_F32, k[:pairs], k[pairs:], out[:pairs], out[pairs : 2 * pairs])
+
+
+def _normal_rows(
+    key: tuple[int, int, int, int],
+    indices: list[int],
+    n: int,
+    ftype: type,
+    streams: list[_Stream] | None = None,
+) -> Array:
+    """Standard normals of the tiles ``indices`` (``n`` elements each), one tile per row.
+
+    Row r, cut to ``n`` elements, equals what :func:`_normals` gives tile ``indices[r]``;
+    the rows share one chain of NumPy calls, which costs less per element than one chain per
+    tile and keeps each call long enough for threads to overlap. With ``streams`` (one per
+    tile), each tile is drawn from its own stream, which can then be drawn from again.
+    """
+    pairs, rows = (n + 1) // 2, len(indices)
+    own = streams or [_WORK.stream] * rows
+    if ftype is np.float64:
+        k = _WORK.get(np.uint64, 20, 2 * rows * pairs).reshape(rows, 2, pairs)
+        for row, index in enumerate(indices):
+            words = _words(own[row].start(key, index), 2 * pairs).reshape(2, pairs)
+            np.right_shift(words, np.uint64(11), out=k[row])
+        spec = _F64
+    else:
+        k = _WORK.get(np.uint32, 21, 2 * rows * pairs).reshape(rows, 2, pairs)
+        for row, index in enumerate(indices):
+            high, low = _halves(_words(own[row].start(key, index), pairs))
+            np.right_shift(high, 8, out=k[row, 0])
+            np.right_shift(low, 8, out=k[row, 1])
+        spec = _F32
+    values = _WORK.get(ftype, 41, rows * 2 * pairs).reshape(rows, 2 * pairs)
+    _box_muller(spec, k[:, 0], k[:, 1], values[:, :pairs], values[:, pairs:])
+    return values
+
+
+def _uniform_rows(key: tuple[int, int, int, int], indices: list[int], n: int, ftype: type) -> Array:
+    """Uniforms on ``(-1, 1)`` of the tiles ``indices`` (``n`` each), one tile per row:
+    row r, cut to ``n`` elements, equals what :func:`_symmetric_uniforms` gives the tile."""
+    rows = len(indices)
+    if ftype is np.float64:
+        k = _WORK.get(np.uint64, 20, rows * n).reshape(rows, n)
+        for row, index in enumerate(indices):
+            np.right_shift(_words(_WORK.stream.start(key, index), n), np.uint64(12), out=k[row])
+        k <<= np.uint64(1)
+        k += np.uint64(1)
+        values = _WORK.get(ftype, 41, rows * n).reshape(rows, n)
+        np.copyto(values, k, casting="unsafe")  # exact: 2k + 1 < 2**53
+        values -= 2.0**52
+        values *= 2.0**-52
+        return values
+    pairs = (n + 1) // 2
+    k32 = _WORK.get(np.uint32, 21, rows * 2 * pairs).reshape(rows, 2, pairs)
+    for row, index in enumerate(indices):
+        high, low = _halves(_words(_WORK.stream.start(key, index), pairs))
+        np.right_shift(high, 9, out=k32[row, 0])
+        np.right_shift(low, 9, out=k32[row, 1])
+    flat = k32.reshape(rows, 2 * pairs)
+    flat <<= 1
+    flat += 1
+    values = _WORK.get(ftype, 41, rows * 2 * pairs).reshape(rows, 2 * pairs)
+    np.copyto(values, flat, casting="unsafe")  # exact: 2k + 1 < 2**24
+    values -= np.float32(2.0**23)
+    values *= np.float32(2.0**-23)
+    return values
 
 
 def _symmetric_uniforms(bitgen: np.random.Generator, count: int, out: Array) -> None:
@@ -504,19 +574,34 @@ def spread(dist: Distribution) -> float:
     return dist.std
 
 
-def _truncated(bitgen: np.random.Generator, count: int, bound: float, out: Array) -> None:
-    """Fill ``out[:count]`` with standard normals truncated to ``[-bound, bound]``."""
+def _round_size(count: int, filled: int, drawn: int) -> int:
+    """Candidates drawn in the next round of :func:`_truncated`: an integer function of the
+    counts so far, so the same everywhere."""
+    missing = count - filled
+    if drawn == 0:
+        size = missing + missing // 8 + 16
+    else:
+        size = (missing * drawn * 9) // (8 * filled or 1) + 16
+    return min(size + (size & 1), BLOCK)
+
+
+def _truncated(
+    bitgen: np.random.Generator,
+    count: int,
+    bound: float,
+    out: Array,
+    filled: int = 0,
+    drawn: int = 0,
+) -> None:
+    """Fill ``out[:count]`` with standard normals truncated to ``[-bound, bound]``.
+
+    ``filled`` values are already in place, from ``drawn`` candidates of ``bitgen``.
+    """
     ftype = out.dtype.type
-    filled = drawn = 0
     limit = ftype(min(bound, 1e4))  # beyond ~8.6 nothing is cut; keep the cast finite
     while filled < count:
         missing = count - filled
-        # Round sizes are integer functions of the counts so far: deterministic everywhere.
-        if drawn == 0:
-            size = missing + missing // 8 + 16
-        else:
-            size = (missing * drawn * 9) // (8 * filled or 1) + 16
-        size = min(size + (size & 1), BLOCK)
+        size = _round_size(count, filled, drawn)
         cand = _WORK.get(ftype, 30, size)
         if bound >= 1.0:
             _normals(bitgen, size, cand)
@@ -538,38 +623,6 @@ def _truncated(bitgen: np.random.Generator, count: int, bound: float, out: Array
         out[filled : filled + chosen.shape[0]] = chosen
         filled += chosen.shape[0]
         drawn += size
-
-
-def _tile_values(
-    dist: Distribution, bitgen: np.random.Generator, n: int, dtype: np.dtype[np.floating]
-) -> Array:
-    """The ``n`` values of one tile, in the compute precision of ``dtype``."""
-    ftype = np.float64 if dtype.itemsize == 8 else np.float32
-    buf = _WORK.get(ftype, 40, n + (n & 1))
-    if isinstance(dist, Normal):
-        _normals(bitgen, buf.shape[0], buf)
-        # Cosines fill the first half and sines the second: an odd tile drops the last sine.
-        values = buf[:n]
-        values *= ftype(dist.std)
-        values += ftype(dist.mean)
-        return values
-    if isinstance(dist, Uniform):
-        values = buf[:n]
-        _symmetric_uniforms(bitgen, n, values)
-        half = ftype((dist.high - dist.low) / 2.0)
-        values *= half
-        values += ftype(dist.low + (dist.high - dist.low) / 2.0)
-        np.clip(values, ftype(dist.low), ftype(dist.high), out=values)
-        return values
-    if isinstance(dist, TruncatedNormal):
-        values = buf[:n]
-        _truncated(bitgen, n, dist.bound, values)
-        values *= ftype(dist.std)
-        values += ftype(dist.mean)
-        span = dist.bound * dist.std
-        np.clip(values, ftype(dist.mean - span), ftype(dist.mean + span), out=values)
-        return values
-    raise TypeError(f"unknown distribution {dist!r}")  # pragma: no cover - internal
 
 
 # --------------------------------------------------------------------------- public entry
@@ -726,6 +779,78 @@ def _jobs(
     return jobs
 
 
+_Job = tuple[int, tuple[int, ...], tuple[Any, ...], tuple[Any, ...]]
+
+#: Elements per batch: the tiles of a batch share one chain of NumPy calls, long enough for
+#: threads to overlap (NumPy releases the GIL inside each call).
+BATCH = 4 * BLOCK
+#: From this many elements on, ``threads=None`` uses every core.
+PARALLEL_MIN = 2**20
+
+
+def _batches(jobs: list[_Job]) -> list[list[_Job]]:
+    """Consecutive tiles of one size, grouped ``BATCH`` elements at a time."""
+    batches: list[list[_Job]] = []
+    for job in jobs:
+        size = math.prod(job[1])
+        last = batches[-1] if batches else None
+        if last is not None and math.prod(last[0][1]) == size and (len(last) + 1) * size <= BATCH:
+            last.append(job)
+        else:
+            batches.append([job])
+    return batches
+
+
+def _truncated_rows(
+    dist: TruncatedNormal, key: tuple[int, int, int, int], task: list[_Job], n: int, ftype: type
+) -> Array:
+    """Truncated normals of a batch of tiles, one tile per row: the first round of
+    candidates of every tile shares one Box-Muller chain, later rounds go tile by tile."""
+    indices = [job[0] for job in task]
+    rows = _WORK.get(ftype, 42, len(indices) * n).reshape(len(indices), n)
+    streams = _WORK.batch_streams(len(indices))
+    if dist.bound < 1.0:  # uniform proposals: tile by tile
+        for row, index in enumerate(indices):
+            _truncated(streams[row].start(key, index), n, dist.bound, rows[row])
+    else:
+        size = _round_size(n, 0, 0)
+        cand = _normal_rows(key, indices, size, ftype, streams)
+        limit = ftype(min(dist.bound, 1e4))
+        for row in range(len(indices)):
+            chosen = cand[row, :size][np.abs(cand[row, :size]) <= limit][:n]
+            rows[row, : chosen.shape[0]] = chosen
+            _truncated(streams[row].generator, n, dist.bound, rows[row], chosen.shape[0], size)
+    rows *= ftype(dist.std)
+    rows += ftype(dist.mean)
+    span = dist.bound * dist.std
+    np.clip(rows, ftype(dist.mean - span), ftype(dist.mean + span), out=rows)
+    return rows
+
+
+def _parallel(dist: Distribution, size: int) -> bool:
+    """Whether ``threads=None`` should use every core: for random draws of at least
+    :data:`PARALLEL_MIN` elements, where it was measured to pay."""
+    return not isinstance(dist, Constant) and size >= PARALLEL_MIN
+
+
+def _scaled_rows(
+    dist: Normal | Uniform, key: tuple[int, int, int, int], task: list[_Job], n: int, ftype: type
+) -> Array:
+    """The values of a batch of tiles of ``n`` elements each, one tile per row: standard
+    draws scaled and shifted in the compute precision (uniforms clipped to their bounds)."""
+    indices = [job[0] for job in task]
+    if isinstance(dist, Normal):
+        rows = _normal_rows(key, indices, n, ftype)
+        rows *= ftype(dist.std)
+        rows += ftype(dist.mean)
+        return rows
+    rows = _uniform_rows(key, indices, n, ftype)
+    rows *= ftype((dist.high - dist.low) / 2.0)
+    rows += ftype(dist.low + (dist.high - dist.low) / 2.0)
+    np.clip(rows, ftype(dist.low), ftype(dist.high), out=rows)
+    return rows
+
+
 def _ix(index: tuple[Any, ...]) -> tuple[Any, ...]:
     """Turn a mix of slices and index arrays into something that indexes their product."""
     if all(isinstance(i, slice) for i in index):
@@ -746,7 +871,9 @@ def generate(
     """Write the values of ``full[ranges]`` into ``out``, where ``full`` has ``shape``.
 
     ``out`` has the shape of the selection (one axis per range). Only the tiles the selection
-    touches are generated, by ``threads`` threads (``None``: one).
+    touches are generated, by ``threads`` threads (``None``: every core for at least
+    :data:`PARALLEL_MIN` elements, else one), in batches of up to :data:`BATCH` elements of
+    tiles of one size, each batch by one thread.
     """
     if out.size == 0:
         return
@@ -755,19 +882,28 @@ def generate(
         return
     jobs = _jobs(shape, ranges)
     dtype = out.dtype
+    ftype: type[np.floating[Any]] = np.float64 if dtype.itemsize == 8 else np.float32
 
-    def run(job: tuple[int, tuple[int, ...], tuple[Any, ...], tuple[Any, ...]]) -> None:
-        index, dims, out_index, tile_index = job
-        bitgen = _WORK.stream.start(key, index)
-        values = _tile_values(dist, bitgen, math.prod(dims), dtype).reshape(dims)
-        out[_ix(out_index)] = values[_ix(tile_index)]
+    def place(job: _Job, values: Array) -> None:
+        _, dims, out_index, tile_index = job
+        out[_ix(out_index)] = values.reshape(dims)[_ix(tile_index)]
 
-    # One thread unless asked: the samplers are chains of short NumPy calls, and the GIL
-    # hand-off between them makes two threads slower than one (measured on CPython 3.11).
-    count = min(threads or 1, len(jobs))
+    def run(task: list[_Job]) -> None:
+        n = math.prod(task[0][1])
+        if isinstance(dist, TruncatedNormal):
+            rows = _truncated_rows(dist, key, task, n, ftype)
+        else:
+            rows = _scaled_rows(dist, key, task, n, ftype)
+        for row, job in zip(rows, task, strict=True):
+            place(job, row[:n])
+
+    tasks = _batches(jobs)
+    if threads is None:
+        threads = (os.cpu_count() or 1) if _parallel(dist, out.size) else 1
+    count = min(threads, len(tasks))
     if count <= 1:
-        for job in jobs:
-            run(job)
+        for task in tasks:
+            run(task)
         return
-    for _ in _pool(count).map(run, jobs):
+    for _ in _pool(count).map(run, tasks):
         pass
