@@ -406,32 +406,24 @@ def _normals(bitgen: np.random.Generator, count: int, out: Array) -> None:
         _box_muller(_F32, k[:pairs], k[pairs:], out[:pairs], out[pairs : 2 * pairs])
 
 
-def _normal_rows(
-    key: tuple[int, int, int, int],
-    indices: list[int],
-    n: int,
-    ftype: type,
-    streams: list[_Stream] | None = None,
-) -> Array:
+def _normal_rows(key: tuple[int, int, int, int], indices: list[int], n: int, ftype: type) -> Array:
     """Standard normals of the tiles ``indices`` (``n`` elements each), one tile per row.
 
     Row r, cut to ``n`` elements, equals what :func:`_normals` gives tile ``indices[r]``;
     the rows share one chain of NumPy calls, which costs less per element than one chain per
-    tile and keeps each call long enough for threads to overlap. With ``streams`` (one per
-    tile), each tile is drawn from its own stream, which can then be drawn from again.
+    tile and keeps each call long enough for threads to overlap.
     """
     pairs, rows = (n + 1) // 2, len(indices)
-    own = streams or [_WORK.stream] * rows
     if ftype is np.float64:
         k = _WORK.get(np.uint64, 20, 2 * rows * pairs).reshape(rows, 2, pairs)
         for row, index in enumerate(indices):
-            words = _words(own[row].start(key, index), 2 * pairs).reshape(2, pairs)
+            words = _words(_WORK.stream.start(key, index), 2 * pairs).reshape(2, pairs)
             np.right_shift(words, np.uint64(11), out=k[row])
         spec = _F64
     else:
         k = _WORK.get(np.uint32, 21, 2 * rows * pairs).reshape(rows, 2, pairs)
         for row, index in enumerate(indices):
-            high, low = _halves(_words(own[row].start(key, index), pairs))
+            high, low = _halves(_words(_WORK.stream.start(key, index), pairs))
             np.right_shift(high, 8, out=k[row, 0])
             np.right_shift(low, 8, out=k[row, 1])
         spec = _F32
@@ -801,25 +793,69 @@ def _batches(jobs: list[_Job]) -> list[list[_Job]]:
     return batches
 
 
+def _normal_segments(
+    generators: list[np.random.Generator], sizes: list[int], ftype: type
+) -> tuple[Array, Array, list[int]]:
+    """``sizes[r]`` (even) standard normals from each of ``generators``, in one chain of calls.
+
+    Returns ``(x, y, offsets)``: generator r's candidates are ``x[o:p]`` then ``y[o:p]``
+    (``o, p = offsets[r], offsets[r + 1]``), the order :func:`_normals` lays them out in.
+    """
+    offsets = [0]
+    for size in sizes:
+        offsets.append(offsets[-1] + size // 2)
+    total = offsets[-1]
+    if ftype is np.float64:
+        k = _WORK.get(np.uint64, 20, 2 * total)
+        for r, generator in enumerate(generators):
+            o, p = offsets[r], offsets[r + 1]
+            words = _words(generator, 2 * (p - o))
+            np.right_shift(words[: p - o], np.uint64(11), out=k[o:p])
+            np.right_shift(words[p - o :], np.uint64(11), out=k[total + o : total + p])
+        spec = _F64
+    else:
+        k = _WORK.get(np.uint32, 21, 2 * total)
+        for r, generator in enumerate(generators):
+            o, p = offsets[r], offsets[r + 1]
+            high, low = _halves(_words(generator, p - o))
+            np.right_shift(high, 8, out=k[o:p])
+            np.right_shift(low, 8, out=k[total + o : total + p])
+        spec = _F32
+    x, y = _WORK.get(ftype, 43, total), _WORK.get(ftype, 44, total)
+    _box_muller(spec, k[:total], k[total:], x, y)
+    return x, y, offsets
+
+
 def _truncated_rows(
     dist: TruncatedNormal, key: tuple[int, int, int, int], task: list[_Job], n: int, ftype: type
 ) -> Array:
-    """Truncated normals of a batch of tiles, one tile per row: the first round of
-    candidates of every tile shares one Box-Muller chain, later rounds go tile by tile."""
-    indices = [job[0] for job in task]
-    rows = _WORK.get(ftype, 42, len(indices) * n).reshape(len(indices), n)
-    streams = _WORK.batch_streams(len(indices))
+    """Truncated normals of a batch of tiles, one tile per row, each equal to what
+    :func:`_truncated` gives the tile alone: every tile keeps its own stream, and each round
+    of rejection draws every unfinished tile's candidates in one Box-Muller chain."""
+    count = len(task)
+    rows = _WORK.get(ftype, 42, count * n).reshape(count, n)
+    streams = _WORK.batch_streams(count)
+    generators = [stream.start(key, job[0]) for stream, job in zip(streams, task, strict=True)]
     if dist.bound < 1.0:  # uniform proposals: tile by tile
-        for row, index in enumerate(indices):
-            _truncated(streams[row].start(key, index), n, dist.bound, rows[row])
+        for row, generator in enumerate(generators):
+            _truncated(generator, n, dist.bound, rows[row])
     else:
-        size = _round_size(n, 0, 0)
-        cand = _normal_rows(key, indices, size, ftype, streams)
         limit = ftype(min(dist.bound, 1e4))
-        for row in range(len(indices)):
-            chosen = cand[row, :size][np.abs(cand[row, :size]) <= limit][:n]
-            rows[row, : chosen.shape[0]] = chosen
-            _truncated(streams[row].generator, n, dist.bound, rows[row], chosen.shape[0], size)
+        filled, drawn = [0] * count, [0] * count
+        todo = list(range(count))
+        while todo:
+            sizes = [_round_size(n, filled[r], drawn[r]) for r in todo]
+            x, y, offsets = _normal_segments([generators[r] for r in todo], sizes, ftype)
+            keep_x = np.abs(x) <= limit
+            keep_y = np.abs(y) <= limit
+            for i, r in enumerate(todo):
+                o, p = offsets[i], offsets[i + 1]
+                chosen = np.concatenate((x[o:p][keep_x[o:p]], y[o:p][keep_y[o:p]]))
+                chosen = chosen[: n - filled[r]]
+                rows[r, filled[r] : filled[r] + chosen.shape[0]] = chosen
+                filled[r] += chosen.shape[0]
+                drawn[r] += sizes[i]
+            todo = [r for r in todo if filled[r] < n]
     rows *= ftype(dist.std)
     rows += ftype(dist.mean)
     span = dist.bound * dist.std
