@@ -850,10 +850,16 @@ def _truncated_rows(
             keep_y = np.abs(y) <= limit
             for i, r in enumerate(todo):
                 o, p = offsets[i], offsets[i + 1]
-                chosen = np.concatenate((x[o:p][keep_x[o:p]], y[o:p][keep_y[o:p]]))
-                chosen = chosen[: n - filled[r]]
-                rows[r, filled[r] : filled[r] + chosen.shape[0]] = chosen
-                filled[r] += chosen.shape[0]
+                for part, keep in ((x[o:p], keep_x[o:p]), (y[o:p], keep_y[o:p])):
+                    # Accepted candidates in order, the x (cosine) half first, until full.
+                    accepted = int(np.count_nonzero(keep))
+                    room = n - filled[r]
+                    if accepted <= room:
+                        np.compress(keep, part, out=rows[r, filled[r] : filled[r] + accepted])
+                        filled[r] += accepted
+                    elif room:
+                        rows[r, filled[r] :] = part[keep][:room]
+                        filled[r] = n
                 drawn[r] += sizes[i]
             todo = [r for r in todo if filled[r] < n]
     rows *= ftype(dist.std)
