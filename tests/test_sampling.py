@@ -639,6 +639,37 @@ GOLDEN = [
         np.float64,
         "237cc12d668d52dfda6a7bdb0adff41d90714852f2931fcd2e463d4a4bd04ebe",
     ),
+    # 16 tiles of one size: batches of four share one chain of NumPy calls.
+    (
+        wi.he_normal(),
+        (1024, 1024),
+        np.float64,
+        "57a9a9f5c093371279bdd1c1375ac4d611061de621fa6a95d1d9b253d89a4507",
+    ),
+    (
+        wi.he_normal(),
+        (1024, 1024),
+        np.float16,
+        "9d7d0e6aa06261325078896b69ec2bfb5685710e0ae3f9f723a4e08980729889",
+    ),
+    (
+        wi.glorot_uniform(),
+        (1024, 1024),
+        np.float32,
+        "ee4e2f989099647b00e6c7b61139f9311f1a18a21c7956c20c668c3158b7973c",
+    ),
+    (
+        wi.truncated_normal(bound=0.5),
+        (1024, 1024),
+        np.float32,
+        "20edb23e7f66512b038af2c593d9348289c08fa22b9c0d65c56cd63904d6498f",
+    ),
+    (
+        wi.truncated_normal(),
+        (1024, 1024),
+        np.float64,
+        "826e5d1ee17c8ae05c20bf2af501b1039c273c6eea666c827a91d834947bfaf6",
+    ),
     (
         wi.glorot_uniform(),
         (3, 3, 64, 300),

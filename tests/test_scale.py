@@ -142,7 +142,7 @@ def test_default_threads_use_every_core_for_large_weights_only(
         return original(threads)
 
     monkeypatch.setattr(sampling, "_pool", recording)
-    monkeypatch.setattr(sampling.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(sampling, "_cores", lambda: 2)
     init = wi.he_normal()
     large = (1024, 1024)  # PARALLEL_MIN elements
     assert math.prod(large) == sampling.PARALLEL_MIN
@@ -150,3 +150,23 @@ def test_default_threads_use_every_core_for_large_weights_only(
     assert pools == [2]
     init((1023, 1024), seed=1)  # below the threshold: one thread, no pool
     assert pools == [2]
+
+
+def test_default_threads_follow_the_usable_cores_up_to_a_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for cores, expected in [(1, 1), (3, 3), (64, sampling.MAX_DEFAULT_THREADS)]:
+        monkeypatch.setattr(sampling, "_cores", lambda cores=cores: cores)
+        assert sampling.default_threads() == expected
+
+
+def test_default_threads_reuse_one_pool_whatever_the_tile_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pools: list[int] = []
+    original = sampling._pool
+    monkeypatch.setattr(sampling, "_pool", lambda k: pools.append(k) or original(k))
+    monkeypatch.setattr(sampling, "_cores", lambda: 6)
+    for rows in (1024, 1536, 2048, 3072):  # 4 to 12 batches
+        wi.he_normal()((rows, 1024), seed=0)
+    assert pools == [6, 6, 6, 6]

@@ -177,12 +177,10 @@ BLOCKED_CASES = [(40, 40, 8), (50, 30, 7), (33, 33, 33), (64, 5, 2), (20, 20, 64
 
 
 @pytest.mark.parametrize(("rows", "cols", "block"), BLOCKED_CASES)
-@pytest.mark.parametrize("transposed", [False, True])
-def test_blocked_qr_is_lapacks_q_in_float64(rows, cols, block, transposed) -> None:
+def test_blocked_qr_is_lapacks_q_in_float64(rows, cols, block) -> None:
     a = np.random.default_rng(rows * cols + block).standard_normal((rows, cols))
-    q = structured._blocked_q(a.copy(), block, transposed=transposed)
+    q = structured._blocked_q(a.copy(), block)
     np.testing.assert_allclose(q, lapack_q(a), rtol=0, atol=1e-11)
-    assert (q.T if transposed else q).flags.c_contiguous
 
 
 @pytest.mark.parametrize(("rows", "cols", "block"), BLOCKED_CASES)
@@ -228,9 +226,7 @@ def test_large_orthogonal_weights_take_the_blocked_path(monkeypatch) -> None:
     LAPACK's Q of the same Gaussian matrix, and its float32 result is orthogonal to 1e-5."""
     calls = []
     blocked = structured._blocked_q
-    monkeypatch.setattr(
-        structured, "_blocked_q", lambda m, **k: calls.append(m.shape) or blocked(m, **k)
-    )
+    monkeypatch.setattr(structured, "_blocked_q", lambda m: calls.append(m.shape) or blocked(m))
     cols = structured._QR_BLOCKED_MIN
     shape = (cols + 40, cols)
     w64 = wi.orthogonal()(shape, np.float64, seed=3)
@@ -241,6 +237,39 @@ def test_large_orthogonal_weights_take_the_blocked_path(monkeypatch) -> None:
     assert calls == [shape, shape]
     wi.orthogonal()((cols - 1, cols - 1), seed=5)
     assert calls == [shape, shape]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_blocked_orthogonal_layouts_are_exact_transposes(dtype) -> None:
+    """The same bytes whichever side the matrix is read from, also on the blocked path."""
+    shape = (structured._QR_BLOCKED_MIN + 72, structured._QR_BLOCKED_MIN + 22)
+    a = wi.orthogonal(1.3)(shape, dtype, seed=8, layout="in_out")
+    b = wi.orthogonal(1.3)(shape[::-1], dtype, seed=8, layout="pytorch")
+    np.testing.assert_array_equal(a, b.T)
+
+
+@pytest.mark.parametrize("shape", [(300, 200), (200, 300), (70, 1000)])
+def test_assign_copies_transposed_views_exactly(shape) -> None:
+    source = np.arange(math.prod(shape), dtype=np.float32).reshape(shape[::-1]).T
+    for out in (np.empty(shape, np.float32), np.empty(shape[::-1], np.float32).T):
+        structured._assign(out, source, block=64)
+        np.testing.assert_array_equal(out, source)
+
+
+@pytest.mark.parametrize(
+    "init", [wi.orthogonal(), wi.delta_orthogonal(), wi.sparse()], ids=lambda i: i._name
+)
+def test_structured_initializers_honour_threads(init, monkeypatch) -> None:
+    """``threads`` reaches the Gaussian draw: one thread starts no pool, and the values do
+    not depend on the count."""
+    pools: list[int] = []
+    original = sampling._pool
+    monkeypatch.setattr(sampling, "_pool", lambda k: pools.append(k) or original(k))
+    shape = (1, 1, 1024, 1024)  # 2^20 Gaussian draws or more: where threads=None is parallel
+    one = init(shape, seed=3, threads=1)
+    assert pools == []
+    np.testing.assert_array_equal(init(shape, seed=3, threads=2), one)
+    assert pools == [2]
 
 
 HAAR_N = 64

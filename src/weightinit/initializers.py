@@ -127,8 +127,9 @@ class Initializer:
         layout, groups
             How fans are read from the shape (see :func:`weightinit.fans`).
         threads : int, optional
-            Threads to generate with; ``None`` means every core for weights of at least
-            2^20 elements and one thread below. The values do not depend on it.
+            Threads to generate with; ``None`` means the usable cores (at most 8) when at
+            least 2^20 elements are generated, and one thread below. The values do not
+            depend on it.
         region : index expression, optional
             Return only ``full[region]`` (slices, integers, ``Ellipsis``; build it with
             ``np.s_``), generating only the tiles it touches. The values equal those of the

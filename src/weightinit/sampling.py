@@ -57,6 +57,7 @@ __all__ = [
     "centre",
     "check_dtype",
     "check_seed",
+    "default_threads",
     "generate",
     "largest_magnitude",
     "root_key",
@@ -776,7 +777,7 @@ _Job = tuple[int, tuple[int, ...], tuple[Any, ...], tuple[Any, ...]]
 #: Elements per batch: the tiles of a batch share one chain of NumPy calls, long enough for
 #: threads to overlap (NumPy releases the GIL inside each call).
 BATCH = 4 * BLOCK
-#: From this many elements on, ``threads=None`` uses every core.
+#: From this many generated elements on, ``threads=None`` uses :func:`default_threads`.
 PARALLEL_MIN = 2**20
 
 
@@ -869,6 +870,24 @@ def _truncated_rows(
     return rows
 
 
+#: The most threads ``threads=None`` uses: beyond a few cores, generation is bound by memory
+#: bandwidth, and every worker keeps its scratch arrays (about 15 MB for float64).
+MAX_DEFAULT_THREADS = 8
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS reports it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - platforms without affinity
+
+
+def default_threads() -> int:
+    """The threads ``threads=None`` uses for large draws: the usable cores, at most
+    :data:`MAX_DEFAULT_THREADS`."""
+    return max(1, min(_cores(), MAX_DEFAULT_THREADS))
+
+
 def _parallel(dist: Distribution, size: int) -> bool:
     """Whether ``threads=None`` should use every core: for random draws of at least
     :data:`PARALLEL_MIN` elements, where it was measured to pay."""
@@ -913,9 +932,9 @@ def generate(
     """Write the values of ``full[ranges]`` into ``out``, where ``full`` has ``shape``.
 
     ``out`` has the shape of the selection (one axis per range). Only the tiles the selection
-    touches are generated, by ``threads`` threads (``None``: every core for at least
-    :data:`PARALLEL_MIN` elements, else one), in batches of up to :data:`BATCH` elements of
-    tiles of one size, each batch by one thread.
+    touches are generated, by ``threads`` threads (``None``: :func:`default_threads` when at
+    least :data:`PARALLEL_MIN` elements are generated, else one), in batches of up to
+    :data:`BATCH` elements of tiles of one size, each batch by one thread.
     """
     if out.size == 0:
         return
@@ -941,11 +960,11 @@ def generate(
 
     tasks = _batches(jobs)
     if threads is None:
-        threads = (os.cpu_count() or 1) if _parallel(dist, out.size) else 1
+        threads = default_threads() if _parallel(dist, out.size) else 1
     count = min(threads, len(tasks))
     if count <= 1:
         for task in tasks:
             run(task)
         return
-    for _ in _pool(count).map(run, tasks):
+    for _ in _pool(threads).map(run, tasks):
         pass
