@@ -221,6 +221,39 @@ def test_blocked_qr_leaves_a_read_only_matrix_alone() -> None:
     np.testing.assert_array_equal(a, before)
 
 
+@pytest.mark.parametrize(("rows", "cols"), [(512, 256), (300, 64), (4000, 16)])
+def test_cholesky_panel_is_an_orthogonal_qr_step(rows, cols) -> None:
+    """H = I - V T Vᵀ is orthogonal and Hᵀ P = [S R; 0] with R's diagonal positive."""
+    panel = np.random.default_rng(rows).standard_normal((rows, cols), np.float32)
+    v, t, signs = structured._cholesky_panel(panel)
+    assert v.dtype == t.dtype == np.float32
+    v, t = v.astype(np.float64), t.astype(np.float64)
+    h = np.eye(rows) - v @ t @ v.T
+    np.testing.assert_allclose(h.T @ h, np.eye(rows), rtol=0, atol=1e-5)
+    r = h.T @ panel.astype(np.float64)
+    scale = np.linalg.norm(panel, 2)
+    assert np.abs(r[cols:]).max() < 1e-5 * scale
+    assert np.abs(np.tril(r[:cols], -1)).max() < 1e-5 * scale
+    assert np.all(np.diagonal(r) * signs > 0)
+
+
+def test_cholesky_panel_declines_ill_conditioned_panels() -> None:
+    rng = np.random.default_rng(3)
+    panel = rng.standard_normal((200, 40), np.float32)
+    panel[:, 7] = panel[:, 3] + np.float32(1e-6) * panel[:, 5]  # cond ~ 1e6: CholeskyQR fails
+    assert structured._cholesky_panel(panel) is None
+    assert structured._cholesky_panel(np.zeros((200, 40), np.float32)) is None
+
+
+def test_blocked_qr_falls_back_to_lapack_panels_for_rank_deficient_matrices() -> None:
+    a = np.random.default_rng(4).standard_normal((300, 150), np.float32)
+    a[:, 100] = a[:, 20]  # the panel holding column 100 declines the Cholesky route
+    q = structured._blocked_q(a.copy(), 32)
+    assert_semi_orthogonal(q, 1.0, atol=1e-5)
+    r = q.T.astype(np.float64) @ a
+    assert np.abs(np.tril(r, -1)).max() < 1e-5 * np.linalg.norm(a, 2)
+
+
 def test_large_orthogonal_weights_take_the_blocked_path(monkeypatch) -> None:
     """From ``_QR_BLOCKED_MIN`` columns on the blocked QR is used; its float64 result is
     LAPACK's Q of the same Gaussian matrix, and its float32 result is orthogonal to 1e-5."""

@@ -101,14 +101,51 @@ def _panel(panel: Array) -> tuple[Array, Array, Array]:
     return y.astype(panel.dtype), _t_factor(y, tau).astype(panel.dtype), signs
 
 
+def _cholesky_panel(panel: Array) -> tuple[Array, Array, Array] | None:
+    """One tall float32 panel (``m >= 2 b``) as a block reflector, from matrix products only.
+
+    CholeskyQR in float64 gives ``panel = Q1 R`` (R from the Cholesky factor of the Gram
+    matrix, so its diagonal is positive). With ``S = -sign(diag(Q1))`` and ``E`` the first b
+    columns of the identity, ``V = Q1 - E S`` and ``T = (I - Q11^T S)^-1`` make
+    ``H = I - V T V^T`` orthogonal with ``H E = Q1 S`` (``V^T V = T^-1 + T^-T`` follows from
+    ``Q1^T Q1 = I``), so ``H^T panel = [S R; 0]``: a QR step whose R has the signs S. The
+    signs make ``I - Q11^T S`` well conditioned (its diagonal is at least 1); the block
+    reflector generalises the compact WY form with a full T (Schreiber & Parlett 1988), and
+    rebuilding reflectors from an orthonormal panel follows Ballard et al. (2015).
+
+    Returns ``(v, t, signs)`` like :func:`_panel`, or ``None`` when rounding could cost
+    orthogonality: CholeskyQR loses about ``eps * cond(panel)**2``, bounded here by
+    ``eps * trace(G) * ||R^-1||_F**2``, and a large ``T`` would amplify it.
+    """
+    b = panel.shape[1]
+    p = panel.astype(np.float64)
+    gram = p.T @ p
+    try:
+        r = np.linalg.cholesky(gram).T
+    except np.linalg.LinAlgError:
+        return None
+    r_inv = np.linalg.inv(r)
+    if np.finfo(np.float64).eps * np.trace(gram) * np.sum(r_inv * r_inv) > 1e-10:
+        return None
+    q1 = p @ r_inv
+    signs = np.where(np.diagonal(q1) > 0, -1.0, 1.0)
+    t = np.linalg.inv(np.eye(b) - q1[:b].T * signs)  # Q11^T S: column j times signs[j]
+    if not np.abs(t).max() < 1e2:
+        return None
+    q1[np.arange(b), np.arange(b)] -= signs
+    return q1.astype(panel.dtype), t.astype(panel.dtype), signs
+
+
 def _blocked_q(matrix: Array, block: int | None = None) -> Array:
     """The Q of ``matrix = Q R`` (``m x n``, ``m >= n``) with R's diagonal made non-negative.
 
-    Right-looking blocked Householder QR: each panel of ``block`` columns is factorised by
-    :func:`_panel` and applied to the columns on its right with two matrix products; Q is then
-    accumulated backwards from the identity, as LAPACK's ``orgqr`` does. Every product runs in
-    the matrix's own precision (sgemm for float32). Column j of Q is finally multiplied by the
-    sign of ``R[j, j]``, so Q is the unique factor whose R has a positive diagonal.
+    Right-looking blocked Householder QR: each panel of ``block`` columns is factorised (by
+    :func:`_cholesky_panel` for tall float32 panels, else by :func:`_panel`) into a block
+    reflector ``I - y t y^T`` and applied to the columns on its right with two matrix
+    products; Q is then accumulated backwards from the identity, as LAPACK's ``orgqr`` does.
+    Every product runs in the matrix's own precision (sgemm for float32). Column j of Q is
+    finally multiplied by the sign of ``R[j, j]``, so Q is the unique factor whose R has a
+    positive diagonal.
 
     ``matrix`` (float32 or float64) is overwritten when it is C-contiguous and writeable.
     """
@@ -123,7 +160,9 @@ def _blocked_q(matrix: Array, block: int | None = None) -> Array:
 
     for k in range(0, n, block):
         b = min(block, n - k)
-        y, t, s = _panel(a[k:, k : k + b])
+        panel = a[k:, k : k + b]
+        fast = _cholesky_panel(panel) if dtype == np.float32 and m - k >= 2 * b else None
+        y, t, s = fast if fast is not None else _panel(panel)
         signs[k : k + b] = s
         panels.append((k, y, t))
         cols = n - k - b
