@@ -169,7 +169,9 @@ def _blocked_q(matrix: Array, block: int | None = None) -> Array:
         if cols:  # apply H^T = I - y t^T y^T to the columns on the right
             right = a[k:, k + b :]
             w = np.matmul(y.T, right, out=small[: b * cols].reshape(b, cols))
-            right -= np.matmul(y @ t.T, w, out=scratch[: (m - k) * cols].reshape(m - k, cols))
+            # Only rows k+b: feed later panels; the top b rows would be R, which is not kept.
+            product = scratch[: (m - k - b) * cols].reshape(m - k - b, cols)
+            right[b:] -= np.matmul((y @ t.T)[b:], w, out=product)
     q = np.zeros((m, n), dtype=dtype)
     for k, y, t in reversed(panels):  # Q = H_1 (H_2 (... [I; 0]))
         # Columns k: of Q are, so far, [I; 0] in rows k:k+b and zero outside rows k+b:, so
