@@ -1,7 +1,7 @@
 """Side-by-side speed of weightinit, NumPy's raw sampler and (when installed) PyTorch.
 
-Every figure is measured in this one run, and the script prints ratios of our time to the
-baselines' (below 1.0 means we are faster). Usage::
+Every figure is measured in this one run, contenders timed in turn in each round, and the
+script prints ratios of our time to the baselines' (below 1.0 means we are faster). Usage::
 
     python benchmarks/bench_vs_torch.py [--size 4096] [--repeat 7] [--memory]
 """
@@ -24,14 +24,30 @@ except ImportError:  # the comparison with PyTorch is optional
     torch = None
 
 
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def rounds(calls: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """Time every call once per round, ``repeat`` rounds, after one warm-up call each.
+
+    Contenders timed in the same round see the same machine: when its speed drifts, the
+    per-round ratios stay put where separate medians would not.
+    """
+    for fn in calls.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeat):
+        for name, fn in calls.items():
+            times[name].append(timed(fn))
+    return times
+
+
+def ratio(times: dict[str, list[float]], ours: str, theirs: str) -> float:
+    """Median over rounds of our time over theirs."""
+    return statistics.median(a / b for a, b in zip(times[ours], times[theirs], strict=True))
 
 
 def main() -> None:
@@ -46,27 +62,14 @@ def main() -> None:
 
     generator = np.random.default_rng(0)
     out = np.empty(shape, dtype=np.float32)
-    numpy_normal = median_time(
-        lambda: generator.standard_normal(shape, dtype=np.float32, out=out), repeat
-    )
-    print(f"numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}")
-    print(f"float32 {n}x{n}, median of {repeat}")
-    print(f"numpy standard_normal(float32): {numpy_normal * 1e3:8.1f} ms")
-    print(f"{'ours':38} {'ms':>8} {'M/s':>7} {'/numpy':>7} {'/torch':>7}  torch baseline")
-
-    torch_times: dict[str, float] = {}
+    calls: dict[str, Callable[[], object]] = {
+        "numpy": lambda: generator.standard_normal(shape, dtype=np.float32, out=out)
+    }
     if torch is not None:
         t = torch.empty(shape)
-        torch_times["kaiming_normal_"] = median_time(
-            lambda: torch.nn.init.kaiming_normal_(t), repeat
-        )
-        torch_times["kaiming_uniform_"] = median_time(
-            lambda: torch.nn.init.kaiming_uniform_(t), repeat
-        )
-        torch_times["trunc_normal_"] = median_time(
-            lambda: torch.nn.init.trunc_normal_(t, std=1.0, a=-2.0, b=2.0), max(3, repeat // 2)
-        )
-
+        calls["kaiming_normal_"] = lambda: torch.nn.init.kaiming_normal_(t)
+        calls["kaiming_uniform_"] = lambda: torch.nn.init.kaiming_uniform_(t)
+        calls["trunc_normal_"] = lambda: torch.nn.init.trunc_normal_(t, std=1.0, a=-2.0, b=2.0)
     cases = [
         ("he_normal()", wi.he_normal(), "kaiming_normal_"),
         ("glorot_normal()", wi.glorot_normal(), "kaiming_normal_"),
@@ -75,29 +78,39 @@ def main() -> None:
         ("truncated_normal(1.0)", wi.truncated_normal(1.0), "trunc_normal_"),
         ("variance_scaling(truncated_normal)", wi.variance_scaling(), "trunc_normal_"),
     ]
-    ours_normal = 0.0
-    for label, init, baseline in cases:
-        seconds = median_time(lambda init=init: init.fill(out, seed=0), repeat)
-        if label == "he_normal()":
-            ours_normal = seconds
-        versus_torch = (
-            f"{seconds / torch_times[baseline]:7.2f}" if baseline in torch_times else "      -"
-        )
+    for label, init, _ in cases:
+        calls[label] = lambda init=init: init.fill(out, seed=0)
+    times = rounds(calls, repeat)
+
+    print(f"numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}")
+    print(
+        f"float32 {n}x{n}, {repeat} rounds; times are medians, ratios medians of per-round ratios"
+    )
+    print(f"numpy standard_normal(float32): {statistics.median(times['numpy']) * 1e3:8.1f} ms")
+    print(f"{'ours':38} {'ms':>8} {'M/s':>7} {'/numpy':>7} {'/torch':>7}  torch baseline")
+    for label, _, baseline in cases:
+        seconds = statistics.median(times[label])
+        versus_torch = f"{ratio(times, label, baseline):7.2f}" if baseline in times else "      -"
         print(
             f"{label:38} {seconds * 1e3:8.1f} {elements / seconds / 1e6:7.0f} "
-            f"{seconds / numpy_normal:7.2f} {versus_torch}  {baseline}"
+            f"{ratio(times, label, 'numpy'):7.2f} {versus_torch}  {baseline}"
         )
-    truncated = median_time(lambda: wi.truncated_normal(1.0).fill(out, seed=0), repeat)
-    print(f"truncated_normal / our normal: {truncated / ours_normal:.2f}")
+    print(
+        f"truncated_normal / our normal: {ratio(times, 'truncated_normal(1.0)', 'he_normal()'):.2f}"
+    )
 
     small = np.empty((64, 64), dtype=np.float32)
-    small_ours = median_time(lambda: wi.he_normal().fill(small, seed=0), 200)
-    line = f"64x64 he_normal: {small_ours * 1e6:.1f} us"
+    small_calls: dict[str, Callable[[], object]] = {
+        "ours": lambda: wi.he_normal().fill(small, seed=0)
+    }
     if torch is not None:
         ts = torch.empty(64, 64)
-        small_torch = median_time(lambda: torch.nn.init.kaiming_normal_(ts), 200)
-        line += f"; torch kaiming_normal_ {small_torch * 1e6:.1f} us"
-        line += f"; ratio {small_ours / small_torch:.2f}"
+        small_calls["torch"] = lambda: torch.nn.init.kaiming_normal_(ts)
+    small_times = rounds(small_calls, 200)
+    line = f"64x64 he_normal: {statistics.median(small_times['ours']) * 1e6:.1f} us"
+    if torch is not None:
+        line += f"; torch kaiming_normal_ {statistics.median(small_times['torch']) * 1e6:.1f} us"
+        line += f"; ratio {ratio(small_times, 'ours', 'torch'):.2f}"
     print(line)
 
     if args.memory:
