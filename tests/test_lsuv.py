@@ -275,6 +275,14 @@ BAD_INPUTS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "forward's output 0 (layer 1) has non-finite values (8 of 160 are inf or nan",
     ),
     (
+        "std-overflow",
+        lambda: wi.lsuv(
+            _fresh()[0], lambda w, x: [np.linspace(-1e200, 1e200, 10).reshape(2, 5)] * len(w), X
+        ),
+        ValueError,
+        "forward's output 0 (layer 1) is finite but its standard deviation overflows float64",
+    ),
+    (
         "std-0",
         lambda: wi.lsuv(_zero_layer(), _ok_forward, X),
         ValueError,

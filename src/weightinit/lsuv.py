@@ -287,11 +287,17 @@ def _measure(forward: Forward, weights: object, x: Any, index: int, count: int) 
         raise ValueError(f"forward's output {index} is empty (shape {out.shape}).")
     with np.errstate(over="ignore", invalid="ignore"):
         std = float(np.std(out, dtype=np.float64))
-    if not np.isfinite(out).all() or not math.isfinite(std):
-        bad = int(out.size - np.count_nonzero(np.isfinite(out)))
+    bad = int(out.size - np.count_nonzero(np.isfinite(out)))
+    if bad:
         raise ValueError(
             f"forward's output {index} (layer {index + 1}) has non-finite values "
-            f"({bad} of {out.size} are inf or nan, std {std}); check x and the weights."
+            f"({bad} of {out.size} are inf or nan); check x and the weights."
+        )
+    if not math.isfinite(std):
+        raise ValueError(
+            f"forward's output {index} (layer {index + 1}) is finite but its standard "
+            f"deviation overflows float64 (largest |value| {float(np.abs(out).max()):.3g}); "
+            "check the scale of x and the weights."
         )
     return std
 
