@@ -3,6 +3,24 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+
+import pytest
+
+import weightinit
 
 # weightinit.dask's examples need the dask extra; without it the module is not collected.
 collect_ignore = [] if importlib.util.find_spec("dask") else ["src/weightinit/dask.py"]
+
+# Some public functions share their name with the submodule that defines them (fans, lsuv,
+# activations). pytest's importlib import mode binds a submodule it collects on its parent
+# package, over the function; the doctests expect the function.
+_PUBLIC = {name: getattr(weightinit, name) for name in weightinit.__all__}
+
+
+@pytest.fixture(autouse=True)
+def _public_names_of_the_package() -> Iterator[None]:
+    for name, value in _PUBLIC.items():
+        if getattr(weightinit, name) is not value:
+            setattr(weightinit, name, value)
+    yield
