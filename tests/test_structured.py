@@ -254,6 +254,55 @@ def test_blocked_qr_falls_back_to_lapack_panels_for_rank_deficient_matrices() ->
     assert np.abs(np.tril(r, -1)).max() < 1e-5 * np.linalg.norm(a, 2)
 
 
+def _nearly_singular_reflector_matrix() -> np.ndarray:
+    """A float32 matrix whose first 32-column panel is perfectly conditioned but makes
+    ``I - Q11ᵀ S`` nearly singular (a cycle scaled by c close to 1 on top)."""
+    rng = np.random.default_rng(1)
+    m, n, b, c = 512, 256, 32, 1 - 4.1e-4
+    top = np.zeros((m, b))
+    top[:b] = c * np.roll(np.eye(b), 1, 0)
+    top[b : 2 * b] = math.sqrt(1 - c * c) * np.eye(b)
+    top[b:] = np.linalg.qr(rng.standard_normal((m - b, m - b)))[0] @ top[b:]
+    a = rng.standard_normal((m, n))
+    a[:, :b] = top
+    return a.astype(np.float32)
+
+
+def test_cholesky_panel_declines_a_large_reflector_factor() -> None:
+    a = _nearly_singular_reflector_matrix()
+    assert structured._cholesky_panel(a[:, :32]) is None
+    q = structured._blocked_q(a.copy(), 32)
+    assert_semi_orthogonal(q, 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: np.eye(512, 256)[:, np.r_[1, 0, 2:256]],  # I - Q11ᵀS exactly singular
+        lambda rng: np.clip(rng.standard_normal((512, 256)), -1, 1) * 3e38,  # near overflow
+        lambda rng: rng.standard_normal((512, 256)) * 1e-44,  # subnormal
+        lambda rng: rng.standard_normal((512, 256)) * np.logspace(-20, 20, 256),  # scales
+    ],
+    ids=["permuted-identity", "huge", "subnormal", "column-scales"],
+)
+def test_blocked_qr_of_awkward_float32_matrices(make) -> None:
+    """Exactly what defines Q, to float32 precision: orthonormal, QᵀA upper triangular
+    with a non-negative diagonal (relative to each column's norm)."""
+    a = make(np.random.default_rng(9)).astype(np.float32)
+    q = structured._blocked_q(a.copy(), 64)
+    assert np.isfinite(q).all()
+    assert_semi_orthogonal(q, 1.0, atol=1e-5)
+    a64 = a.astype(np.float64)
+    r = (q.T.astype(np.float64) @ a64) / np.linalg.norm(a64, axis=0)
+    assert np.abs(np.tril(r, -1)).max() < 1e-5
+    assert np.all(np.diagonal(r) >= -1e-6)
+
+
+def test_blocked_qr_needs_float32_or_float64() -> None:
+    with pytest.raises(TypeError, match="float32 or float64; got float16"):
+        structured._blocked_q(np.zeros((4, 2), np.float16))
+
+
 def test_large_orthogonal_weights_take_the_blocked_path(monkeypatch) -> None:
     """From ``_QR_BLOCKED_MIN`` columns on the blocked QR is used; its float64 result is
     LAPACK's Q of the same Gaussian matrix, and its float32 result is orthogonal to 1e-5."""

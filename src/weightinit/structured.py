@@ -109,13 +109,14 @@ def _cholesky_panel(panel: Array) -> tuple[Array, Array, Array] | None:
     columns of the identity, ``V = Q1 - E S`` and ``T = (I - Q11^T S)^-1`` make
     ``H = I - V T V^T`` orthogonal with ``H E = Q1 S`` (``V^T V = T^-1 + T^-T`` follows from
     ``Q1^T Q1 = I``), so ``H^T panel = [S R; 0]``: a QR step whose R has the signs S. The
-    signs make ``I - Q11^T S`` well conditioned (its diagonal is at least 1); the block
-    reflector generalises the compact WY form with a full T (Schreiber & Parlett 1988), and
+    block reflector generalises the compact WY form with a full T (Schreiber & Parlett 1988), and
     rebuilding reflectors from an orthonormal panel follows Ballard et al. (2015).
 
     Returns ``(v, t, signs)`` like :func:`_panel`, or ``None`` when rounding could cost
     orthogonality: CholeskyQR loses about ``eps * cond(panel)**2``, bounded here by
-    ``eps * trace(G) * ||R^-1||_F**2``, and a large ``T`` would amplify it.
+    ``eps * trace(G) * ||R^-1||_F**2``, and a large ``T`` would amplify it (the signs make
+    the diagonal of ``I - Q11^T S`` at least 1, which makes a large T rare but not
+    impossible; Ballard et al. choose the signs during an LU factorisation instead).
     """
     b = panel.shape[1]
     p = panel.astype(np.float64)
@@ -125,12 +126,20 @@ def _cholesky_panel(panel: Array) -> tuple[Array, Array, Array] | None:
     except np.linalg.LinAlgError:
         return None
     r_inv = np.linalg.inv(r)
-    if np.finfo(np.float64).eps * np.trace(gram) * np.sum(r_inv * r_inv) > 1e-10:
+    if not np.finfo(np.float64).eps * np.trace(gram) * np.sum(r_inv * r_inv) <= 1e-10:
         return None
     q1 = p @ r_inv
     signs = np.where(np.diagonal(q1) > 0, -1.0, 1.0)
-    t = np.linalg.inv(np.eye(b) - q1[:b].T * signs)  # Q11^T S: column j times signs[j]
-    if not np.abs(t).max() < 1e2:
+    try:
+        t = np.linalg.inv(np.eye(b) - q1[:b].T * signs)  # Q11^T S: column j times signs[j]
+    except np.linalg.LinAlgError:
+        return None
+    # Rounding V and T to float32 costs H about eps32 * ||T||_2 * ||V||^2 of orthogonality;
+    # ||T||_2 <= 8 keeps that near 1e-6. The bound sqrt(||T||_1 ||T||_inf) settles most
+    # panels cheaply; the singular values settle the rest.
+    abs_t = np.abs(t)
+    cheap_bound = abs_t.sum(axis=0).max() * abs_t.sum(axis=1).max() <= 64.0
+    if not cheap_bound and not np.linalg.norm(t, 2) <= 8.0:
         return None
     q1[np.arange(b), np.arange(b)] -= signs
     return q1.astype(panel.dtype), t.astype(panel.dtype), signs
@@ -149,13 +158,21 @@ def _blocked_q(matrix: Array, block: int | None = None) -> Array:
 
     ``matrix`` (float32 or float64) is overwritten when it is C-contiguous and writeable.
     """
+    if matrix.dtype not in (np.float32, np.float64):
+        raise TypeError(f"_blocked_q needs float32 or float64; got {matrix.dtype}.")
     a = matrix if matrix.flags.c_contiguous and matrix.flags.writeable else matrix.copy()
     m, n = a.shape
     block = _qr_block(n) if block is None else block
     dtype = a.dtype
+    # Q does not change when a column is multiplied by a positive number: bring every column's
+    # largest magnitude into [1/2, 1) by a power of two (exact), so that no product overflows
+    # and no subnormal loses digits.
+    _, exponents = np.frexp(np.abs(a).max(axis=0))
+    limit = np.finfo(dtype).maxexp - 2
+    a *= np.ldexp(np.ones(n, dtype=dtype), np.clip(-exponents, -limit, limit))
     panels: list[tuple[int, Array, Array]] = []
     signs = np.empty(n, dtype=dtype)
-    scratch = np.empty(m * n, dtype=dtype)
+    scratch = np.empty(max(m - min(block, n), 0) * n, dtype=dtype)
     small = np.empty(block * n, dtype=dtype)
 
     for k in range(0, n, block):
