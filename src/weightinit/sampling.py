@@ -225,8 +225,7 @@ class _Workspace(threading.local):
     """Per-thread scratch arrays, so the kernels allocate nothing in their loops."""
 
     def __init__(self) -> None:
-        self.stream = _Stream()
-        self.streams: list[_Stream] = []  # one per tile of a batch that is drawn from again
+        self.streams: list[_Stream] = []  # one per tile of a batch
         self.arrays: dict[tuple[str, int], Array] = {}
 
     def batch_streams(self, count: int) -> list[_Stream]:
@@ -391,56 +390,67 @@ def _box_muller(spec: _Float, k1: Array, k2: Array, x_out: Array, y_out: Array) 
     xi ^= flip
 
 
-def _normals(bitgen: np.random.Generator, count: int, out: Array) -> None:
-    """Fill ``out[:count]`` (``count`` even) with standard normals in out's precision."""
-    pairs = count // 2
-    if out.dtype == np.float64:
-        words = _words(bitgen, 2 * pairs)
-        k = _WORK.get(np.uint64, 20, 2 * pairs)
-        np.right_shift(words, np.uint64(11), out=k)
-        _box_muller(_F64, k[:pairs], k[pairs:], out[:pairs], out[pairs : 2 * pairs])
-    else:
-        high, low = _halves(_words(bitgen, pairs))
-        k = _WORK.get(np.uint32, 21, 2 * pairs)
-        np.right_shift(high, 8, out=k[:pairs])
-        np.right_shift(low, 8, out=k[pairs:])
-        _box_muller(_F32, k[:pairs], k[pairs:], out[:pairs], out[pairs : 2 * pairs])
+def _started(key: tuple[int, int, int, int], indices: list[int]) -> list[np.random.Generator]:
+    """The streams of the tiles ``indices``, each at its start (one stream object per tile)."""
+    streams = _WORK.batch_streams(len(indices))
+    return [stream.start(key, index) for stream, index in zip(streams, indices, strict=True)]
 
 
-def _normal_rows(key: tuple[int, int, int, int], indices: list[int], n: int, ftype: type) -> Array:
-    """Standard normals of the tiles ``indices`` (``n`` elements each), one tile per row.
+def _box_muller_inputs(
+    generators: list[np.random.Generator], pairs: list[int], ftype: type
+) -> tuple[Array, Array, _Float]:
+    """The radius and angle integers ``(k1, k2)`` of ``pairs[r]`` normal pairs from each of
+    ``generators``, concatenated in order.
 
-    Row r, cut to ``n`` elements, equals what :func:`_normals` gives tile ``indices[r]``;
-    the rows share one chain of NumPy calls, which costs less per element than one chain per
-    tile and keeps each call long enough for threads to overlap.
+    float32 takes one word per pair (the top 24 bits of its high half for the radius, of its
+    low half for the angle); float64 takes ``2 * pairs[r]`` words, the first half for radii
+    and the second for angles (their top 53 bits).
     """
-    pairs, rows = (n + 1) // 2, len(indices)
+    total = sum(pairs)
+    start = 0
     if ftype is np.float64:
-        k = _WORK.get(np.uint64, 20, 2 * rows * pairs).reshape(rows, 2, pairs)
-        for row, index in enumerate(indices):
-            words = _words(_WORK.stream.start(key, index), 2 * pairs).reshape(2, pairs)
-            np.right_shift(words, np.uint64(11), out=k[row])
-        spec = _F64
-    else:
-        k = _WORK.get(np.uint32, 21, 2 * rows * pairs).reshape(rows, 2, pairs)
-        for row, index in enumerate(indices):
-            high, low = _halves(_words(_WORK.stream.start(key, index), pairs))
-            np.right_shift(high, 8, out=k[row, 0])
-            np.right_shift(low, 8, out=k[row, 1])
-        spec = _F32
+        k = _WORK.get(np.uint64, 20, 2 * total)
+        for generator, count in zip(generators, pairs, strict=True):
+            words = _words(generator, 2 * count)
+            stop = start + count
+            np.right_shift(words[:count], np.uint64(11), out=k[start:stop])
+            np.right_shift(words[count:], np.uint64(11), out=k[total + start : total + stop])
+            start = stop
+        return k[:total], k[total:], _F64
+    k32 = _WORK.get(np.uint32, 21, 2 * total)
+    for generator, count in zip(generators, pairs, strict=True):
+        high, low = _halves(_words(generator, count))
+        stop = start + count
+        np.right_shift(high, 8, out=k32[start:stop])
+        np.right_shift(low, 8, out=k32[total + start : total + stop])
+        start = stop
+    return k32[:total], k32[total:], _F32
+
+
+def _normal_rows(generators: list[np.random.Generator], n: int, ftype: type) -> Array:
+    """``n`` standard normals from each of ``generators``, one generator per row.
+
+    A row holds ``r cos(theta)`` for its ``ceil(n / 2)`` pairs, then ``r sin(theta)``; cut to
+    ``n`` elements (an odd count drops the last sine), it is the tile's values. The rows share
+    one chain of NumPy calls, which costs less per element than one chain per tile and keeps
+    each call long enough for threads to overlap.
+    """
+    pairs, rows = (n + 1) // 2, len(generators)
+    k1, k2, spec = _box_muller_inputs(generators, [pairs] * rows, ftype)
     values = _WORK.get(ftype, 41, rows * 2 * pairs).reshape(rows, 2 * pairs)
-    _box_muller(spec, k[:, 0], k[:, 1], values[:, :pairs], values[:, pairs:])
+    shape = (rows, pairs)
+    _box_muller(spec, k1.reshape(shape), k2.reshape(shape), values[:, :pairs], values[:, pairs:])
     return values
 
 
-def _uniform_rows(key: tuple[int, int, int, int], indices: list[int], n: int, ftype: type) -> Array:
-    """Uniforms on ``(-1, 1)`` of the tiles ``indices`` (``n`` each), one tile per row:
-    row r, cut to ``n`` elements, equals what :func:`_symmetric_uniforms` gives the tile."""
-    rows = len(indices)
+def _uniform_rows(generators: list[np.random.Generator], n: int, ftype: type) -> Array:
+    """``n`` uniforms on the open interval ``(-1, 1)`` from each of ``generators``, one
+    generator per row (rows may be longer than ``n``; their first ``n`` elements count)."""
+    rows = len(generators)
     if ftype is np.float64:
         k = _WORK.get(np.uint64, 20, rows * n).reshape(rows, n)
-        for row, index in enumerate(indices):
-            np.right_shift(_words(_WORK.stream.start(key, index), n), np.uint64(12), out=k[row])
+        for row, generator in enumerate(generators):
+            np.right_shift(_words(generator, n), np.uint64(12), out=k[row])
         k <<= np.uint64(1)
         k += np.uint64(1)
         values = _WORK.get(ftype, 41, rows * n).reshape(rows, n)
@@ -450,8 +460,8 @@ def _uniform_rows(key: tuple[int, int, int, int], indices: list[int], n: int, ft
         return values
     pairs = (n + 1) // 2
     k32 = _WORK.get(np.uint32, 21, rows * 2 * pairs).reshape(rows, 2, pairs)
-    for row, index in enumerate(indices):
-        high, low = _halves(_words(_WORK.stream.start(key, index), pairs))
+    for row, generator in enumerate(generators):
+        high, low = _halves(_words(generator, pairs))
         np.right_shift(high, 9, out=k32[row, 0])
         np.right_shift(low, 9, out=k32[row, 1])
     flat = k32.reshape(rows, 2 * pairs)
@@ -466,27 +476,7 @@ def _uniform_rows(key: tuple[int, int, int, int], indices: list[int], n: int, ft
 
 def _symmetric_uniforms(bitgen: np.random.Generator, count: int, out: Array) -> None:
     """Fill ``out[:count]`` with uniforms on the open interval ``(-1, 1)``."""
-    if out.dtype == np.float64:
-        words = _words(bitgen, count)
-        k = _WORK.get(np.uint64, 20, count)
-        np.right_shift(words, np.uint64(12), out=k)
-        k <<= np.uint64(1)
-        k += np.uint64(1)
-        np.copyto(out[:count], k, casting="unsafe")  # exact: 2k + 1 < 2**53
-        out[:count] -= 2.0**52
-        out[:count] *= 2.0**-52
-        return
-    pairs = -(-count // 2)
-    high, low = _halves(_words(bitgen, pairs))
-    k = _WORK.get(np.uint32, 21, 2 * pairs)
-    np.right_shift(high, 9, out=k[:pairs])
-    np.right_shift(low, 9, out=k[pairs:])
-    k <<= 1
-    k += 1
-    view = out[:count]
-    np.copyto(view, k[:count], casting="unsafe")  # exact: 2k + 1 < 2**24
-    view -= np.float32(2.0**23)
-    view *= np.float32(2.0**-23)
+    out[:count] = _uniform_rows([bitgen], count, out.dtype.type)[0, :count]
 
 
 # --------------------------------------------------------------------------- distributions
@@ -568,8 +558,8 @@ def spread(dist: Distribution) -> float:
 
 
 def _round_size(count: int, filled: int, drawn: int) -> int:
-    """Candidates drawn in the next round of :func:`_truncated`: an integer function of the
-    counts so far, so the same everywhere."""
+    """Candidates drawn in the next round of rejection sampling for a tile of ``count``
+    values: an integer function of the counts so far, so the same everywhere."""
     missing = count - filled
     if drawn == 0:
         size = missing + missing // 8 + 16
@@ -578,41 +568,30 @@ def _round_size(count: int, filled: int, drawn: int) -> int:
     return min(size + (size & 1), BLOCK)
 
 
-def _truncated(
-    bitgen: np.random.Generator,
-    count: int,
-    bound: float,
-    out: Array,
-    filled: int = 0,
-    drawn: int = 0,
+def _truncated_by_uniforms(
+    bitgen: np.random.Generator, count: int, bound: float, out: Array
 ) -> None:
-    """Fill ``out[:count]`` with standard normals truncated to ``[-bound, bound]``.
-
-    ``filled`` values are already in place, from ``drawn`` candidates of ``bitgen``.
-    """
+    """Fill ``out[:count]`` with standard normals truncated to ``[-bound, bound]``, ``bound
+    < 1``: uniform candidates on ``[-bound, bound]`` accepted with probability
+    ``exp(-z**2 / 2)``, in rounds of :func:`_round_size` candidates."""
     ftype = out.dtype.type
-    limit = ftype(min(bound, 1e4))  # beyond ~8.6 nothing is cut; keep the cast finite
+    limit = ftype(bound)
+    filled = drawn = 0
     while filled < count:
-        missing = count - filled
         size = _round_size(count, filled, drawn)
         cand = _WORK.get(ftype, 30, size)
-        if bound >= 1.0:
-            _normals(bitgen, size, cand)
-            keep = np.abs(cand) <= limit
-        else:
-            _symmetric_uniforms(bitgen, size, cand)
-            cand *= limit
-            accept = _WORK.get(ftype, 31, size)
-            _symmetric_uniforms(bitgen, size, accept)  # acceptance threshold on (0, 1)
-            accept += ftype(1.0)
-            accept *= ftype(0.5)
-            t = _WORK.get(ftype, 32, size)
-            np.multiply(cand, cand, out=t)
-            t *= ftype(0.5)
-            terms = (_F64 if ftype is np.float64 else _F32).exp_terms
-            density = _horner(t, _EXP, terms, out=_WORK.get(ftype, 33, size))
-            keep = accept < density
-        chosen = cand[keep][:missing]
+        _symmetric_uniforms(bitgen, size, cand)
+        cand *= limit
+        accept = _WORK.get(ftype, 31, size)
+        _symmetric_uniforms(bitgen, size, accept)  # acceptance threshold on (0, 1)
+        accept += ftype(1.0)
+        accept *= ftype(0.5)
+        t = _WORK.get(ftype, 32, size)
+        np.multiply(cand, cand, out=t)
+        t *= ftype(0.5)
+        terms = (_F64 if ftype is np.float64 else _F32).exp_terms
+        density = _horner(t, _EXP, terms, out=_WORK.get(ftype, 33, size))
+        chosen = cand[accept < density][: count - filled]
         out[filled : filled + chosen.shape[0]] = chosen
         filled += chosen.shape[0]
         drawn += size
@@ -800,46 +779,31 @@ def _normal_segments(
     """``sizes[r]`` (even) standard normals from each of ``generators``, in one chain of calls.
 
     Returns ``(x, y, offsets)``: generator r's candidates are ``x[o:p]`` then ``y[o:p]``
-    (``o, p = offsets[r], offsets[r + 1]``), the order :func:`_normals` lays them out in.
+    (``o, p = offsets[r], offsets[r + 1]``), the order :func:`_normal_rows` lays a row out in.
     """
-    offsets = [0]
-    for size in sizes:
-        offsets.append(offsets[-1] + size // 2)
-    total = offsets[-1]
-    if ftype is np.float64:
-        k = _WORK.get(np.uint64, 20, 2 * total)
-        for r, generator in enumerate(generators):
-            o, p = offsets[r], offsets[r + 1]
-            words = _words(generator, 2 * (p - o))
-            np.right_shift(words[: p - o], np.uint64(11), out=k[o:p])
-            np.right_shift(words[p - o :], np.uint64(11), out=k[total + o : total + p])
-        spec = _F64
-    else:
-        k = _WORK.get(np.uint32, 21, 2 * total)
-        for r, generator in enumerate(generators):
-            o, p = offsets[r], offsets[r + 1]
-            high, low = _halves(_words(generator, p - o))
-            np.right_shift(high, 8, out=k[o:p])
-            np.right_shift(low, 8, out=k[total + o : total + p])
-        spec = _F32
+    pairs = [size // 2 for size in sizes]
+    k1, k2, spec = _box_muller_inputs(generators, pairs, ftype)
+    total = k1.shape[0]
     x, y = _WORK.get(ftype, 43, total), _WORK.get(ftype, 44, total)
-    _box_muller(spec, k[:total], k[total:], x, y)
-    return x, y, offsets
+    _box_muller(spec, k1, k2, x, y)
+    return x, y, list(itertools.accumulate(pairs, initial=0))
 
 
 def _truncated_rows(
-    dist: TruncatedNormal, key: tuple[int, int, int, int], task: list[_Job], n: int, ftype: type
+    dist: TruncatedNormal, generators: list[np.random.Generator], n: int, ftype: type
 ) -> Array:
-    """Truncated normals of a batch of tiles, one tile per row, each equal to what
-    :func:`_truncated` gives the tile alone: every tile keeps its own stream, and each round
-    of rejection draws every unfinished tile's candidates in one Box-Muller chain."""
-    count = len(task)
+    """``n`` truncated normals from each of ``generators``, one generator per row.
+
+    For ``bound >= 1`` the candidates are normals accepted when ``|z| <= bound``, drawn in
+    rounds of :func:`_round_size` per tile; each round draws every unfinished tile's
+    candidates in one Box-Muller chain, and each tile keeps its own stream, so a tile's
+    values do not depend on the batch it is in.
+    """
+    count = len(generators)
     rows = _WORK.get(ftype, 42, count * n).reshape(count, n)
-    streams = _WORK.batch_streams(count)
-    generators = [stream.start(key, job[0]) for stream, job in zip(streams, task, strict=True)]
     if dist.bound < 1.0:  # uniform proposals: tile by tile
         for row, generator in enumerate(generators):
-            _truncated(generator, n, dist.bound, rows[row])
+            _truncated_by_uniforms(generator, n, dist.bound, rows[row])
     else:
         limit = ftype(min(dist.bound, 1e4))
         filled, drawn = [0] * count, [0] * count
@@ -895,17 +859,16 @@ def _parallel(dist: Distribution, size: int) -> bool:
 
 
 def _scaled_rows(
-    dist: Normal | Uniform, key: tuple[int, int, int, int], task: list[_Job], n: int, ftype: type
+    dist: Normal | Uniform, generators: list[np.random.Generator], n: int, ftype: type
 ) -> Array:
-    """The values of a batch of tiles of ``n`` elements each, one tile per row: standard
-    draws scaled and shifted in the compute precision (uniforms clipped to their bounds)."""
-    indices = [job[0] for job in task]
+    """``n`` values from each of ``generators``, one generator per row: standard draws
+    scaled and shifted in the compute precision (uniforms clipped to their bounds)."""
     if isinstance(dist, Normal):
-        rows = _normal_rows(key, indices, n, ftype)
+        rows = _normal_rows(generators, n, ftype)
         rows *= ftype(dist.std)
         rows += ftype(dist.mean)
         return rows
-    rows = _uniform_rows(key, indices, n, ftype)
+    rows = _uniform_rows(generators, n, ftype)
     rows *= ftype((dist.high - dist.low) / 2.0)
     rows += ftype(dist.low + (dist.high - dist.low) / 2.0)
     np.clip(rows, ftype(dist.low), ftype(dist.high), out=rows)
@@ -951,10 +914,11 @@ def generate(
 
     def run(task: list[_Job]) -> None:
         n = math.prod(task[0][1])
+        generators = _started(key, [job[0] for job in task])
         if isinstance(dist, TruncatedNormal):
-            rows = _truncated_rows(dist, key, task, n, ftype)
+            rows = _truncated_rows(dist, generators, n, ftype)
         else:
-            rows = _scaled_rows(dist, key, task, n, ftype)
+            rows = _scaled_rows(dist, generators, n, ftype)
         for row, job in zip(rows, task, strict=True):
             place(job, row[:n])
 
