@@ -312,7 +312,7 @@ def test_large_orthogonal_weights_take_the_blocked_path(monkeypatch) -> None:
     cols = structured._QR_BLOCKED_MIN
     shape = (cols + 40, cols)
     w64 = wi.orthogonal()(shape, np.float64, seed=3)
-    gaussian = structured._gaussian(shape, np.dtype(np.float64), sampling.root_key(3))
+    gaussian = structured._gaussian(shape, np.dtype(np.float64), sampling.root_key(3), 1)
     np.testing.assert_allclose(w64, lapack_q(gaussian), rtol=0, atol=1e-11)
     w32 = wi.orthogonal()(shape[::-1], seed=4, layout="pytorch")  # wide (out, in): rows
     assert_semi_orthogonal(w32, 1.0, atol=1e-5)

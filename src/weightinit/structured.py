@@ -53,7 +53,7 @@ def _gaussian(
     shape: tuple[int, ...],
     dtype: np.dtype[Any],
     key: tuple[int, int, int, int],
-    threads: int | None = 1,
+    threads: int | None,
 ) -> Array:
     out = np.empty(shape, dtype=_compute_dtype(dtype))
     ranges = [range(d) for d in shape]
@@ -212,7 +212,7 @@ def _haar(
     cols: int,
     dtype: np.dtype[Any],
     key: tuple[int, int, int, int],
-    threads: int | None = 1,
+    threads: int | None,
 ) -> Array:
     """A ``rows x cols`` matrix with orthonormal rows or columns (whichever are fewer), Haar.
 
@@ -254,7 +254,7 @@ class Structured(Initializer):
         seed: sampling.SeedLike,
         layout: str,
         groups: int,
-        threads: int | None = 1,
+        threads: int | None,
     ) -> Array:
         raise NotImplementedError
 
@@ -350,7 +350,7 @@ class Orthogonal(Structured):
         seed: sampling.SeedLike,
         layout: str,
         groups: int,
-        threads: int | None = 1,
+        threads: int | None,
     ) -> Array:
         out_axis, rows, cols = _matrix_dims(shape, layout)
         matrix = _haar(rows, cols, dtype, sampling.root_key(seed), threads)
@@ -393,7 +393,7 @@ class Identity(Structured):
         seed: sampling.SeedLike,
         layout: str,
         groups: int,
-        threads: int | None = 1,
+        threads: int | None,
     ) -> Array:
         return np.eye(shape[0], shape[1], dtype=np.float64) * self.gain
 
@@ -463,7 +463,7 @@ class Dirac(Structured):
         seed: sampling.SeedLike,
         layout: str,
         groups: int,
-        threads: int | None = 1,
+        threads: int | None,
     ) -> Array:
         full, other, kernel, count = self._plan(shape, layout, groups)
         per_group = shape[full] // count
@@ -505,7 +505,7 @@ class DeltaOrthogonal(Structured):
         seed: sampling.SeedLike,
         layout: str,
         groups: int,
-        threads: int | None = 1,
+        threads: int | None,
     ) -> Array:
         in_axis, out_axis, kernel = _conv_axes("delta_orthogonal", shape, layout)
         centre = _haar(shape[out_axis], shape[in_axis], dtype, sampling.root_key(seed), threads)
@@ -557,7 +557,7 @@ class Sparse(Structured):
         seed: sampling.SeedLike,
         layout: str,
         groups: int,
-        threads: int | None = 1,
+        threads: int | None,
     ) -> Array:
         out_axis, rows, cols = _matrix_dims(shape, layout)
         # One draw gives the values and, as a second slab, the keys that pick the zeros.
