@@ -24,18 +24,13 @@ import argparse
 import os
 import platform
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
+from timing import ratio
+from timing import rounds
 
 import weightinit as wi
-
-
-def timed(call: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,13 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.numpy:
             gaussian = np.random.default_rng(0).standard_normal((n, n), dtype=dtype)
             calls["qr"] = lambda g=gaussian: np.linalg.qr(g)
-        for call in calls.values():
-            call()
-        times: dict[str, list[float]] = {name: [] for name in calls}
-        for _ in range(args.repeat):
-            for name, call in calls.items():
-                times[name].append(timed(call))
-        print(row(n, times), flush=True)
+        print(row(n, rounds(calls, args.repeat)), flush=True)
 
 
 def row(n: int, times: dict[str, list[float]]) -> str:
@@ -88,15 +77,12 @@ def row(n: int, times: dict[str, list[float]]) -> str:
     def cell(name: str) -> str:
         return f"{statistics.median(times[name]) * 1e3:8.1f}ms" if name in times else "-"
 
-    def ratio(name: str) -> str:
-        if name not in times:
-            return "-"
-        rounds = [a / b for a, b in zip(times["ours"], times[name], strict=True)]
-        return f"{statistics.median(rounds):.2f}"
+    def versus(name: str) -> str:
+        return f"{ratio(times, 'ours', name):.2f}" if name in times else "-"
 
     return (
         f"{n:>6} {cell('ours'):>10} {cell('torch'):>10} {cell('qr'):>10} "
-        f"{ratio('torch'):>11} {ratio('qr'):>8}"
+        f"{versus('torch'):>11} {versus('qr'):>8}"
     )
 
 

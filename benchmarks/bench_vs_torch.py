@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
+from timing import ratio
+from timing import rounds
 
 import weightinit as wi
 
@@ -22,32 +23,6 @@ try:
     import torch
 except ImportError:  # the comparison with PyTorch is optional
     torch = None
-
-
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def rounds(calls: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
-    """Time every call once per round, ``repeat`` rounds, after one warm-up call each.
-
-    Contenders timed in the same round see the same machine: when its speed drifts, the
-    per-round ratios stay put where separate medians would not.
-    """
-    for fn in calls.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeat):
-        for name, fn in calls.items():
-            times[name].append(timed(fn))
-    return times
-
-
-def ratio(times: dict[str, list[float]], ours: str, theirs: str) -> float:
-    """Median over rounds of our time over theirs."""
-    return statistics.median(a / b for a, b in zip(times[ours], times[theirs], strict=True))
 
 
 def main() -> None:
