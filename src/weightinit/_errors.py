@@ -1,10 +1,15 @@
-"""Helpers that build error messages which name the bad value and the valid choices."""
+"""Validators whose errors name the bad value, the valid choices and the closest match.
+
+This module is the floor under everything, the engine included: it imports nothing from the
+package.
+"""
 
 from __future__ import annotations
 
 import difflib
 import math
 import numbers
+import operator
 from collections.abc import Iterable
 
 
@@ -26,6 +31,36 @@ def real(name: str, value: object, *, positive: bool = False) -> float:
     if not math.isfinite(number) or (positive and not number > 0.0):
         kind = "positive and finite" if positive else "finite"
         raise ValueError(f"{name} must be {kind}; got {value!r}.")
+    return number
+
+
+def integer(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """``value`` as an ``int`` in ``[minimum, maximum]``, or a ``TypeError``/``ValueError``.
+
+    Python and NumPy integers (anything with ``__index__``) count; ``bool`` does not.
+
+    >>> integer("groups", 2, minimum=1)
+    2
+    >>> integer("groups", 0, minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: groups must be >= 1; got 0.
+    """
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}.")
+    number = int(operator.index(value))
+    low = minimum is None or number >= minimum
+    high = maximum is None or number <= maximum
+    if not (low and high):
+        if maximum is None:
+            bounds = f">= {minimum}"
+        elif minimum is None:
+            bounds = f"<= {maximum}"
+        else:
+            bounds = f"between {minimum} and {maximum}"
+        raise ValueError(f"{name} must be {bounds}; got {number}.")
     return number
 
 

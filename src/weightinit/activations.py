@@ -1,4 +1,4 @@
-"""Activations, their gains, and the initializer to use with each.
+"""Activations: the table of known ones, their derivatives, and their gains.
 
 The gain of an activation ``f`` is ``1 / sqrt(E[f(z)**2])`` for ``z ~ N(0, 1)``: with weights
 of variance ``gain**2 / fan_in``, a unit pre-activation variance is a fixed point of a deep,
@@ -8,7 +8,6 @@ which refines around kinks by itself, so any vectorised callable has a gain.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -19,18 +18,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from weightinit import initializers as _init
 from weightinit._errors import choice_error
 from weightinit._errors import normalise_name
 from weightinit._errors import real
+from weightinit.initializers import Initializer
 
 __all__ = [
     "Activation",
     "activations",
-    "explain",
+    "expect",
     "gain",
-    "recommend",
+    "lookup",
     "register_activation",
+    "resolve",
+    "second_moment",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -161,15 +162,6 @@ _PYTORCH_GAIN: dict[str, Callable[..., float]] = {
     "selu": lambda: 3.0 / 4.0,
 }
 
-_FAMILIES: dict[str, str] = {
-    "relu": "he",
-    "leaky_relu": "he",
-    "tanh": "glorot",
-    "sigmoid": "glorot",
-    "linear": "glorot",
-    "selu": "lecun",
-}
-
 
 @dataclass(frozen=True)
 class Activation:
@@ -179,8 +171,14 @@ class Activation:
     function: Function
     derivative: Function | None = None
     aliases: tuple[str, ...] = ()
-    recommend: Callable[..., _init.Initializer] | None = field(default=None, compare=False)
+    recommend: Callable[..., Initializer] | None = field(default=None, compare=False)
     parameters: tuple[str, ...] = ()
+
+    def slope(self, x: npt.NDArray[Any], **params: Any) -> npt.NDArray[Any] | None:
+        """The derivative at ``x``, in ``x``'s dtype (``None`` if none was given)."""
+        if self.derivative is None:
+            return None
+        return np.asarray(self.derivative(x, **params), dtype=x.dtype)
 
 
 _PARAMETERS: dict[str, tuple[str, ...]] = {"leaky_relu": ("negative_slope",), "elu": ("alpha",)}
@@ -219,6 +217,11 @@ def _key(name: str) -> str:
 _rebuild_lookup()
 
 
+def lookup(activation: object) -> Activation:
+    """The table entry of an activation name or alias (``None`` is linear)."""
+    return _TABLE[_canonical(activation)]
+
+
 def _canonical(activation: object) -> str:
     if activation is None:
         return "linear"
@@ -252,7 +255,7 @@ def register_activation(
     *,
     derivative: Function | None = None,
     aliases: tuple[str, ...] = (),
-    recommend: Callable[..., _init.Initializer] | None = None,
+    recommend: Callable[..., Initializer] | None = None,
 ) -> None:
     """Add an activation to the table, so :func:`gain` and :func:`recommend` know it by name.
 
@@ -336,7 +339,7 @@ _GAUSS = np.zeros(15)
 _GAUSS[1::2] = np.concatenate((_WG[:-1], [_WG[-1]], _WG[:-1][::-1]))
 
 
-def _expect(fn: Callable[[Array], Array], *, rel_tol: float = 1e-12, abs_tol: float = 0.0) -> float:
+def expect(fn: Callable[[Array], Array], *, rel_tol: float = 1e-12, abs_tol: float = 0.0) -> float:
     """``E[fn(z)]`` for ``z ~ N(0, 1)`` by adaptive Gauss-Kronrod (7-15) on ``[-40, 40]``.
 
     Intervals are split where the Gauss and Kronrod estimates disagree most, until their
@@ -414,7 +417,7 @@ def _check_callable(fn: Function, name: str) -> None:
         raise ValueError(f"activation {name} returns non-finite values on normal inputs.")
 
 
-def _resolve(activation: object, params: Mapping[str, Any]) -> tuple[str | None, Function]:
+def resolve(activation: object, params: Mapping[str, Any]) -> tuple[str | None, Function]:
     """Return ``(canonical name or None for a callable, function of x alone)``."""
     if callable(activation) and not isinstance(activation, str):
         if params:
@@ -452,7 +455,7 @@ def second_moment(activation: object = "linear", **params: Any) -> float:
 
 def _normalised_second_moment(activation: object, params: Mapping[str, Any]) -> tuple[float, float]:
     """``(E[(f(z) / size)**2], size)`` with ``size = max |f|`` on [-4, 4] (or 1)."""
-    name, fn = _resolve(activation, params)
+    name, fn = resolve(activation, params)
     label = repr(name or getattr(activation, "__name__", activation))
 
     try:
@@ -467,7 +470,7 @@ def _normalised_second_moment(activation: object, params: Mapping[str, Any]) -> 
             with np.errstate(over="ignore"):
                 return values * values
 
-        moment = _expect(squared)
+        moment = expect(squared)
     except ValueError as error:
         raise ValueError(f"activation {label}: {error}.") from None
     if not moment > 0.0:
@@ -509,7 +512,7 @@ def gain(
     if convention == "pytorch":
         name = _canonical(activation) if not callable(activation) else None
         if name is not None:
-            _resolve(name, params)  # validates the parameters as the default convention does
+            resolve(name, params)  # validates the parameters as the default convention does
             params = {key: real(key, value) for key, value in params.items()}
         if name is None or name not in _PYTORCH_GAIN:
             listed = ", ".join(_PYTORCH_GAIN)
@@ -521,147 +524,3 @@ def gain(
         raise choice_error("convention", convention, ("second_moment", "pytorch"))
     moment, size = _normalised_second_moment(activation, params)
     return 1.0 / (math.sqrt(moment) * size)
-
-
-def _family_init(
-    name: str, distribution: _init.DistributionName | None, params: Mapping[str, float]
-) -> _init.Initializer:
-    family = _FAMILIES[name]
-    if family == "he":
-        slope = float(params.get("negative_slope", 0.01 if name == "leaky_relu" else 0.0))
-        return _init._he(slope, "fan_in", distribution or "normal")
-    if family == "glorot":
-        return dataclasses.replace(_init.glorot_uniform(), distribution=distribution or "uniform")
-    return dataclasses.replace(_init.lecun_normal(), distribution=distribution or "normal")
-
-
-def recommend(
-    activation: object = "relu",
-    *,
-    distribution: _init.DistributionName | None = None,
-    **params: Any,
-) -> _init.Initializer:
-    """The initializer to use with ``activation``, following the literature.
-
-    - ``relu`` -> ``he_normal()``; ``leaky_relu`` -> ``he_normal(negative_slope=a)``
-      (He et al. 2015);
-    - ``tanh``, ``sigmoid``, ``linear`` -> ``glorot_uniform()`` (Glorot & Bengio 2010);
-    - ``selu`` -> ``lecun_normal()`` (Klambauer et al. 2017);
-    - any other activation or callable -> ``variance_scaling(gain**2, "fan_in", "normal")``
-      with :func:`gain`.
-
-    Parameters
-    ----------
-    activation : str, callable or None
-    distribution : {"normal", "uniform", "truncated_normal"}, optional
-        Overrides the family's default distribution.
-    **params
-        The activation's parameters (``negative_slope``, ``alpha``).
-
-    Examples
-    --------
-    >>> import weightinit as wi
-    >>> wi.recommend("ReLU") == wi.he_normal()
-    True
-    >>> wi.recommend("tanh") == wi.glorot_uniform()
-    True
-    >>> wi.recommend("leaky_relu", negative_slope=0.2) == wi.he_normal(negative_slope=0.2)
-    True
-    >>> wi.recommend("gelu")  # doctest: +ELLIPSIS
-    VarianceScaling(scale=2.35..., mode='fan_in', distribution='normal')
-    """
-    if distribution is not None and distribution not in _init.DISTRIBUTIONS:
-        raise choice_error("distribution", distribution, _init.DISTRIBUTIONS)
-    name, _ = _resolve(activation, params)
-    if name is not None:
-        custom = _TABLE[name].recommend
-        if custom is not None:
-            chosen = custom(**params)
-            if distribution is not None and isinstance(chosen, _init.VarianceScaling):
-                return dataclasses.replace(chosen, distribution=distribution)
-            return chosen
-        if name in _FAMILIES:
-            return _family_init(name, distribution, params)
-    g = gain(activation, **params)
-    scale = g * g
-    if not (math.isfinite(scale) and scale > 0.0):
-        raise ValueError(
-            f"the gain {g!r} of this activation gives a weight scale {scale!r} that a float64 "
-            "cannot hold; check its parameters."
-        )
-    return _init.variance_scaling(scale, "fan_in", distribution or "normal")
-
-
-_CITATIONS = {
-    "he": "He et al. (2015), 'Delving Deep into Rectifiers'",
-    "glorot": "Glorot & Bengio (2010), 'Understanding the difficulty of training deep "
-    "feedforward neural networks'",
-    "lecun": "Klambauer et al. (2017), 'Self-Normalizing Neural Networks'",
-}
-
-
-def explain(
-    activation: object = "relu",
-    *,
-    distribution: _init.DistributionName | None = None,
-    **params: Any,
-) -> str:
-    """What :func:`recommend` returns for ``activation``, why, and the caveats that matter.
-
-    Examples
-    --------
-    >>> import weightinit as wi
-    >>> print(wi.explain("relu"))  # doctest: +ELLIPSIS
-    relu: recommend VarianceScaling(scale=2.0, mode='fan_in', distribution='normal') ...
-    """
-    init = recommend(activation, distribution=distribution, **params)
-    name, _ = _resolve(activation, params)
-    label = name or getattr(activation, "__name__", "callable")
-    g = gain(activation, **params)
-    lines = [f"{label}: recommend {init!r} (he/glorot/lecun presets are variance_scaling)."]
-    family = _FAMILIES.get(name or "")
-    custom = name is not None and _TABLE[name].recommend is not None
-    if custom:
-        lines.append("This activation was registered with its own recommendation.")
-    elif family == "he":
-        lines.append(
-            "A rectifier zeroes half of its inputs, so E[f(z)^2] = (1 + a^2) / 2 and weights "
-            "of variance 2 / ((1 + a^2) fan_in) keep the signal's scale through depth "
-            f"({_CITATIONS['he']})."
-        )
-    elif family == "glorot":
-        lines.append(
-            "Near zero this activation is close to linear, and Glorot's variance "
-            "2 / (fan_in + fan_out) balances the forward signal and the backward gradient "
-            f"({_CITATIONS['glorot']})."
-        )
-    elif family == "lecun":
-        lines.append(
-            "SELU's constants make N(0, 1) a stable fixed point when weights have variance "
-            f"1 / fan_in ({_CITATIONS['lecun']})."
-        )
-    else:
-        lines.append(
-            f"Its gain 1 / sqrt(E[f(z)^2]) = {g:.6f} makes unit pre-activation variance a "
-            "fixed point of a deep, wide, bias-free stack, so the weights get variance "
-            "gain^2 / fan_in (the mean-field view of Poole et al. (2016), 'Exponential "
-            "expressivity in deep neural networks through transient chaos', and Schoenholz "
-            "et al. (2017), 'Deep Information Propagation')."
-        )
-    lines.append(f"Second-moment gain: {g:.6f}.")
-    if name == "sigmoid":
-        lines.append(
-            "Caveat: sigmoid is not zero-centred (its mean is 1/2), so no gain keeps the signal "
-            "alive through depth; prefer tanh or a rectifier in deep stacks."
-        )
-    if name == "tanh":
-        lines.append(
-            f"Caveat: PyTorch's tanh gain 5/3 sits {5 / 3 / g - 1:.1%} above this fixed-point "
-            "gain, which pushes tanh towards saturation in deep stacks."
-        )
-    if name in ("gelu", "gelu_tanh", "silu", "mish"):
-        lines.append(
-            "Caveat: for this activation the unit-variance fixed point is unstable without "
-            "normalisation or residual connections: small deviations grow with depth."
-        )
-    return "\n".join(lines)

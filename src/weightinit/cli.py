@@ -94,6 +94,7 @@ def _run(args: argparse.Namespace) -> str:
             return json.dumps(
                 {
                     "activation": args.activation,
+                    "call": repr(init),
                     "initializer": init.get_config(),
                     "explanation": wi.explain(
                         args.activation, distribution=args.distribution, **_params(args)
@@ -101,8 +102,8 @@ def _run(args: argparse.Namespace) -> str:
                 },
                 indent=2,
             )
-        text = wi.explain(args.activation, distribution=args.distribution, **_params(args))
-        return f"{init!r}\n\n{text}"
+        # explain's first line is "<activation>: <the call that makes the initializer>".
+        return wi.explain(args.activation, distribution=args.distribution, **_params(args))
     if args.command == "gain":
         value = wi.gain(args.activation, convention=args.convention, **_params(args))
         if args.json:

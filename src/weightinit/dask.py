@@ -13,12 +13,11 @@ import numpy as np
 import numpy.typing as npt
 
 from weightinit import registry
-from weightinit import sampling
-from weightinit.fans import check_groups
+from weightinit._engine.keys import Key
+from weightinit._engine.keys import SeedLike
+from weightinit._engine.run import check_dtype
 from weightinit.fans import check_shape
-from weightinit.fans import resolve_layout
 from weightinit.initializers import Initializer
-from weightinit.structured import Structured
 
 __all__ = ["array"]
 
@@ -38,7 +37,7 @@ def _chunk(
     init: Initializer,
     shape: tuple[int, ...],
     dtype: np.dtype[Any],
-    key: sampling.Key,
+    key: Key,
     layout: str,
     groups: int,
     block_info: dict[Any, Any] | None = None,
@@ -53,7 +52,7 @@ def array(
     shape: Sequence[int],
     *,
     chunks: Any,
-    seed: sampling.SeedLike,
+    seed: SeedLike,
     dtype: npt.DTypeLike = np.float32,
     layout: str = "in_out",
     groups: int = 1,
@@ -95,20 +94,18 @@ def array(
     """
     da = _dask_array()
     initializer = registry.get(init)
-    if isinstance(initializer, Structured):
+    dims = check_shape(shape)
+    resolved = check_dtype(dtype)
+    if not initializer.plan(dims, layout=layout, groups=groups).elementwise:
         raise ValueError(
             f"{initializer!r} builds the whole weight at once, so it cannot be made chunk by "
             "chunk; use an element-wise initializer, or compute it in memory."
         )
-    dims = check_shape(shape)
-    resolved = sampling.check_dtype(dtype)
-    resolve_layout(layout)
-    check_groups(groups)
     # Validate fans and parameters once, here (one element, or nothing for an empty shape),
     # rather than in every chunk.
     probe = tuple(slice(0, 1) for _ in dims)
     initializer(dims, resolved, seed=0, layout=layout, groups=groups, region=probe)
-    key = sampling.Key.from_seed(seed)
+    key = Key.from_seed(seed)
     try:
         normalized = da.core.normalize_chunks(chunks, dims, dtype=resolved)
     except (ValueError, TypeError, ZeroDivisionError) as error:

@@ -20,13 +20,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from weightinit import initializers as _init
+from weightinit import families
 from weightinit import registry as _registry
-from weightinit import sampling
-from weightinit.activations import _TABLE
-from weightinit.activations import _expect
-from weightinit.activations import _resolve
-from weightinit.structured import Structured
+from weightinit._engine.keys import Key
+from weightinit._engine.keys import SeedLike
+from weightinit._engine.keys import check_seed
+from weightinit._errors import integer
+from weightinit._errors import real
+from weightinit.activations import expect
+from weightinit.activations import lookup
+from weightinit.activations import resolve
+from weightinit.initializers import Initializer
 
 __all__ = ["Comparison", "LayerStats", "Report", "compare", "diagnose"]
 
@@ -84,7 +88,7 @@ class Report:
     depth: int
     width: int
     batch: int
-    seed: int
+    seed: int | Key
     bias: float
     layers: list[LayerStats]
     verdict: str
@@ -208,20 +212,27 @@ def _json_safe(value: Any) -> Any:
 # --------------------------------------------------------------------------- experiment
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be a positive int; got {value!r}.")
-    number = int(value)
-    if number < 1:
-        raise ValueError(f"{name} must be a positive int; got {number}.")
-    return number
+def _children(seed: SeedLike, count: int) -> tuple[int | Key, list[np.random.SeedSequence]]:
+    """The seed to report (an int, or the ``Key`` any other seed resolved to, which gives
+    the same report again) and ``count`` independent child sequences of it."""
+    check_seed(seed)
+    used: int | Key
+    if seed is not None and not isinstance(
+        seed, (np.random.SeedSequence, np.random.Generator, Key)
+    ):
+        used = integer("seed", seed)
+        entropy: int | list[int] = used
+    else:
+        used = Key.from_seed(seed)
+        entropy = list(used.words)
+    return used, np.random.SeedSequence(entropy).spawn(count)
 
 
 def _derivative(name: str | None, fn: Callable[[Array], Array]) -> Callable[[Array], Array]:
-    exact = _TABLE[name].derivative if name is not None else None
-    if exact is not None:
-        known = exact
-        return lambda x: np.asarray(known(x), dtype=x.dtype)
+    entry = lookup(name) if name is not None else None
+    if entry is not None and entry.derivative is not None:
+        known = entry
+        return lambda x: known.slope(x)  # type: ignore[return-value]
 
     def central(x: Array) -> Array:
         step = 1e-3
@@ -263,9 +274,9 @@ def _predicted_stds(
             return np.asarray(fn(r * z + bias), dtype=np.float64)
 
         try:
-            second = _expect(lambda z: shifted(z) ** 2, abs_tol=1e-300)
+            second = expect(lambda z: shifted(z) ** 2, abs_tol=1e-300)
             # E[f] may vanish (odd f): its tolerance is set by the size of f.
-            first = _expect(shifted, abs_tol=1e-12 * math.sqrt(second))
+            first = expect(shifted, abs_tol=1e-12 * math.sqrt(second))
         except ValueError:
             stds.extend([math.nan] * (depth - len(stds)))
             break
@@ -280,7 +291,7 @@ def diagnose(
     depth: int = 5,
     width: int = 100,
     batch: int = 1000,
-    seed: int = 0,
+    seed: SeedLike = 0,
     bias: float = 0.0,
 ) -> Report:
     """Push unit-normal inputs through a deep dense stack and report what happens.
@@ -294,8 +305,10 @@ def diagnose(
         As for :func:`weightinit.recommend`.
     depth, width, batch : int
         Number of layers, units per layer, and inputs.
-    seed : int
-        Seeds the inputs, the weights and the upstream gradient.
+    seed : int, SeedSequence, Generator, Key or None
+        Seeds the inputs, the weights and the upstream gradient. ``report.seed`` is what was
+        used: the int, or the :class:`~weightinit.Key` any other seed resolved to (pass it
+        again to get the same report).
     bias : float
         A constant added to every pre-activation.
 
@@ -318,26 +331,19 @@ def diagnose(
     'vanishing'
     """
     initializer = _registry.get(init)
-    depth = _positive_int("depth", depth)
-    width = _positive_int("width", width)
-    batch = _positive_int("batch", batch)
-    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
-        raise TypeError(f"seed must be a non-negative int; got {seed!r}.")
-    if int(seed) < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
-    if isinstance(bias, bool) or not isinstance(bias, (int, float, np.integer, np.floating)):
-        raise TypeError(f"bias must be a real number; got {bias!r}.")
-    if not math.isfinite(bias):
-        raise ValueError(f"bias must be finite; got {bias!r}.")
-    name, fn = _resolve(activation, {})
+    depth = integer("depth", depth, minimum=1)
+    width = integer("width", width, minimum=1)
+    batch = integer("batch", batch, minimum=1)
+    bias = real("bias", bias)
+    name, fn = resolve(activation, {})
     label = name or getattr(activation, "__name__", "callable")
     deriv = _derivative(name, fn)
     saturated_at = _saturation(name, fn)
 
-    children = np.random.SeedSequence(int(seed)).spawn(depth + 2)
+    used, children = _children(seed, depth + 2)
     dtype = np.float32
-    x = _init.scaled_normal(1.0)((batch, width), dtype, seed=children[0])
-    upstream = _init.scaled_normal(1.0)((batch, width), dtype, seed=children[1])
+    x = families.scaled_normal(1.0)((batch, width), dtype, seed=children[0])
+    upstream = families.scaled_normal(1.0)((batch, width), dtype, seed=children[1])
     weights = [initializer((width, width), dtype, seed=children[2 + i]) for i in range(depth)]
 
     a = x
@@ -371,8 +377,8 @@ def diagnose(
         depth=depth,
         width=width,
         batch=batch,
-        seed=int(seed),
-        bias=float(bias),
+        seed=used,
+        bias=bias,
         layers=layers,
         verdict=verdict,
         explanation=explanation,
@@ -385,21 +391,13 @@ def _norm(grad: Array) -> float:
     return value if math.isfinite(value) else math.inf
 
 
-def _weight_variance(init: _init.Initializer, width: int) -> float:
+def _weight_variance(init: Initializer, width: int) -> float:
     """The weights' variance if the mean-field map applies (zero-mean weights), else NaN."""
     try:
         variance = init.variance((width, width))
-        if isinstance(init, Structured):
-            return variance  # orthogonal, sparse: zero-mean with an exact variance
-        dist = init._distribution((width, width))
-    except (ValueError, TypeError, NotImplementedError):  # no per-element distribution
+        mean = init.plan((width, width)).mean()
+    except (ValueError, TypeError):  # no common per-element mean and variance
         return math.nan
-    if isinstance(dist, sampling.Constant):
-        mean = dist.value
-    elif isinstance(dist, sampling.Uniform):
-        mean = (dist.low + dist.high) / 2.0
-    else:
-        mean = dist.mean
     return variance if mean == 0.0 else math.nan
 
 
@@ -496,7 +494,7 @@ def compare(inits: Sequence[object], activation: object, **kwargs: Any) -> Compa
     >>> [r.verdict for r in table.reports]
     ['vanishing', 'healthy']
     """
-    if isinstance(inits, (str, _init.Initializer)) or not isinstance(inits, Sequence):
+    if isinstance(inits, (str, Initializer)) or not isinstance(inits, Sequence):
         raise TypeError(f"inits must be a sequence of initializers or names; got {inits!r}.")
     if not inits:
         raise ValueError("inits must name at least one initializer.")

@@ -7,13 +7,13 @@ A weight's shape does not say which axis feeds the layer and which axis it feeds
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from weightinit._errors import integer
 from weightinit._errors import resolve_name
 
 __all__ = [
@@ -82,18 +82,9 @@ def resolve_layout(layout: object) -> str:
     return resolve_name("layout", layout, _LAYOUT_ALIASES, LAYOUTS)
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}.")
-    number = operator.index(value)
-    if number < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {number}.")
-    return number
-
-
 def check_groups(groups: object) -> int:
     """Validate ``groups``: an integer >= 1."""
-    return _check_int("groups", groups, 1)
+    return integer("groups", groups, minimum=1)
 
 
 def check_shape(shape: object) -> tuple[int, ...]:
@@ -109,8 +100,11 @@ def check_shape(shape: object) -> tuple[int, ...]:
     dims = []
     for dim in shape:
         if isinstance(dim, bool) or not hasattr(dim, "__index__"):
-            raise TypeError(f"shape must contain integers only; got {dim!r} in {shape!r}.")
-        size = operator.index(dim)
+            raise TypeError(
+                f"shape must contain integers only; got {dim!r} in {shape!r}. The shape is one "
+                "tuple, e.g. (784, 256)."
+            )
+        size = integer("each axis of a shape", dim)
         if size >= 2**62:
             raise ValueError(f"shape {shape!r} has an axis of {size}, too large to index.")
         if size < 0:
@@ -132,7 +126,7 @@ def _axes(
         items = tuple(value)
     axes = []
     for item in items:
-        axis = _check_int(name, item, -(1 << 62))
+        axis = integer(name, item)
         if not -rank <= axis < rank:
             raise ValueError(
                 f"{name}={item!r} is out of range for shape {shape} of rank {rank}; "

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from weightinit._errors import integer
 from weightinit._errors import real
 
 __all__ = ["LSUVLayer", "LSUVReport", "lsuv"]
@@ -254,11 +255,7 @@ def _check_weights(weights: object) -> list[FloatArray]:
 
 
 def _check_max_iter(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"max_iter must be a positive int; got {value!r}.")
-    if value < 1:
-        raise ValueError(f"max_iter must be a positive int; got {value!r}.")
-    return int(value)
+    return integer("max_iter", value, minimum=1)
 
 
 def _measure(forward: Forward, weights: object, x: Any, index: int, count: int) -> float:

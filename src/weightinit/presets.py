@@ -17,38 +17,34 @@ sqrt(fan_in))``, zero bias).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
-import operator
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from weightinit import initializers as _init
-from weightinit import sampling
+from weightinit import families
+from weightinit import named
 from weightinit._errors import choice_error
+from weightinit._errors import integer
+from weightinit.distributions import TRUNCATION_STD
+from weightinit.distributions import Distribution
+from weightinit.distributions import Undefined
+from weightinit.distributions import Uniform
 from weightinit.initializers import Initializer
+from weightinit.initializers import Weight
 
 __all__ = ["LAYOUTS", "PRESETS", "Recurrent", "describe", "fan_in_bias", "preset"]
 
 
-def _pytorch_default() -> _init.VarianceScaling:
+def _pytorch_default() -> families.VarianceScaling:
     # kaiming_uniform_(w, a=sqrt(5)): gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound
     # gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in); that is variance 1 / (3 fan_in).
-    return _init.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+    return families.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 
 
-def _positive_int(name: str, value: object) -> int:
-    """An int (NumPy integers too) in ``[1, 2**62)``; ``TypeError`` for other types."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int; got {value!r} of type {type(value).__name__}.")
-    number = operator.index(value)
-    if not 1 <= number < 2**62:
-        raise ValueError(f"{name} must be a positive int below 2**62; got {number!r}.")
-    return int(number)
-
-
-def fan_in_bias(fan_in: int) -> _init.Uniform:
+def fan_in_bias(fan_in: int) -> families.Uniform:
     """PyTorch's default bias: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, ``fan_in`` of the weight.
 
     A bias has no fans of its own, so the weight's ``fan_in`` is a parameter.
@@ -59,9 +55,9 @@ def fan_in_bias(fan_in: int) -> _init.Uniform:
     >>> fan_in_bias(400) == __import__("weightinit").uniform(-0.05, 0.05)
     True
     """
-    count = _positive_int("fan_in", fan_in)
+    count = integer("fan_in", fan_in, minimum=1, maximum=2**62 - 1)
     bound = 1.0 / math.sqrt(count)
-    return _init.uniform(-bound, bound)
+    return families.uniform(-bound, bound)
 
 
 @dataclass(frozen=True)
@@ -77,30 +73,35 @@ class Recurrent(Initializer):
     _name = "recurrent"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "gates", _positive_int("gates", self.gates))
+        object.__setattr__(
+            self, "gates", integer("gates", self.gates, minimum=1, maximum=2**62 - 1)
+        )
 
-    def _hidden(self, shape: tuple[int, ...]) -> int:
+    def _plan(self, weight: Weight) -> Distribution:
+        shape = weight.shape
         if not shape:
             raise ValueError("a recurrent weight or bias needs at least one axis.")
-        if shape[0] % self.gates or shape[0] == 0:
-            raise ValueError(
-                f"the first axis of {shape} must be {self.gates} x hidden size (one block per "
-                f"gate); {shape[0]} is not a positive multiple of {self.gates}."
-            )
-        return shape[0] // self.gates
+        reason = (
+            f"the first axis of {shape} must be {self.gates} x hidden size (one block per "
+            f"gate); {shape[0]} is not a positive multiple of {self.gates}."
+        )
+        if shape[0] == 0:
+            return Undefined(reason)  # an empty weight is still made
+        if shape[0] % self.gates:
+            raise ValueError(reason)
+        bound = 1.0 / math.sqrt(shape[0] // self.gates)
+        return Uniform(-bound, bound)
 
-    def _distribution(
-        self, shape: tuple[int, ...], *, layout: str = "in_out", groups: int = 1
-    ) -> sampling.Distribution:
-        bound = 1.0 / math.sqrt(self._hidden(shape))
-        return sampling.Uniform(-bound, bound)
+    def _call(self) -> str:
+        known = {4: "pytorch.lstm", 3: "pytorch.gru"}.get(self.gates)
+        return f"presets.preset({known!r})" if known else super()._call()
 
 
 def _recurrent(gates: int) -> Callable[[], Recurrent]:
     return lambda: Recurrent(gates)
 
 
-_HAIKU_SCALE = _init.TRUNCATION_STD**2
+_HAIKU_SCALE = TRUNCATION_STD**2
 
 #: Dotted name -> (factory, the framework's weight layout, what it reproduces).
 PRESETS: dict[str, tuple[Callable[..., Initializer], str, str]] = {
@@ -115,7 +116,7 @@ PRESETS: dict[str, tuple[Callable[..., Initializer], str, str]] = {
     # PyTorch reads the fan-in of a transposed kernel (in, out/groups, *k) from axis 1, that
     # is the output channels per group times the kernel: our fan_out in that layout.
     "pytorch.conv_transpose2d": (
-        lambda: _init.variance_scaling(1.0 / 3.0, "fan_out", "uniform"),
+        lambda: families.variance_scaling(1.0 / 3.0, "fan_out", "uniform"),
         "pytorch_transposed",
         "torch.nn.ConvTranspose2d weight",
     ),
@@ -124,40 +125,40 @@ PRESETS: dict[str, tuple[Callable[..., Initializer], str, str]] = {
         "pytorch_transposed",
         "torch.nn.ConvTranspose2d bias (PyTorch's fan_in: out/groups * kernel; needs fan_in)",
     ),
-    "pytorch.embedding": (lambda: _init.scaled_normal(1.0), "in_out", "torch.nn.Embedding"),
+    "pytorch.embedding": (lambda: families.scaled_normal(1.0), "in_out", "torch.nn.Embedding"),
     "pytorch.lstm": (_recurrent(4), "out_in", "torch.nn.LSTM weights"),
     "pytorch.lstm.bias": (_recurrent(4), "out_in", "torch.nn.LSTM biases"),
     "pytorch.gru": (_recurrent(3), "out_in", "torch.nn.GRU weights"),
     "pytorch.gru.bias": (_recurrent(3), "out_in", "torch.nn.GRU biases"),
-    "keras.dense": (_init.glorot_uniform, "in_out", "keras.layers.Dense kernel"),
-    "keras.dense.bias": (_init.zeros, "in_out", "keras.layers.Dense bias"),
-    "keras.conv2d": (_init.glorot_uniform, "in_out", "keras.layers.Conv2D kernel"),
-    "keras.conv2d.bias": (_init.zeros, "in_out", "keras.layers.Conv2D bias"),
+    "keras.dense": (named.glorot_uniform, "in_out", "keras.layers.Dense kernel"),
+    "keras.dense.bias": (families.zeros, "in_out", "keras.layers.Dense bias"),
+    "keras.conv2d": (named.glorot_uniform, "in_out", "keras.layers.Conv2D kernel"),
+    "keras.conv2d.bias": (families.zeros, "in_out", "keras.layers.Conv2D bias"),
     "keras.embedding": (
-        lambda: _init.uniform(-0.05, 0.05),
+        lambda: families.uniform(-0.05, 0.05),
         "in_out",
         "keras.layers.Embedding (RandomUniform(-0.05, 0.05))",
     ),
     "flax.dense": (
-        lambda: _init.variance_scaling(1.0, "fan_in", "truncated_normal"),
+        lambda: families.variance_scaling(1.0, "fan_in", "truncated_normal"),
         "in_out",
         "flax.linen.Dense kernel (lecun_normal)",
     ),
-    "flax.dense.bias": (_init.zeros, "in_out", "flax.linen.Dense bias"),
+    "flax.dense.bias": (families.zeros, "in_out", "flax.linen.Dense bias"),
     "flax.conv": (
-        lambda: _init.variance_scaling(1.0, "fan_in", "truncated_normal"),
+        lambda: families.variance_scaling(1.0, "fan_in", "truncated_normal"),
         "in_out",
         "flax.linen.Conv kernel (lecun_normal)",
     ),
-    "flax.conv.bias": (_init.zeros, "in_out", "flax.linen.Conv bias"),
+    "flax.conv.bias": (families.zeros, "in_out", "flax.linen.Conv bias"),
     # TruncatedNormal(stddev=1/sqrt(fan_in)) cut at two of those standard deviations: the
     # variance is 0.8796...^2 / fan_in, i.e. variance_scaling with that scale.
     "haiku.linear": (
-        lambda: _init.variance_scaling(_HAIKU_SCALE, "fan_in", "truncated_normal"),
+        lambda: families.variance_scaling(_HAIKU_SCALE, "fan_in", "truncated_normal"),
         "in_out",
         "haiku.Linear w (TruncatedNormal(1 / sqrt(fan_in)))",
     ),
-    "haiku.linear.bias": (_init.zeros, "in_out", "haiku.Linear b"),
+    "haiku.linear.bias": (families.zeros, "in_out", "haiku.Linear b"),
 }
 
 _VERSIONS = {
@@ -180,7 +181,13 @@ def _documented(
 
     @functools.wraps(factory)
     def make(*args: object, **kwargs: object) -> Initializer:
-        return factory(*args, **kwargs)
+        init = factory(*args, **kwargs)
+        if isinstance(init, families.VarianceScaling) and repr(init).startswith(
+            "variance_scaling("
+        ):
+            # No named preset says what this is: the framework's default does.
+            return families.labelled(init, f"presets.preset({name!r})")
+        return init
 
     framework = name.split(".")[0]
     make.__name__ = make.__qualname__ = name.replace(".", "_")
@@ -222,14 +229,28 @@ def preset(name: str, *args: object, **kwargs: object) -> Initializer:
     >>> preset("flax.dense") == wi.variance_scaling(1.0, "fan_in", "truncated_normal")
     True
     """
-    from weightinit.registry import get
-
     if not isinstance(name, str):
         raise TypeError(f"a preset name must be a string; got {name!r}.")
     key = name.strip().lower()
     if key not in PRESETS:
-        return get(name)  # raises the registry's error with the closest name
+        close = difflib.get_close_matches(key, PRESETS, n=3, cutoff=0.5)
+        hint = f" The closest are {', '.join(map(repr, close))}." if close else ""
+        raise ValueError(
+            f"{name!r} is not a framework preset.{hint} All of them are in "
+            "weightinit.presets.PRESETS; named initializers such as 'he_normal' come from "
+            "weightinit.get()."
+        )
     return PRESETS[key][0](*args, **kwargs)
+
+
+def _core(init: Initializer) -> str:
+    """The call of a preset's initializer that shows its numbers (not ``presets.preset``)."""
+    config = init.get_config()
+    if config["name"] == "variance_scaling":
+        return (
+            f"variance_scaling({config['scale']!r}, {config['mode']!r}, {config['distribution']!r})"
+        )
+    return repr(init)
 
 
 def describe(names: Sequence[str] | None = None) -> str:
@@ -247,6 +268,6 @@ def describe(names: Sequence[str] | None = None) -> str:
         if name not in PRESETS:
             raise choice_error("preset name", name, tuple(PRESETS))
         factory, layout, what = PRESETS[name]
-        shown = "needs fan_in" if what.endswith("fan_in)") else repr(factory())
+        shown = "needs fan_in" if what.endswith("fan_in)") else _core(factory())
         rows.append(f"{name:32} {layout:20} {what:58} {shown}")
     return "\n".join(rows)

@@ -7,30 +7,32 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
-from weightinit import initializers as _init
+from weightinit import families
+from weightinit import named
 from weightinit import presets as _presets
 from weightinit import structured as _structured
 from weightinit._errors import choice_error
 from weightinit._errors import normalise_name
+from weightinit.initializers import Initializer
 
 __all__ = ["get", "names", "register"]
 
-Factory = Callable[..., _init.Initializer]
+Factory = Callable[..., Initializer]
 
 _FACTORIES: dict[str, Factory] = {
-    "zeros": _init.zeros,
-    "ones": _init.ones,
-    "constant": _init.constant,
-    "scaled_normal": _init.scaled_normal,
-    "uniform": _init.uniform,
-    "truncated_normal": _init.truncated_normal,
-    "variance_scaling": _init.variance_scaling,
-    "lecun_normal": _init.lecun_normal,
-    "lecun_uniform": _init.lecun_uniform,
-    "glorot_normal": _init.glorot_normal,
-    "glorot_uniform": _init.glorot_uniform,
-    "he_normal": _init.he_normal,
-    "he_uniform": _init.he_uniform,
+    "zeros": families.zeros,
+    "ones": families.ones,
+    "constant": families.constant,
+    "scaled_normal": families.scaled_normal,
+    "uniform": families.uniform,
+    "truncated_normal": families.truncated_normal,
+    "variance_scaling": families.variance_scaling,
+    "lecun_normal": named.lecun_normal,
+    "lecun_uniform": named.lecun_uniform,
+    "glorot_normal": named.glorot_normal,
+    "glorot_uniform": named.glorot_uniform,
+    "he_normal": named.he_normal,
+    "he_uniform": named.he_uniform,
     "orthogonal": _structured.orthogonal,
     "identity": _structured.identity,
     "dirac": _structured.dirac,
@@ -80,7 +82,7 @@ def _lookup(name: object) -> tuple[str, Factory]:
     raise choice_error("initializer name", name, names(), (*_ALIASES, *_presets.PRESETS))
 
 
-def get(identifier: object) -> _init.Initializer:
+def get(identifier: object) -> Initializer:
     """Return an initializer from a name, an alias, a config dict or an initializer.
 
     Parameters
@@ -99,7 +101,7 @@ def get(identifier: object) -> _init.Initializer:
     >>> wi.get(init.get_config()) == init
     True
     """
-    if isinstance(identifier, _init.Initializer):
+    if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
         name, factory = _lookup(identifier)
@@ -148,8 +150,8 @@ def _call(name: str, factory: Factory, params: dict[str, Any]) -> object:
     return factory(**params)
 
 
-def _built(name: str, result: object) -> _init.Initializer:
-    if not isinstance(result, _init.Initializer):
+def _built(name: str, result: object) -> Initializer:
+    if not isinstance(result, Initializer):
         raise TypeError(
             f"the factory registered as {name!r} returned {result!r} of type "
             f"{type(result).__name__}, not an Initializer."

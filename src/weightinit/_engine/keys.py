@@ -1,0 +1,156 @@
+"""Seeds, root keys and the SFC64 stream of each tile.
+
+A seed resolves once into a root key of four 64-bit words (by :class:`numpy.random.SeedSequence`);
+tile ``i`` of a tensor draws from its own SFC64 stream, whose state is a bijective mix of the
+root key and ``i``. So a value depends on the seed and its tile alone, never on the order or
+the thread that makes it.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import threading
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+__all__ = ["Key", "SeedLike", "check_seed", "root_key", "streams"]
+
+MASK64 = (1 << 64) - 1
+
+SeedLike = Union[None, int, np.integer, np.random.SeedSequence, np.random.Generator, "Key"]
+
+Words = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Key:
+    """A resolved root key: four 64-bit words. Passing it as ``seed`` reuses it as it is.
+
+    Resolve a seed once with ``Key.from_seed(seed)`` to make several pieces of one tensor
+    (regions, Dask chunks) from one ``Generator`` or ``None`` seed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import weightinit as wi
+    >>> key = wi.Key.from_seed(np.random.default_rng(0))
+    >>> a = wi.he_normal()((4, 3), seed=key)
+    >>> bool((a == wi.he_normal()((4, 3), seed=key)).all())
+    True
+    """
+
+    words: Words
+
+    def __post_init__(self) -> None:
+        words = self.words
+        if (
+            not isinstance(words, tuple)
+            or len(words) != 4
+            or not all(isinstance(w, int) and not isinstance(w, bool) for w in words)
+            or not all(0 <= w <= MASK64 for w in words)
+        ):
+            raise ValueError(
+                f"a Key holds four integers in [0, 2**64); got {words!r}. Make one with "
+                "Key.from_seed(seed)."
+            )
+
+    @classmethod
+    def from_seed(cls, seed: SeedLike) -> Key:
+        """Resolve ``seed`` (advancing a ``Generator``) into a reusable key."""
+        return cls(root_key(seed))
+
+
+def check_seed(seed: object) -> None:
+    """Raise ``TypeError``/``ValueError`` unless ``seed`` is a valid seed."""
+    if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.Generator, Key)):
+        return
+    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
+        raise TypeError(
+            "seed must be None, a non-negative int, a numpy.random.SeedSequence, a "
+            f"numpy.random.Generator or a weightinit.Key; got {seed!r} of type "
+            f"{type(seed).__name__}."
+        )
+    if operator.index(seed) < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
+
+
+@functools.lru_cache(maxsize=256)
+def _key_from_int(seed: int) -> Words:
+    return _key_from_sequence(np.random.SeedSequence(seed))
+
+
+def _key_from_sequence(sequence: np.random.SeedSequence) -> Words:
+    words = sequence.generate_state(4, np.uint64)
+    return (int(words[0]), int(words[1]), int(words[2]), int(words[3]))
+
+
+def root_key(seed: SeedLike) -> Words:
+    """Derive the four-word root key of all tile streams from ``seed``.
+
+    An int or a ``SeedSequence`` always gives the same key. A ``Generator`` is advanced by
+    four 64-bit draws, so two calls with one generator give different keys. ``None`` draws
+    fresh entropy from the operating system.
+    """
+    check_seed(seed)
+    if isinstance(seed, Key):
+        return seed.words
+    if isinstance(seed, np.random.Generator):
+        entropy = seed.integers(0, 2**63, size=4, dtype=np.int64)
+        return _key_from_sequence(np.random.SeedSequence([int(x) for x in entropy]))
+    if isinstance(seed, np.random.SeedSequence):
+        return _key_from_sequence(seed)
+    if seed is None:
+        return _key_from_sequence(np.random.SeedSequence())
+    return _key_from_int(operator.index(seed))
+
+
+def _mix64(z: int) -> int:
+    # The finaliser of SplitMix64 (Steele, Lea & Flood 2014): a bijection on 64-bit words.
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+class Stream:
+    """One SFC64 bit generator, re-keyed for each tile."""
+
+    def __init__(self) -> None:
+        self.bitgen = np.random.SFC64(0)
+        self.generator = np.random.Generator(self.bitgen)
+        self._state = np.empty(4, dtype=np.uint64)
+
+    def start(self, key: Words, tile: int) -> np.random.Generator:
+        """The generator at the start of tile ``tile``'s stream under ``key``."""
+        salt = _mix64((tile * 0x9E3779B97F4A7C15 + key[3]) & MASK64)
+        for j in range(3):
+            self._state[j] = _mix64((key[j] ^ salt) + j * 0xD1B54A32D192ED03 & MASK64)
+        self._state[3] = 1
+        self.bitgen.state = {
+            "bit_generator": "SFC64",
+            "state": {"state": self._state},
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        self.bitgen.random_raw(12)  # as SFC64's own seeding does: mix the state first
+        return self.generator
+
+
+class _Streams(threading.local):
+    """Each thread's stream objects, kept between calls (a few hundred bytes each)."""
+
+    def __init__(self) -> None:
+        self.pool: list[Stream] = []
+
+
+_STREAMS = _Streams()
+
+
+def streams(key: Words, tiles: list[int]) -> list[np.random.Generator]:
+    """The generators of ``tiles``, each at the start of its stream (one object per tile)."""
+    pool = _STREAMS.pool
+    while len(pool) < len(tiles):
+        pool.append(Stream())
+    return [stream.start(key, tile) for stream, tile in zip(pool, tiles, strict=False)]
