@@ -19,7 +19,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import weightinit as wi
-from weightinit import sampling
+from weightinit._engine import tiles as tiling
+from weightinit.distributions import TRUNCATION_STD
 
 #: Largest acceptable probability that a check fails for a correct sampler.
 ALPHA = 1e-8
@@ -138,7 +139,7 @@ def stretched(sample: np.ndarray, mean: float, factor: float) -> np.ndarray:
 def test_truncated_variance_formula_known_value():
     m2, _ = truncated_moments(2.0)
     assert m2 == pytest.approx(0.7737413035499232, rel=1e-14)
-    assert math.sqrt(m2) == pytest.approx(wi.initializers.TRUNCATION_STD, rel=1e-14)
+    assert math.sqrt(m2) == pytest.approx(TRUNCATION_STD, rel=1e-14)
 
 
 def test_kurtosis_limits():
@@ -695,9 +696,9 @@ def test_golden_digest(init, shape, dtype, digest):
 
 
 def test_golden_shapes_cover_several_tiles():
-    assert math.prod((300, 301)) > sampling.BLOCK
-    assert len(list(sampling.tiles((300, 301)))) == 2
-    assert len(list(sampling.tiles((3, 3, 64, 300)))) > 2
+    assert math.prod((300, 301)) > tiling.BLOCK
+    assert len(list(tiling.tiles((300, 301)))) == 2
+    assert len(list(tiling.tiles((3, 3, 64, 300)))) > 2
 
 
 # --------------------------------------------------------------------------- tiles
@@ -722,24 +723,24 @@ TILE_TABLE = [
 
 @pytest.mark.parametrize(("shape", "tile"), TILE_TABLE, ids=[str(s) for s, _ in TILE_TABLE])
 def test_tile_shape_table(shape, tile):
-    assert sampling.tile_shape(shape) == tile
+    assert tiling.tile_shape(shape) == tile
 
 
 def test_block_size():
-    assert sampling.BLOCK == 2**16
+    assert tiling.BLOCK == 2**16
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(0, 5000), min_size=1, max_size=5))
 def test_tiles_fit_in_a_block(dims):
     shape = tuple(dims)
-    tile = sampling.tile_shape(shape)
+    tile = tiling.tile_shape(shape)
     assert len(tile) == len(shape)
-    assert math.prod(tile) <= sampling.BLOCK
+    assert math.prod(tile) <= tiling.BLOCK
     assert all(1 <= t <= max(1, d) for t, d in zip(tile, shape, strict=True))
     # Not needlessly small: the last halving started above BLOCK and at most halved it.
-    if math.prod(max(1, d) for d in shape) > sampling.BLOCK:
-        assert 2 * math.prod(tile) > sampling.BLOCK
+    if math.prod(max(1, d) for d in shape) > tiling.BLOCK:
+        assert 2 * math.prod(tile) > tiling.BLOCK
 
 
 @settings(max_examples=60, deadline=None)
@@ -748,9 +749,9 @@ def test_tiles_cover_the_shape_exactly_once(dims):
     shape = tuple(dims)
     count = np.zeros(shape, dtype=np.int8)
     indices = []
-    for index, region in sampling.tiles(shape):
+    for index, region in tiling.tiles(shape):
         indices.append(index)
         count[region] += 1
-        assert math.prod(s.stop - s.start for s in region) <= sampling.BLOCK
+        assert math.prod(s.stop - s.start for s in region) <= tiling.BLOCK
     assert (count == 1).all()
     assert indices == list(range(len(indices)))

@@ -196,8 +196,8 @@ def _preset_calls(scale: float, mode: str, distribution: str) -> list[str]:
     if family is not None:
         gain = _short(math.sqrt(scale), scale, gain_scale)
         if gain is not None:
-            args = "" if float(gain) == 1.0 else f"gain={gain}"
-            calls.append(f"{family}_{distribution}({args})")
+            shown = "" if float(gain) == 1.0 else f"gain={gain}"
+            calls.append(f"{family}_{distribution}({shown})")
     return calls
 
 
