@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import weightinit as wi
-from weightinit.activations import _TABLE
+from weightinit.activations import lookup
 
 Array = np.ndarray
 ACTIVATIONS = ("tanh", "relu")
@@ -73,13 +73,13 @@ class Network:
 
     def f(self, h: Array) -> Array:
         """The activation at ``h``, in ``h``'s dtype (from weightinit's activation table)."""
-        return np.asarray(_TABLE[self.activation].function(h), dtype=h.dtype)
+        return np.asarray(lookup(self.activation).function(h), dtype=h.dtype)
 
     def df(self, h: Array) -> Array:
         """The activation's derivative at ``h``, in ``h``'s dtype."""
-        derivative = _TABLE[self.activation].derivative
-        assert derivative is not None, f"{self.activation} has no derivative in the table"
-        return np.asarray(derivative(h), dtype=h.dtype)
+        slope = lookup(self.activation).slope(h)
+        assert slope is not None, f"{self.activation} has no derivative in the table"
+        return slope
 
 
 def layer_sizes(depth: int, width: int, n_in: int = 64, n_out: int = 10) -> list[int]:

@@ -100,10 +100,7 @@ def check_shape(shape: object) -> tuple[int, ...]:
     dims = []
     for dim in shape:
         if isinstance(dim, bool) or not hasattr(dim, "__index__"):
-            raise TypeError(
-                f"shape must contain integers only; got {dim!r} in {shape!r}. The shape is one "
-                "tuple, e.g. (784, 256)."
-            )
+            raise TypeError(f"shape must contain integers only; got {dim!r} in {shape!r}.")
         size = integer("each axis of a shape", dim)
         if size >= 2**62:
             raise ValueError(f"shape {shape!r} has an axis of {size}, too large to index.")
