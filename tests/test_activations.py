@@ -22,6 +22,7 @@ import weightinit as wi
 # ``weightinit.activations`` is the function re-exported by the package, which hides the
 # submodule of the same name; ``from ... import`` still reaches the module.
 from weightinit.activations import _TABLE
+from weightinit.activations import lookup
 
 # Taken once, at import, before any test registers an activation of its own.
 BUILTIN: dict[str, tuple[str, ...]] = dict(wi.activations())
@@ -564,7 +565,8 @@ CITATIONS = {
 @pytest.mark.parametrize("name", sorted(EXPECTED_NAMES))
 def test_explain_names_the_recommendation_and_gain(name):
     text = wi.explain(name)
-    assert text.startswith(f"{name}: recommend {wi.recommend(name)!r}")
+    # The first line is the recommendation, as the call that makes it.
+    assert text.splitlines()[0] == f"{name}: {wi.recommend(name)!r}"
     assert f"{wi.gain(name):.6f}" in text
     if name in CITATIONS:
         assert CITATIONS[name] in text
@@ -592,12 +594,37 @@ def test_explain_with_parameters_and_callables():
     def my_activation(x):
         return np.tanh(x)
 
-    assert wi.explain(my_activation).startswith("my_activation: recommend")
+    first = wi.explain(my_activation).splitlines()[0]
+    assert first == f"my_activation: {wi.recommend(my_activation)!r}"
 
 
 @pytest.mark.parametrize("name", sorted(UNSTABLE))
 def test_explain_cites_mean_field_for_other_activations(name):
     assert re.search(r"Poole|Schoenholz", wi.explain(name))
+
+
+WITH_DERIVATIVE = sorted(name for name, entry in _TABLE.items() if entry.derivative is not None)
+
+
+def test_every_builtin_activation_has_a_derivative() -> None:
+    assert set(WITH_DERIVATIVE) == EXPECTED_NAMES
+
+
+@pytest.mark.parametrize("name", WITH_DERIVATIVE)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_derivatives_keep_the_input_dtype(name: str, dtype: type) -> None:
+    # Some derivatives compute in float64 (np.where with Python floats, erf through math);
+    # slope() gives them back in the input's dtype, so float32 stays float32.
+    x = np.linspace(-3, 3, 7, dtype=dtype)
+    entry = lookup(name)
+    assert entry is _TABLE[name]
+    slope = entry.slope(x)
+    assert slope.dtype == dtype
+    assert slope.shape == x.shape
+    exact = np.asarray(entry.derivative(x), dtype=np.float64)
+    np.testing.assert_array_equal(slope, exact.astype(dtype))
+    for alias in entry.aliases:
+        assert lookup(alias) is entry
 
 
 # --------------------------------------------------------------------------- registration

@@ -53,7 +53,9 @@ def pyplot() -> Iterator[Any]:
 def test_recommend(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["recommend", "relu"], capsys)
     assert (code, err) == (0, "")
-    assert out.splitlines()[0] == repr(wi.he_normal())
+    # The text of explain, whose first line is the activation and the call that makes it.
+    assert out.splitlines()[0] == f"relu: {wi.he_normal()!r}" == "relu: he_normal()"
+    assert out == wi.explain("relu") + "\n"
     assert "He et al. (2015)" in out
 
 
@@ -61,6 +63,8 @@ def test_recommend_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = run_json(["recommend", "tanh", "--distribution", "normal"], capsys)
     assert data["activation"] == "tanh"
     assert wi.get(data["initializer"]) == wi.glorot_normal()
+    assert data["call"] == repr(wi.glorot_normal()) == "glorot_normal()"
+    assert eval(data["call"], vars(wi)) == wi.get(data["initializer"])
     assert data["explanation"] == wi.explain("tanh", distribution="normal")
     assert repr(wi.glorot_normal()) in data["explanation"]  # the text explains what is returned
 
@@ -218,11 +222,11 @@ BAD = [
     ("diagnose-no-activation", ["diagnose", "--init", "he_normal"], "required: --activation"),
     ("diagnose-no-init", ["diagnose", "--activation", "relu"], "required: --init"),
     ("diagnose-init", ["diagnose", "--init", "he_normall", "--activation", "relu"], "he_normall"),
-    ("diagnose-depth", [*DIAGNOSE, "relu", "--depth", "0"], "depth must be a positive int"),
-    ("diagnose-width", [*DIAGNOSE, "relu", "--width", "-1"], "width must be a positive int"),
+    ("diagnose-depth", [*DIAGNOSE, "relu", "--depth", "0"], "depth must be >= 1; got 0."),
+    ("diagnose-width", [*DIAGNOSE, "relu", "--width", "-1"], "width must be >= 1; got -1."),
     ("diagnose-batch", [*DIAGNOSE, "relu", "--batch", "1.5"], "invalid int value: '1.5'"),
     ("diagnose-bias", [*DIAGNOSE, "relu", "--bias", "nan"], "bias must be finite"),
-    ("diagnose-seed", [*DIAGNOSE, "relu", "--seed", "-1"], "seed must be a non-negative int"),
+    ("diagnose-seed", [*DIAGNOSE, "relu", "--seed", "-1"], "seed must be >= 0; got -1."),
     ("compare-activation", ["compare", "--activation", "rleu", "--init", "he_normal"], "rleu"),
     ("compare-no-init", ["compare", "--activation", "relu"], "required: --init"),
     ("compare-no-activation", ["compare", "--init", "he_normal"], "required: --activation"),

@@ -27,6 +27,9 @@ import weightinit as wi
 from weightinit.diagnostics import VERDICTS
 from weightinit.diagnostics import Comparison
 from weightinit.diagnostics import LayerStats
+from weightinit.distributions import Constant
+from weightinit.initializers import Builder
+from weightinit.initializers import Weight
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -399,15 +402,30 @@ def test_statistics_equal_numpy_on_the_same_weights(activation: str, init: wi.In
 
 @dataclasses.dataclass(frozen=True)
 class ScaledIdentity(wi.Initializer):
-    """``c * I``: a deterministic initializer for closed-form checks."""
+    """``c * I``: a deterministic initializer for closed-form checks.
+
+    It is built whole and its elements share no per-element mean and variance (the diagonal
+    holds ``c``, the rest zero), so ``diagnose`` has no weight variance to predict from.
+    """
 
     c: float = 0.5
 
-    def __call__(self, shape: Any, dtype: Any = np.float32, **_: Any) -> Array:
-        return (self.c * np.eye(shape[0], shape[1])).astype(dtype)
+    def _plan(self, weight: Weight) -> Builder:
+        rows, cols = weight.shape
 
-    def variance(self, shape: Any, **_: Any) -> float:
-        raise NotImplementedError("c * I has no per-element distribution")
+        def build(dtype: Any, seed: Any, threads: Any) -> Array:
+            return self.c * np.eye(rows, cols)
+
+        return Builder(build, Constant(abs(self.c)), None, "c * I has no per-element distribution")
+
+
+def test_scaled_identity_is_c_times_the_identity_with_no_variance() -> None:
+    init = ScaledIdentity(0.5)
+    np.testing.assert_array_equal(init((3, 4), np.float64), 0.5 * np.eye(3, 4))
+    assert init((2, 2)).dtype == np.float32
+    assert init.plan((3, 3)).elementwise is False
+    with pytest.raises(ValueError, match="c \\* I has no per-element distribution"):
+        init.variance((3, 3))
 
 
 def test_grad_norm_in_closed_form() -> None:
@@ -561,8 +579,15 @@ BAD_INPUTS = [
     (
         "seed-neg",
         lambda: wi.diagnose("he_normal", "relu", seed=-1),
-        (TypeError, ValueError),
-        "seed must be a non-negative int; got -1",
+        ValueError,
+        "seed must be >= 0; got -1.",
+    ),
+    (
+        "seed-float",
+        lambda: wi.diagnose("he_normal", "relu", seed=1.5),
+        TypeError,
+        "seed must be None, a non-negative int, a numpy.random.SeedSequence, a "
+        "numpy.random.Generator or a weightinit.Key; got 1.5 of type float.",
     ),
     ("compare-width", lambda: wi.compare(["he_normal"], "relu", width=-1), ValueError, "width"),
     ("compare-kwarg", lambda: wi.compare(["he_normal"], "relu", colour=1), TypeError, "colour"),
@@ -575,6 +600,48 @@ BAD_INPUTS = [
 def test_bad_inputs(call: Callable[[], object], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+SEEDS_OF_EVERY_KIND = {
+    "sequence": lambda: np.random.SeedSequence(11),
+    "generator": lambda: np.random.default_rng(11),
+    "key": lambda: wi.Key.from_seed(11),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SEEDS_OF_EVERY_KIND))
+def test_diagnose_accepts_any_seed_and_reports_a_reusable_key(kind: str) -> None:
+    options = {"depth": 3, "width": 20, "batch": 30}
+    seed = SEEDS_OF_EVERY_KIND[kind]()
+    report = wi.diagnose("he_normal", "tanh", seed=seed, **options)
+    # report.seed is the Key the seed resolved to; passing it again gives the same report.
+    assert isinstance(report.seed, wi.Key)
+    expected = {
+        "sequence": wi.Key.from_seed(np.random.SeedSequence(11)),
+        "generator": wi.Key.from_seed(np.random.default_rng(11)),
+        "key": seed,
+    }[kind]
+    assert report.seed == expected
+    again = wi.diagnose("he_normal", "tanh", seed=report.seed, **options)
+    assert again.seed == report.seed
+    assert len(again.layers) == 3
+    assert again.layers == report.layers
+    assert json.dumps(again.to_dict()) == json.dumps(report.to_dict())
+    # ... and a different key gives different statistics.
+    other = wi.diagnose("he_normal", "tanh", seed=wi.Key.from_seed(12), **options)
+    assert other.layers != report.layers
+
+
+def test_diagnose_with_a_generator_advances_it() -> None:
+    rng = np.random.default_rng(5)
+    options = {"depth": 2, "width": 10, "batch": 20}
+    first = wi.diagnose("he_normal", "relu", seed=rng, **options)
+    second = wi.diagnose("he_normal", "relu", seed=rng, **options)
+    assert isinstance(first.seed, wi.Key) and isinstance(second.seed, wi.Key)
+    assert first.seed != second.seed
+    assert first.layers != second.layers
+    # An int seed is reported as that int.
+    assert wi.diagnose("he_normal", "relu", seed=7, **options).seed == 7
 
 
 # --------------------------------------------------------------------------- activations

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import weightinit as wi
-from weightinit.initializers import _truncated_variance
+from weightinit.distributions import truncated_variance
 
 
 def _simpson_truncated_variance(bound: float, n: int = 20_000) -> float:
@@ -25,7 +25,7 @@ def _simpson_truncated_variance(bound: float, n: int = 20_000) -> float:
 @pytest.mark.parametrize("bound", [1e-9, 1e-6, 1e-3, 0.05, 0.5, 0.999, 1.0, 1.5, 2.0, 4.0])
 def test_truncated_variance_is_accurate_for_any_bound(bound: float) -> None:
     expected = _simpson_truncated_variance(bound)
-    assert _truncated_variance(bound) == pytest.approx(expected, rel=1e-9)
+    assert truncated_variance(bound) == pytest.approx(expected, rel=1e-9)
     assert wi.truncated_normal(1.0, bound=bound).variance((3,)) > 0.0
 
 

@@ -338,19 +338,19 @@ BAD_INPUTS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "max-iter-0",
         lambda: wi.lsuv(_fresh()[0], _ok_forward, X, max_iter=0),
         ValueError,
-        "max_iter must be a positive int; got 0",
+        "max_iter must be >= 1; got 0.",
     ),
     (
         "max-iter-float",
         lambda: wi.lsuv(_fresh()[0], _ok_forward, X, max_iter=2.5),
         TypeError,
-        "max_iter must be a positive int; got 2.5",
+        "max_iter must be an integer; got 2.5 of type float.",
     ),
     (
         "max-iter-bool",
         lambda: wi.lsuv(_fresh()[0], _ok_forward, X, max_iter=True),
         TypeError,
-        "max_iter must be a positive int; got True",
+        "max_iter must be an integer; got True of type bool.",
     ),
 ]
 

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 import weightinit as wi
+from weightinit import families
 from weightinit import presets
-from weightinit.initializers import TRUNCATION_STD
-from weightinit.initializers import VarianceScaling
-from weightinit.initializers import _truncated_variance
+from weightinit.distributions import TRUNCATION_STD
+from weightinit.distributions import truncated_variance
+from weightinit.families import VarianceScaling
 from weightinit.presets import LAYOUTS
 from weightinit.presets import PRESETS
 from weightinit.presets import Recurrent
@@ -92,7 +93,8 @@ def test_fan_in_presets_need_fan_in(name: str) -> None:
 
 def test_unknown_preset_names_suggest_the_closest() -> None:
     with pytest.raises(
-        ValueError, match=r"got 'pytorch\.lineer'\. Did you mean 'pytorch\.linear'\?"
+        ValueError,
+        match=r"'pytorch\.lineer' is not a framework preset; the closest are 'pytorch\.linear'",
     ):
         preset("pytorch.lineer")
     with pytest.raises(ValueError, match=r"Did you mean 'keras\.dense'\?"):
@@ -101,8 +103,31 @@ def test_unknown_preset_names_suggest_the_closest() -> None:
         preset(3)  # type: ignore[arg-type]
 
 
-def test_preset_falls_back_to_plain_names() -> None:
-    assert preset("he_normal") == wi.he_normal()
+def test_preset_rejects_plain_names_and_points_to_get() -> None:
+    # A named initializer is not a preset: the error
+    # says so and where named initializers come from; wi.get still knows the name.
+    with pytest.raises(
+        ValueError, match=r"'he_normal' is not a framework preset; the closest are"
+    ) as error:
+        preset("he_normal")
+    assert "weightinit.get()" in str(error.value)
+    assert "weightinit.presets.PRESETS" in str(error.value)
+    assert wi.get("he_normal") == wi.he_normal()
+
+
+@pytest.mark.parametrize(
+    ("typed", "closest"),
+    [
+        ("torch.linear", "pytorch.linear"),
+        ("keras.dens", "keras.dense"),
+        ("Pytorch.LSTM.biass", "pytorch.lstm.bias"),
+        ("flax.dense.bais", "flax.dense.bias"),
+    ],
+)
+def test_unknown_preset_names_name_close_presets(typed: str, closest: str) -> None:
+    with pytest.raises(ValueError, match=r"is not a framework preset; the closest are") as error:
+        preset(typed)
+    assert repr(closest) in str(error.value)
 
 
 # --------------------------------------------------------------------------- equalities
@@ -231,12 +256,12 @@ def test_pytorch_conv_transpose_scales_by_pytorchs_fan_in() -> None:
 def test_haiku_is_a_normal_of_stddev_one_over_sqrt_fan_in_cut_at_two() -> None:
     shape = (784, 256)
     init = preset("haiku.linear")
-    dist = init._distribution(shape)
+    dist = init.plan(shape)
     # Pre-truncation standard deviation 1 / sqrt(fan_in), cut at two of them.
     assert dist.std == pytest.approx(1.0 / math.sqrt(784), rel=1e-14)
     assert dist.bound == 2.0
-    assert init.variance(shape) == pytest.approx(_truncated_variance(2.0) / 784, rel=1e-12)
-    assert pytest.approx(_truncated_variance(2.0), rel=1e-14) == TRUNCATION_STD**2
+    assert init.variance(shape) == pytest.approx(truncated_variance(2.0) / 784, rel=1e-12)
+    assert pytest.approx(truncated_variance(2.0), rel=1e-14) == TRUNCATION_STD**2
     w = init(shape, seed=3)
     limit = 2.0 / math.sqrt(784)
     assert float(np.abs(w).max()) <= limit * (1 + 1e-6)
@@ -265,13 +290,13 @@ def test_fan_in_bias(fan_in: int) -> None:
 
 @pytest.mark.parametrize("bad", [0, -1, 2**62])
 def test_fan_in_bias_rejects_non_positive_ints(bad: object) -> None:
-    with pytest.raises(ValueError, match=r"fan_in must be a positive int below 2\*\*62; got"):
+    with pytest.raises(ValueError, match=rf"fan_in must be between 1 and {2**62 - 1}; got {bad}\."):
         fan_in_bias(bad)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", [True, 2.0, "3", None, np.float64(4.0)])
 def test_fan_in_bias_rejects_non_ints(bad: object) -> None:
-    with pytest.raises(TypeError, match=r"fan_in must be an int; got"):
+    with pytest.raises(TypeError, match=r"fan_in must be an integer; got .* of type \w+\."):
         fan_in_bias(bad)  # type: ignore[arg-type]
 
 
@@ -307,7 +332,7 @@ def test_recurrent_is_uniform_one_over_sqrt_hidden(
     assert init == Recurrent(gates)
     for shape in shapes:
         assert shape[0] == gates * hidden
-        dist = init._distribution(shape)
+        dist = init.plan(shape)
         assert (dist.low, dist.high) == (-bound, bound)
         assert init.variance(shape) == pytest.approx(bound * bound / 3)
         w = init(shape, seed=5, layout=LAYOUTS[name])
@@ -336,10 +361,12 @@ def test_recurrent_rejects_scalars_and_bad_gates() -> None:
     with pytest.raises(ValueError, match="not a positive multiple of 4"):
         Recurrent(4).variance((0, 3))
     for bad in (0, -4):
-        with pytest.raises(ValueError, match=r"gates must be a positive int below 2\*\*62; got"):
+        with pytest.raises(
+            ValueError, match=rf"gates must be between 1 and {2**62 - 1}; got {bad}\."
+        ):
             Recurrent(bad)
     for wrong in (True, 2.5, "4", None):
-        with pytest.raises(TypeError, match=r"gates must be an int; got"):
+        with pytest.raises(TypeError, match=r"gates must be an integer; got .* of type \w+\."):
             Recurrent(wrong)  # type: ignore[arg-type]
 
 
@@ -398,7 +425,16 @@ def test_describe_lists_every_preset() -> None:
         if name in NEEDS_FAN_IN:
             assert line.endswith("needs fan_in")
         else:
-            assert line.endswith(repr(_make(name)))
+            # The initializer, as the call that shows its numbers (variance_scaling(...)
+            # rather than a preset's name), which makes an equal initializer.
+            init = _make(name)
+            shown = line.split(PRESETS[name][2], 1)[1].strip()
+            assert eval(shown, vars(wi)) == init
+            if isinstance(init, VarianceScaling):
+                scale, mode, distribution = init.scale, init.mode, init.distribution
+                assert shown == f"variance_scaling({scale!r}, {mode!r}, {distribution!r})"
+            else:
+                assert shown == repr(init)
     assert describe(["keras.dense"]).split()[0] == "keras.dense"
 
 
@@ -440,11 +476,11 @@ KURTOSIS = {"uniform": 9 / 5, "normal": 3.0}
 
 def _kurtosis(init: wi.Initializer) -> float:
     distribution = getattr(init, "distribution", None)
-    if isinstance(init, (Recurrent, wi.initializers.Uniform)) or distribution == "uniform":
+    if isinstance(init, (Recurrent, families.Uniform)) or distribution == "uniform":
         return KURTOSIS["uniform"]
     if distribution == "truncated_normal":
         # A standard normal cut at +-2: E[z^4] = 3 E[z^2] - 2 b^3 phi(b) / (2 Phi(b) - 1).
-        b, m2 = 2.0, _truncated_variance(2.0)
+        b, m2 = 2.0, truncated_variance(2.0)
         m4 = 3 * m2 - 2 * b**3 * math.exp(-b * b / 2) / math.sqrt(2 * math.pi) / math.erf(
             b / 2**0.5
         )
@@ -469,9 +505,7 @@ def test_sampled_variance_matches(
     assert abs(float(w.mean())) <= Z * math.sqrt(variance / n)
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in NAMES if isinstance(EQUALITIES[n], wi.initializers.Constant)]
-)
+@pytest.mark.parametrize("name", [n for n in NAMES if isinstance(EQUALITIES[n], families.Constant)])
 def test_zero_biases_are_zero(name: str) -> None:
     b = preset(name)((7,), seed=0)
     assert b.tolist() == [0.0] * 7

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
+import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -11,7 +14,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import weightinit as wi
-from weightinit import sampling
+from weightinit._engine import keys
+from weightinit._engine import run
+from weightinit._engine.kernels import Scratch
 
 INITS = [
     wi.he_normal(),
@@ -68,13 +73,13 @@ def test_region_equals_slice_of_full(
 @pytest.mark.parametrize("init", [wi.he_normal(), wi.he_uniform(), wi.truncated_normal()])
 def test_region_generates_only_touched_tiles(monkeypatch: pytest.MonkeyPatch, init) -> None:
     started: list[int] = []
-    original = sampling._Stream.start
+    original = keys.Stream.start
 
     def counting(self, key, block):  # type: ignore[no-untyped-def]
         started.append(block)
         return original(self, key, block)
 
-    monkeypatch.setattr(sampling._Stream, "start", counting)
+    monkeypatch.setattr(keys.Stream, "start", counting)
     shape = (4096, 4096)  # 256 tiles of 256 x 256, 16 per row of tiles
     part = init(shape, seed=0, region=np.s_[:, 1000:1100])
     assert part.shape == (4096, 100)
@@ -105,23 +110,27 @@ def test_region_errors(region: object, error: type[Exception], match: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("threads", "error"), [(0, ValueError), (-2, ValueError), (1.5, TypeError), ("2", TypeError)]
+    ("threads", "error", "match"),
+    [
+        (0, ValueError, "threads must be >= 1; got 0."),
+        (-2, ValueError, "threads must be >= 1; got -2."),
+        (1.5, TypeError, "threads must be an integer; got 1.5 of type float."),
+        ("2", TypeError, "threads must be an integer; got '2' of type str."),
+    ],
 )
-def test_threads_errors(threads: object, error: type[Exception]) -> None:
-    with pytest.raises(error, match="threads must be None or a positive int"):
+def test_threads_errors(threads: object, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=re.escape(match)):
         wi.he_normal()((4, 5), seed=0, threads=threads)  # type: ignore[arg-type]
 
 
 def test_key_reuses_one_generator_draw_for_all_pieces() -> None:
-    key = sampling.Key.from_seed(np.random.default_rng(3))
+    key = wi.Key.from_seed(np.random.default_rng(3))
     init = wi.glorot_normal()
     full = init((300, 200), seed=key)
     top = init((300, 200), seed=key, region=np.s_[:150])
     bottom = init((300, 200), seed=key, region=np.s_[150:])
     assert np.array_equal(np.concatenate([top, bottom]), full)
-    assert np.array_equal(
-        full, init((300, 200), seed=sampling.Key.from_seed(np.random.default_rng(3)))
-    )
+    assert np.array_equal(full, init((300, 200), seed=wi.Key.from_seed(np.random.default_rng(3))))
 
 
 def test_fill_with_threads_matches_call() -> None:
@@ -131,42 +140,83 @@ def test_fill_with_threads_matches_call() -> None:
     assert np.array_equal(target, init((600, 500), np.float64, seed=4))
 
 
+def _record_pools(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, object]]:
+    """Record ``(threads, executor)`` for every pool the engine asks for (one per worker)."""
+    pools: list[tuple[int, object]] = []
+    original = run._pool
+
+    def recording(threads: int):  # type: ignore[no-untyped-def]
+        pool = original(threads)
+        pools.append((threads, pool))
+        return pool
+
+    monkeypatch.setattr(run, "_pool", recording)
+    return pools
+
+
 def test_default_threads_use_every_core_for_large_weights_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pools: list[int] = []
-    original = sampling._pool
-
-    def recording(threads: int):  # type: ignore[no-untyped-def]
-        pools.append(threads)
-        return original(threads)
-
-    monkeypatch.setattr(sampling, "_pool", recording)
-    monkeypatch.setattr(sampling, "_cores", lambda: 2)
+    pools = _record_pools(monkeypatch)
+    monkeypatch.setattr(run, "_cores", lambda: 2)
     init = wi.he_normal()
     large = (1024, 1024)  # PARALLEL_MIN elements
-    assert math.prod(large) == sampling.PARALLEL_MIN
+    assert math.prod(large) == run.PARALLEL_MIN
     assert np.array_equal(init(large, seed=1), init(large, seed=1, threads=1))
-    assert pools == [2]
+    # The default call ran on the pool of 2 threads (the explicit threads=1 call on none).
+    assert pools
+    assert {threads for threads, _ in pools} == {2}
+    assert len({id(pool) for _, pool in pools}) == 1
+    used = len(pools)
     init((1023, 1024), seed=1)  # below the threshold: one thread, no pool
-    assert pools == [2]
+    assert len(pools) == used
 
 
 def test_default_threads_follow_the_usable_cores_up_to_a_cap(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for cores, expected in [(1, 1), (3, 3), (64, sampling.MAX_DEFAULT_THREADS)]:
-        monkeypatch.setattr(sampling, "_cores", lambda cores=cores: cores)
-        assert sampling.default_threads() == expected
+    for cores, expected in [(1, 1), (3, 3), (64, run.MAX_DEFAULT_THREADS)]:
+        monkeypatch.setattr(run, "_cores", lambda cores=cores: cores)
+        assert run.default_threads() == expected
 
 
 def test_default_threads_reuse_one_pool_whatever_the_tile_count(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pools: list[int] = []
-    original = sampling._pool
-    monkeypatch.setattr(sampling, "_pool", lambda k: pools.append(k) or original(k))
-    monkeypatch.setattr(sampling, "_cores", lambda: 6)
+    pools = _record_pools(monkeypatch)
+    monkeypatch.setattr(run, "_cores", lambda: 6)
+    asked: list[set[int]] = []
     for rows in (1024, 1536, 2048, 3072):  # 4 to 12 batches
+        before = len(pools)
         wi.he_normal()((rows, 1024), seed=0)
-    assert pools == [6, 6, 6, 6]
+        asked.append({threads for threads, _ in pools[before:]})
+    # Every call used a pool, always the one of 6 threads, whatever its batch count.
+    assert asked == [{6}, {6}, {6}, {6}]
+    assert len({id(pool) for _, pool in pools}) == 1
+
+
+def test_threads_keep_no_scratch_after_a_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker makes its own Scratch for one call and drops it when the call returns, so
+    the pool's threads do not keep megabytes of buffers between calls."""
+    made: list[tuple[weakref.ref[Scratch], str]] = []
+    original = Scratch.__init__
+
+    def recording(self: Scratch) -> None:
+        original(self)
+        made.append((weakref.ref(self), threading.current_thread().name))
+
+    monkeypatch.setattr(Scratch, "__init__", recording)
+    init = wi.he_normal()
+    w = init((2048, 1024), seed=0, threads=2)
+    # One scratch per worker (two batches or more, two threads), made in the pool's threads.
+    assert len(made) == 2
+    assert all(name.startswith("weightinit") for _, name in made)
+    alive = [ref for ref, _ in made if ref() is not None]
+    # Dropped by reference counting as the call returns, without waiting for a collection.
+    assert alive == [], "a worker thread still holds its scratch after the call"
+    # The values are those of one thread, whose scratch is dropped as well.
+    one = init((2048, 1024), seed=0, threads=1)
+    assert np.array_equal(w, one)
+    assert len(made) == 3
+    assert made[2][1] == threading.current_thread().name
+    assert all(ref() is None for ref, _ in made)

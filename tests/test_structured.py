@@ -18,8 +18,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import weightinit as wi
-from weightinit import sampling
-from weightinit import structured
+from weightinit._engine import qr
+from weightinit._engine import run
+from weightinit._engine.keys import root_key
+from weightinit.distributions import Distribution
+from weightinit.initializers import Builder
 
 #: z for two-sided checks with failure odds of about 2e-9 on a correct implementation.
 Z = 6.0
@@ -179,7 +182,7 @@ BLOCKED_CASES = [(40, 40, 8), (50, 30, 7), (33, 33, 33), (64, 5, 2), (20, 20, 64
 @pytest.mark.parametrize(("rows", "cols", "block"), BLOCKED_CASES)
 def test_blocked_qr_is_lapacks_q_in_float64(rows, cols, block) -> None:
     a = np.random.default_rng(rows * cols + block).standard_normal((rows, cols))
-    q = structured._blocked_q(a.copy(), block)
+    q = qr.blocked_q(a.copy(), block)
     np.testing.assert_allclose(q, lapack_q(a), rtol=0, atol=1e-11)
 
 
@@ -190,7 +193,7 @@ def test_blocked_qr_in_float32_is_orthonormal_with_a_positive_triangular_r(
     """Orthonormal columns, and ``Qᵀ A`` upper triangular with a positive diagonal: the
     properties that define the Q of a full-rank matrix uniquely, to float32 precision."""
     a = np.random.default_rng(rows + cols + block).standard_normal((rows, cols), np.float32)
-    q = structured._blocked_q(a.copy(), block)
+    q = qr.blocked_q(a.copy(), block)
     assert q.dtype == np.float32
     assert_semi_orthogonal(q, 1.0, atol=1e-5)
     r = q.T.astype(np.float64) @ a
@@ -203,13 +206,13 @@ def test_blocked_qr_of_a_triangular_matrix_is_its_diagonal_signs() -> None:
     """Every reflector is the identity here (LAPACK's tau = 0), and A = D (D A) with
     D = diag(sign(diag A)) is the factorisation with a positive diagonal, so Q = D."""
     a = np.triu(np.random.default_rng(0).standard_normal((12, 12)))
-    q = structured._blocked_q(a.copy(), 5)
+    q = qr.blocked_q(a.copy(), 5)
     np.testing.assert_array_equal(q, np.diag(np.sign(np.diagonal(a))))
 
 
 def test_blocked_qr_of_a_zero_matrix_is_the_identity() -> None:
     """R = 0: a zero diagonal counts as positive, as in the LAPACK path."""
-    q = structured._blocked_q(np.zeros((10, 6)), 4)
+    q = qr.blocked_q(np.zeros((10, 6)), 4)
     np.testing.assert_array_equal(q, np.eye(10, 6))
 
 
@@ -217,7 +220,7 @@ def test_blocked_qr_leaves_a_read_only_matrix_alone() -> None:
     a = np.random.default_rng(1).standard_normal((30, 20))
     a.flags.writeable = False
     before = a.copy()
-    structured._blocked_q(a, 8)
+    qr.blocked_q(a, 8)
     np.testing.assert_array_equal(a, before)
 
 
@@ -225,7 +228,7 @@ def test_blocked_qr_leaves_a_read_only_matrix_alone() -> None:
 def test_cholesky_panel_is_an_orthogonal_qr_step(rows, cols) -> None:
     """H = I - V T Vᵀ is orthogonal and Hᵀ P = [S R; 0] with R's diagonal positive."""
     panel = np.random.default_rng(rows).standard_normal((rows, cols), np.float32)
-    v, t, signs = structured._cholesky_panel(panel)
+    v, t, signs = qr._cholesky_panel(panel)
     assert v.dtype == t.dtype == np.float32
     v, t = v.astype(np.float64), t.astype(np.float64)
     h = np.eye(rows) - v @ t @ v.T
@@ -241,14 +244,14 @@ def test_cholesky_panel_declines_ill_conditioned_panels() -> None:
     rng = np.random.default_rng(3)
     panel = rng.standard_normal((200, 40), np.float32)
     panel[:, 7] = panel[:, 3] + np.float32(1e-6) * panel[:, 5]  # cond ~ 1e6: CholeskyQR fails
-    assert structured._cholesky_panel(panel) is None
-    assert structured._cholesky_panel(np.zeros((200, 40), np.float32)) is None
+    assert qr._cholesky_panel(panel) is None
+    assert qr._cholesky_panel(np.zeros((200, 40), np.float32)) is None
 
 
 def test_blocked_qr_falls_back_to_lapack_panels_for_rank_deficient_matrices() -> None:
     a = np.random.default_rng(4).standard_normal((300, 150), np.float32)
     a[:, 100] = a[:, 20]  # the panel holding column 100 declines the Cholesky route
-    q = structured._blocked_q(a.copy(), 32)
+    q = qr.blocked_q(a.copy(), 32)
     assert_semi_orthogonal(q, 1.0, atol=1e-5)
     r = q.T.astype(np.float64) @ a
     assert np.abs(np.tril(r, -1)).max() < 1e-5 * np.linalg.norm(a, 2)
@@ -270,8 +273,8 @@ def _nearly_singular_reflector_matrix() -> np.ndarray:
 
 def test_cholesky_panel_declines_a_large_reflector_factor() -> None:
     a = _nearly_singular_reflector_matrix()
-    assert structured._cholesky_panel(a[:, :32]) is None
-    q = structured._blocked_q(a.copy(), 32)
+    assert qr._cholesky_panel(a[:, :32]) is None
+    q = qr.blocked_q(a.copy(), 32)
     assert_semi_orthogonal(q, 1.0, atol=1e-6)
 
 
@@ -289,7 +292,7 @@ def test_blocked_qr_of_awkward_float32_matrices(make) -> None:
     """Exactly what defines Q, to float32 precision: orthonormal, QᵀA upper triangular
     with a non-negative diagonal (relative to each column's norm)."""
     a = make(np.random.default_rng(9)).astype(np.float32)
-    q = structured._blocked_q(a.copy(), 64)
+    q = qr.blocked_q(a.copy(), 64)
     assert np.isfinite(q).all()
     assert_semi_orthogonal(q, 1.0, atol=1e-5)
     a64 = a.astype(np.float64)
@@ -300,19 +303,19 @@ def test_blocked_qr_of_awkward_float32_matrices(make) -> None:
 
 def test_blocked_qr_needs_float32_or_float64() -> None:
     with pytest.raises(TypeError, match="float32 or float64; got float16"):
-        structured._blocked_q(np.zeros((4, 2), np.float16))
+        qr.blocked_q(np.zeros((4, 2), np.float16))
 
 
 def test_large_orthogonal_weights_take_the_blocked_path(monkeypatch) -> None:
-    """From ``_QR_BLOCKED_MIN`` columns on the blocked QR is used; its float64 result is
+    """From ``QR_BLOCKED_MIN`` columns on the blocked QR is used; its float64 result is
     LAPACK's Q of the same Gaussian matrix, and its float32 result is orthogonal to 1e-5."""
     calls = []
-    blocked = structured._blocked_q
-    monkeypatch.setattr(structured, "_blocked_q", lambda m: calls.append(m.shape) or blocked(m))
-    cols = structured._QR_BLOCKED_MIN
+    blocked = qr.blocked_q
+    monkeypatch.setattr(qr, "blocked_q", lambda m: calls.append(m.shape) or blocked(m))
+    cols = qr.QR_BLOCKED_MIN
     shape = (cols + 40, cols)
     w64 = wi.orthogonal()(shape, np.float64, seed=3)
-    gaussian = structured._gaussian(shape, np.dtype(np.float64), sampling.root_key(3), 1)
+    gaussian = qr.gaussian(shape, np.dtype(np.float64), root_key(3), 1)
     np.testing.assert_allclose(w64, lapack_q(gaussian), rtol=0, atol=1e-11)
     w32 = wi.orthogonal()(shape[::-1], seed=4, layout="pytorch")  # wide (out, in): rows
     assert_semi_orthogonal(w32, 1.0, atol=1e-5)
@@ -324,7 +327,7 @@ def test_large_orthogonal_weights_take_the_blocked_path(monkeypatch) -> None:
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_blocked_orthogonal_layouts_are_exact_transposes(dtype) -> None:
     """The same bytes whichever side the matrix is read from, also on the blocked path."""
-    shape = (structured._QR_BLOCKED_MIN + 72, structured._QR_BLOCKED_MIN + 22)
+    shape = (qr.QR_BLOCKED_MIN + 72, qr.QR_BLOCKED_MIN + 22)
     a = wi.orthogonal(1.3)(shape, dtype, seed=8, layout="in_out")
     b = wi.orthogonal(1.3)(shape[::-1], dtype, seed=8, layout="pytorch")
     np.testing.assert_array_equal(a, b.T)
@@ -334,7 +337,7 @@ def test_blocked_orthogonal_layouts_are_exact_transposes(dtype) -> None:
 def test_assign_copies_transposed_views_exactly(shape) -> None:
     source = np.arange(math.prod(shape), dtype=np.float32).reshape(shape[::-1]).T
     for out in (np.empty(shape, np.float32), np.empty(shape[::-1], np.float32).T):
-        structured._assign(out, source, block=64)
+        qr.assign(out, source, block=64)
         np.testing.assert_array_equal(out, source)
 
 
@@ -345,13 +348,14 @@ def test_structured_initializers_honour_threads(init, monkeypatch) -> None:
     """``threads`` reaches the Gaussian draw: one thread starts no pool, and the values do
     not depend on the count."""
     pools: list[int] = []
-    original = sampling._pool
-    monkeypatch.setattr(sampling, "_pool", lambda k: pools.append(k) or original(k))
+    original = run._pool
+    monkeypatch.setattr(run, "_pool", lambda k: pools.append(k) or original(k))
     shape = (1, 1, 1024, 1024)  # 2^20 Gaussian draws or more: where threads=None is parallel
     one = init(shape, seed=3, threads=1)
     assert pools == []
     np.testing.assert_array_equal(init(shape, seed=3, threads=2), one)
-    assert pools == [2]
+    # Two threads ran on the pool of two (one submission per worker).
+    assert pools and set(pools) == {2}
 
 
 HAAR_N = 64
@@ -764,9 +768,44 @@ def test_sparse_needs_rank_two() -> None:
     ],
 )
 def test_variance_raises_where_there_is_no_common_variance(init, shape, layout) -> None:
-    name = type(init).__name__
-    with pytest.raises(ValueError, match=rf"{name} .* no common per-element variance"):
+    name = init.get_config()["name"]  # identity, dirac, delta_orthogonal
+    with pytest.raises(ValueError, match=rf"^{name} .* no common per-element variance"):
         init.variance(shape, layout=layout)
+    # The plan says the same: the weight is built whole, with no common moments.
+    plan = init.plan(shape, layout=layout)
+    assert plan.elementwise is False
+    with pytest.raises(ValueError, match=rf"^{name} .* no common per-element variance"):
+        plan.mean()
+
+
+STRUCTURED_PLANS = [
+    (wi.orthogonal(), (6, 4)),
+    (wi.identity(), (3, 3)),
+    (wi.dirac(), (3, 3, 4, 4)),
+    (wi.delta_orthogonal(), (3, 3, 4, 8)),
+    (wi.sparse(), (10, 4)),
+]
+
+
+@pytest.mark.parametrize(("init", "shape"), STRUCTURED_PLANS, ids=repr)
+def test_structured_initializers_build_whole_weights(init, shape) -> None:
+    # What was the Structured base class is now a plan that is not element-wise: a Builder.
+    plan = init.plan(shape)
+    assert isinstance(plan, Builder)
+    assert plan.elementwise is False
+    w = init(shape, np.float64, seed=2)
+    np.testing.assert_array_equal(plan.build(np.dtype(np.float64), 2, 1), w)
+    region = np.s_[1:, ::2]
+    np.testing.assert_array_equal(init(shape, np.float64, seed=2, region=region), w[region])
+
+
+@pytest.mark.parametrize(
+    "init", [wi.he_normal(), wi.zeros(), wi.uniform(), wi.truncated_normal()], ids=repr
+)
+def test_elementwise_initializers_plan_a_distribution(init) -> None:
+    plan = init.plan((6, 4))
+    assert isinstance(plan, Distribution)
+    assert plan.elementwise is True
 
 
 # --------------------------------------------------------------------------- registry

@@ -25,9 +25,11 @@ from typing import Any
 import pytest
 
 import weightinit as wi
-from weightinit import sampling
+from weightinit import distributions
+from weightinit import families
+from weightinit.distributions import TRUNCATION_STD
+from weightinit.distributions import truncated_variance
 from weightinit.initializers import Initializer
-from weightinit.initializers import _truncated_variance
 from weightinit.presets import fan_in_bias
 from weightinit.presets import preset
 from weightinit.structured import Orthogonal
@@ -186,12 +188,12 @@ def _standardised_kurtosis(
         # A fraction p of N(0, s^2) values, the rest zeros: E[x^4] / E[x^2]^2 = 3 / p.
         kept = init.variance(shape, layout=layout) / init.stddev**2
         return 3.0 / kept
-    dist = init._distribution(shape, layout=layout, groups=groups)
-    if isinstance(dist, sampling.Uniform):
+    dist = init.plan(shape, layout=layout, groups=groups)
+    if isinstance(dist, distributions.Uniform):
         return 9.0 / 5.0
-    if isinstance(dist, sampling.TruncatedNormal) and dist.bound < 8.0:
+    if isinstance(dist, distributions.TruncatedNormal) and dist.bound < 8.0:
         b = dist.bound
-        m2 = _truncated_variance(b)
+        m2 = truncated_variance(b)
         tail = 2.0 * math.exp(-0.5 * b * b) / math.sqrt(2.0 * math.pi) / math.erf(b / math.sqrt(2))
         m4 = 3.0 * m2 - b**3 * tail
         return m4 / (m2 * m2)
@@ -199,7 +201,7 @@ def _standardised_kurtosis(
 
 
 def _mean(init: Initializer) -> float:
-    if isinstance(init, wi.initializers.Uniform):
+    if isinstance(init, families.Uniform):
         return (init.low + init.high) / 2.0
     return float(getattr(init, "mean", 0.0))
 
@@ -217,11 +219,11 @@ def check_distribution(
     assert abs(stats["mean"] - _mean(init)) <= Z * sigma / math.sqrt(n)
     if isinstance(init, (Orthogonal, Sparse)):
         return
-    dist = init._distribution(shape, layout=layout, groups=groups)
-    if isinstance(dist, sampling.Uniform):
+    dist = init.plan(shape, layout=layout, groups=groups)
+    if isinstance(dist, distributions.Uniform):
         edge, density = max(abs(dist.low), abs(dist.high)), 1.0 / (dist.high - dist.low)
-    elif isinstance(dist, sampling.TruncatedNormal) and dist.bound < 8.0:
-        edge = abs(dist.mean) + dist.bound * dist.std
+    elif isinstance(dist, distributions.TruncatedNormal) and dist.bound < 8.0:
+        edge = abs(dist.loc) + dist.bound * dist.std
         density = (
             math.exp(-0.5 * dist.bound**2)
             / math.sqrt(2.0 * math.pi)
@@ -281,8 +283,8 @@ def check_init(record: dict[str, Any]) -> None:
         # PyTorch's formula on PyTorch's fans equals our exact variance: no sampling here.
         ours = math.sqrt(init.variance(shape, layout=layout))
         assert ours == pytest.approx(record["formula_std"], rel=1e-12)
-        dist = init._distribution(shape, layout=layout)
-        if isinstance(dist, sampling.Uniform):
+        dist = init.plan(shape, layout=layout)
+        if isinstance(dist, distributions.Uniform):
             assert dist.high == pytest.approx(math.sqrt(3.0) * record["formula_std"], rel=1e-12)
 
 
@@ -304,7 +306,7 @@ def test_keras_and_pytorch_he_normal_differ_only_in_truncation() -> None:
     # The recorded kaiming_normal_ tensor has values a truncated normal cannot produce.
     record = next(r for r in REFERENCE["inits"] if r["id"] == "kaiming_normal")
     keras_edge = 2.0 * math.sqrt(keras_he.variance(record["shape"], layout="out_in"))
-    assert record["absmax"] > keras_edge / wi.initializers.TRUNCATION_STD
+    assert record["absmax"] > keras_edge / TRUNCATION_STD
 
 
 # --------------------------------------------------------------------------- layers

@@ -8,6 +8,7 @@ which refines around kinks by itself, so any vectorised callable has a gain.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -191,8 +192,6 @@ _TABLE: dict[str, Activation] = {
 
 def _keyword_parameters(fn: Function) -> tuple[str, ...]:
     """Keyword parameters after the input of a plain Python function; none for ufuncs."""
-    import inspect
-
     if not inspect.isfunction(fn):
         return ()
     names = list(inspect.signature(fn).parameters.values())[1:]

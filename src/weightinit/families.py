@@ -229,27 +229,32 @@ class VarianceScaling(Initializer):
 
     def target_variance(self, weight: Weight) -> float:
         """``scale / fan`` for the fan that ``mode`` names (``ValueError`` if it is zero)."""
+        fan = self._fan(weight)
+        if fan == 0.0:
+            raise ValueError(self._no_fan(weight))
+        return self.scale / fan
+
+    def _fan(self, weight: Weight) -> float:
+        """The fan that ``mode`` names (checks the shape, layout and groups)."""
         f = fans(weight.shape, layout=weight.layout, groups=weight.groups)
-        fan = {
+        return {
             "fan_in": float(f.fan_in),
             "fan_out": float(f.fan_out),
             "fan_avg": (f.fan_in + f.fan_out) / 2.0,
             "fan_geo_avg": math.sqrt(f.fan_in * f.fan_out),
         }[self.mode]
-        if fan == 0.0:
-            raise ValueError(
-                f"shape {weight.shape} has {self.mode} = 0, so the variance scale / fan is "
-                "undefined."
-            )
-        return self.scale / fan
+
+    def _no_fan(self, weight: Weight) -> str:
+        return (
+            f"shape {weight.shape} has {self.mode} = 0, so the variance scale / fan is undefined."
+        )
 
     def _plan(self, weight: Weight) -> Distribution:
-        try:
-            variance = self.target_variance(weight)
-        except ValueError as error:
-            if weight.size:
-                raise
-            return Undefined(str(error))  # an empty weight is still made
+        fan = self._fan(weight)
+        if fan == 0.0:
+            # Only an empty weight can have a zero fan; it is still made (empty).
+            return Undefined(self._no_fan(weight))
+        variance = self.scale / fan
         std = math.sqrt(variance)
         if self.distribution == "normal":
             return Normal(0.0, std)

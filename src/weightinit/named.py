@@ -7,6 +7,7 @@ or the name of an activation, whose second-moment gain (:func:`weightinit.gain`)
 from __future__ import annotations
 
 from weightinit.activations import gain as activation_gain
+from weightinit.families import DistributionName
 from weightinit.families import Mode
 from weightinit.families import VarianceScaling
 from weightinit.families import gain_scale
@@ -23,14 +24,16 @@ __all__ = [
 ]
 
 
-def _gained(family: str, gain: float | str, mode: Mode, distribution: str) -> VarianceScaling:
+def _gained(
+    family: str, gain: float | str, mode: Mode, distribution: DistributionName
+) -> VarianceScaling:
     """The ``family`` preset with ``gain``; a named gain is kept in the repr."""
     if isinstance(gain, str):
         g = activation_gain(gain)
         scale = g * g
-        init = VarianceScaling(scale, mode, distribution)  # type: ignore[arg-type]
+        init = VarianceScaling(scale, mode, distribution)
         return labelled(init, f"{family}_{distribution}(gain={gain!r})")
-    return VarianceScaling(gain_scale(gain), mode, distribution)  # type: ignore[arg-type]
+    return VarianceScaling(gain_scale(gain), mode, distribution)
 
 
 def lecun_normal(gain: float | str = 1.0) -> VarianceScaling:

@@ -233,10 +233,10 @@ def preset(name: str, *args: object, **kwargs: object) -> Initializer:
         raise TypeError(f"a preset name must be a string; got {name!r}.")
     key = name.strip().lower()
     if key not in PRESETS:
-        close = difflib.get_close_matches(key, PRESETS, n=3, cutoff=0.5)
-        hint = f" The closest are {', '.join(map(repr, close))}." if close else ""
+        close = difflib.get_close_matches(key, PRESETS, n=3, cutoff=0.0)
         raise ValueError(
-            f"{name!r} is not a framework preset.{hint} All of them are in "
+            f"{name!r} is not a framework preset; the closest are "
+            f"{', '.join(map(repr, close))}. All of them are in "
             "weightinit.presets.PRESETS; named initializers such as 'he_normal' come from "
             "weightinit.get()."
         )

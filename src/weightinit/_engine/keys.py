@@ -16,6 +16,8 @@ from typing import Union
 
 import numpy as np
 
+from weightinit._errors import integer
+
 __all__ = ["Key", "SeedLike", "check_seed", "root_key", "streams"]
 
 MASK64 = (1 << 64) - 1
@@ -73,8 +75,7 @@ def check_seed(seed: object) -> None:
             f"numpy.random.Generator or a weightinit.Key; got {seed!r} of type "
             f"{type(seed).__name__}."
         )
-    if operator.index(seed) < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
+    integer("seed", seed, minimum=0)
 
 
 @functools.lru_cache(maxsize=256)
