@@ -26,6 +26,8 @@ from weightinit.fans import fans
 from weightinit.initializers import Initializer
 from weightinit.lsuv import LSUVReport
 from weightinit.lsuv import lsuv
+from weightinit.model import Param
+from weightinit.model import initialize
 from weightinit.named import glorot_normal
 from weightinit.named import glorot_uniform
 from weightinit.named import he_normal
@@ -55,6 +57,7 @@ __all__ = [
     "Initializer",
     "Key",
     "LSUVReport",
+    "Param",
     "Report",
     "activations",
     "compare",
@@ -71,6 +74,7 @@ __all__ = [
     "he_normal",
     "he_uniform",
     "identity",
+    "initialize",
     "kaiming_normal",
     "kaiming_uniform",
     "lecun_normal",

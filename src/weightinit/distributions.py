@@ -19,6 +19,7 @@ import numpy.typing as npt
 from weightinit._engine import kernels
 from weightinit._engine.keys import SeedLike
 from weightinit._engine.keys import root_key
+from weightinit._engine.run import Request
 from weightinit._engine.run import compute_type
 from weightinit._engine.run import generate
 
@@ -121,6 +122,13 @@ class Distribution(abc.ABC):
         """Raise ``ValueError`` if ``dtype`` cannot hold these values or loses their spread."""
 
     @abc.abstractmethod
+    def request(
+        self, out: Array, seed: SeedLike, shape: tuple[int, ...], ranges: list[range]
+    ) -> Request:
+        """The engine's request for ``full[ranges]`` of a ``shape`` weight drawn with ``seed``,
+        written into ``out``; requests of many weights are made together by
+        :func:`weightinit._engine.run.generate`."""
+
     def write(
         self,
         out: Array,
@@ -130,6 +138,7 @@ class Distribution(abc.ABC):
         threads: int | None,
     ) -> None:
         """Write ``full[ranges]`` of a ``shape`` weight drawn with ``seed`` into ``out``."""
+        generate([self.request(out, seed, shape, ranges)], threads)
 
 
 class _Random(Distribution):
@@ -140,21 +149,16 @@ class _Random(Distribution):
         """The scale of the random part, which must not vanish in the output dtype."""
 
     @abc.abstractmethod
-    def _kernel(self) -> kernels.Rows:
-        """The engine kernel that draws this law."""
+    def _law(self) -> kernels.Law:
+        """The law as the engine's kernels see it."""
 
     def check(self, dtype: np.dtype[Any]) -> None:
         check_representable(self.largest_magnitude(dtype), dtype, self._spread(), self.mean())
 
-    def write(
-        self,
-        out: Array,
-        seed: SeedLike,
-        shape: tuple[int, ...],
-        ranges: list[range],
-        threads: int | None,
-    ) -> None:
-        generate(out, self._kernel(), root_key(seed), shape, ranges, threads)
+    def request(
+        self, out: Array, seed: SeedLike, shape: tuple[int, ...], ranges: list[range]
+    ) -> Request:
+        return Request(out, self._law(), root_key(seed), shape, ranges)
 
 
 @dataclass(frozen=True)
@@ -176,15 +180,11 @@ class Constant(Distribution):
         # The value itself must not round to zero; there is no spread around it to lose.
         check_representable(abs(self.value), dtype, self.value)
 
-    def write(
-        self,
-        out: Array,
-        seed: SeedLike,
-        shape: tuple[int, ...],
-        ranges: list[range],
-        threads: int | None,
-    ) -> None:
-        out[...] = self.value
+    def request(
+        self, out: Array, seed: SeedLike, shape: tuple[int, ...], ranges: list[range]
+    ) -> Request:
+        # No stream is drawn: the seed is not even resolved (a Generator is not advanced).
+        return Request(out, kernels.Law("constant", self.value), None, shape, ranges)
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,8 @@ class Normal(_Random):
     def _spread(self) -> float:
         return self.std
 
-    def _kernel(self) -> kernels.Rows:
-        return kernels.normal(self.loc, self.std)
+    def _law(self) -> kernels.Law:
+        return kernels.Law("normal", self.loc, self.std)
 
 
 @dataclass(frozen=True)
@@ -231,8 +231,8 @@ class Uniform(_Random):
     def _spread(self) -> float:
         return self.high - self.low
 
-    def _kernel(self) -> kernels.Rows:
-        return kernels.uniform(self.low, self.high)
+    def _law(self) -> kernels.Law:
+        return kernels.Law("uniform", self.low, self.high)
 
 
 @dataclass(frozen=True)
@@ -255,8 +255,8 @@ class TruncatedNormal(_Random):
     def _spread(self) -> float:
         return self.std * min(self.bound, 1.0)
 
-    def _kernel(self) -> kernels.Rows:
-        return kernels.truncated_normal(self.loc, self.std, self.bound)
+    def _law(self) -> kernels.Law:
+        return kernels.Law("truncated", self.loc, self.std, self.bound)
 
 
 @dataclass(frozen=True)
@@ -278,12 +278,7 @@ class Undefined(Distribution):
     def check(self, dtype: np.dtype[Any]) -> None:
         raise ValueError(self.reason)
 
-    def write(
-        self,
-        out: Array,
-        seed: SeedLike,
-        shape: tuple[int, ...],
-        ranges: list[range],
-        threads: int | None,
-    ) -> None:
+    def request(
+        self, out: Array, seed: SeedLike, shape: tuple[int, ...], ranges: list[range]
+    ) -> Request:
         raise ValueError(self.reason)

@@ -10,6 +10,7 @@ in place, moments, configs and the repr, which is the public call that makes the
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -24,8 +25,10 @@ import numpy.typing as npt
 from weightinit._engine import qr
 from weightinit._engine.keys import SeedLike
 from weightinit._engine.keys import check_seed
+from weightinit._engine.run import Request
 from weightinit._engine.run import check_dtype
 from weightinit._engine.run import check_threads
+from weightinit._engine.run import generate
 from weightinit._engine.tiles import Region
 from weightinit._engine.tiles import selection
 from weightinit.distributions import Distribution
@@ -33,7 +36,7 @@ from weightinit.fans import check_groups
 from weightinit.fans import check_shape
 from weightinit.fans import resolve_layout
 
-__all__ = ["Builder", "Initializer", "Plan", "Weight"]
+__all__ = ["Builder", "Initializer", "Plan", "Prepared", "Weight", "write_all"]
 
 Array = npt.NDArray[Any]
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -121,6 +124,86 @@ class Builder:
             qr.assign(out, whole)
         else:
             out[...] = whole[np.ix_(*[np.arange(r.start, r.stop, r.step) for r in ranges])]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated write of ``size`` elements: an engine request (element-wise weights,
+    made together with others), a call that builds the weight given a thread count
+    (structured ones), or neither (an empty weight)."""
+
+    size: int
+    request: Request | None = None
+    build: Callable[[int | None], None] | None = None
+
+
+def write_all(
+    work: Sequence[Prepared],
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Do every prepared write: the element-wise ones in one run of the engine (tiles of all
+    of them share batches and threads), then the structured ones. ``progress`` is called
+    with each finished number of elements."""
+    requests = [w.request for w in work if w.request is not None]
+    if requests:
+        generate(requests, threads, progress)
+    for w in work:
+        if w.build is not None:
+            w.build(threads)
+            if progress is not None:
+                progress(w.size)
+
+
+_PARAMETER_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _parameter_names(kind: type) -> tuple[str, ...]:
+    """The constructor parameters of an initializer class, in order."""
+    names = _PARAMETER_NAMES.get(kind)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(kind) if f.init)
+        _PARAMETER_NAMES[kind] = names
+    return names
+
+
+def _exact(value: object) -> object:
+    """``value``, with floats as their exact hex form (so ``-0.0`` and ``0.0`` differ)."""
+    return value.hex() if isinstance(value, float) else value
+
+
+def _plan_checked(
+    init: Initializer, weight: Weight, dtype: np.dtype[Any]
+) -> Distribution | Builder:
+    plan = init._plan(weight)
+    if weight.size:
+        plan.check(dtype)
+    return plan
+
+
+def _checked_plan(
+    init: Initializer, weight: Weight, dtype: np.dtype[Any]
+) -> Distribution | Builder:
+    """``init._plan(weight)``, checked against ``dtype`` (for a weight with elements).
+
+    Plans are pure functions of the parameters, so they are cached (a model repeats few
+    shapes), keyed by the exact parameter values; an initializer whose parameters cannot
+    be hashed is planned every time.
+    """
+    kind = type(init)
+    exact = (kind, tuple(_exact(getattr(init, name)) for name in _parameter_names(kind)))
+    try:
+        hash(exact)
+    except TypeError:
+        return _plan_checked(init, weight, dtype)
+    return _cached_plan(exact, init, weight, dtype)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_plan(
+    exact: tuple[Any, ...], init: Initializer, weight: Weight, dtype: np.dtype[Any]
+) -> Distribution | Builder:
+    return _plan_checked(init, weight, dtype)
 
 
 def _literal(value: object) -> str:
@@ -258,14 +341,35 @@ class Initializer:
         threads: int | None,
     ) -> None:
         """Validate everything, then write ``full[ranges]`` of a ``shape`` weight into ``out``."""
+        count = check_threads(threads)
+        write_all(
+            [self.prepare(out, shape, ranges, seed=seed, layout=layout, groups=groups)], count
+        )
+
+    def prepare(
+        self,
+        out: FloatArray,
+        shape: tuple[int, ...],
+        ranges: list[range],
+        *,
+        seed: SeedLike,
+        layout: str = "in_out",
+        groups: int = 1,
+    ) -> Prepared:
+        """Validate a call and say what writing ``full[ranges]`` of a ``shape`` weight into
+        ``out`` takes, without doing it; :func:`write_all` then writes many at once.
+
+        This is the hook of :func:`weightinit.initialize`; every check of a call happens
+        here, so a bad weight fails before any other is written.
+        """
         weight = Weight(shape, resolve_layout(layout), check_groups(groups))
         check_seed(seed)
-        count = check_threads(threads)
-        plan = self._plan(weight)
+        plan = _checked_plan(self, weight, out.dtype)
         if weight.size == 0:
-            return
-        plan.check(out.dtype)
-        plan.write(out, seed, shape, ranges, count)
+            return Prepared(out.size)
+        if isinstance(plan, Distribution):  # drawn tile by tile: batched with other weights
+            return Prepared(out.size, request=plan.request(out, seed, shape, ranges))
+        return Prepared(out.size, build=functools.partial(plan.write, out, seed, shape, ranges))
 
     # ------------------------------------------------------------------ describing
 
@@ -298,7 +402,7 @@ class Initializer:
 
     def _parameters(self) -> dict[str, Any]:
         """The constructor parameters, by name, in order."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        return {name: getattr(self, name) for name in _parameter_names(type(self))}
 
     def get_config(self) -> dict[str, Any]:
         """A JSON-serialisable dict from which :func:`weightinit.get` rebuilds this object."""

@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -36,20 +37,10 @@ import numpy.typing as npt
 from weightinit._engine.keys import MASK64
 from weightinit._engine.tiles import BLOCK
 
-__all__ = [
-    "NORMAL_LIMIT",
-    "Rows",
-    "Scratch",
-    "normal",
-    "truncated_normal",
-    "uniform",
-]
+__all__ = ["NORMAL_LIMIT", "Law", "Scratch", "batch_kind", "rows"]
 
 Array = npt.NDArray[Any]
 Generators = list[np.random.Generator]
-#: A kernel bound to its parameters: ``rows(scratch, generators, n, ftype)`` returns one row
-#: per generator, whose first ``n`` elements are that tile's values in the compute type.
-Rows = Callable[["Scratch", Generators, int, type], Array]
 
 #: The largest |z| the normal sampler can return: sqrt(-2 ln 2**-24) for float32 (and
 #: float16) output, sqrt(-2 ln 2**-53) for float64 output; keyed by the compute itemsize.
@@ -367,34 +358,33 @@ def _normal_segments(
 
 
 def _truncated_rows(
-    scratch: Scratch,
-    generators: Generators,
-    n: int,
-    ftype: type,
-    mean: float,
-    std: float,
-    bound: float,
+    scratch: Scratch, generators: Generators, n: int, ftype: type, laws: list[Law]
 ) -> Array:
-    """``n`` values of ``N(mean, std**2)`` cut to ``mean ± bound * std`` from each of
-    ``generators``, one generator per row.
+    """``n`` values of each row's truncated normal (``laws[r]``: mean, std, bound) from each
+    of ``generators``, one generator per row.
 
     For ``bound >= 1`` the candidates are normals accepted when ``|z| <= bound``, drawn in
     rounds of :func:`_round_size` per tile; each round draws every unfinished tile's
-    candidates in one Box-Muller chain, and each tile keeps its own stream, so a tile's
-    values do not depend on the batch it is in.
+    candidates in one Box-Muller chain, and each tile keeps its own stream (and bound), so
+    a tile's values do not depend on the batch it is in. Bounds below 1 use uniform
+    proposals, tile by tile; a batch holds bounds of one kind only (:func:`batch_kind`).
     """
     count = len(generators)
     rows = scratch.get(ftype, "rows", count * n).reshape(count, n)
-    if bound < 1.0:  # uniform proposals: tile by tile
-        for row, generator in enumerate(generators):
-            _truncated_by_uniforms(scratch, generator, n, bound, rows[row])
+    if laws[0].c < 1.0:  # uniform proposals: tile by tile
+        for row, (generator, law) in enumerate(zip(generators, laws, strict=True)):
+            _truncated_by_uniforms(scratch, generator, n, law.c, rows[row])
     else:
-        limit = ftype(min(bound, 1e4))
+        limits = [ftype(min(law.c, 1e4)) for law in laws]
         filled, drawn = [0] * count, [0] * count
         todo = list(range(count))
         while todo:
             sizes = [_round_size(n, filled[r], drawn[r]) for r in todo]
             x, y, offsets = _normal_segments(scratch, [generators[r] for r in todo], sizes, ftype)
+            if all(limits[r] == limits[todo[0]] for r in todo):
+                limit: Any = limits[todo[0]]
+            else:  # each candidate compared with its own tile's bound
+                limit = np.repeat(np.array([limits[r] for r in todo]), np.diff(offsets))
             keep_x = np.abs(x) <= limit
             keep_y = np.abs(y) <= limit
             for i, r in enumerate(todo):
@@ -411,51 +401,75 @@ def _truncated_rows(
                         filled[r] = n
                 drawn[r] += sizes[i]
             todo = [r for r in todo if filled[r] < n]
-    rows *= ftype(std)
-    rows += ftype(mean)
-    span = bound * std
-    np.clip(rows, ftype(mean - span), ftype(mean + span), out=rows)
+    rows *= _column(ftype, [law.b for law in laws])
+    rows += _column(ftype, [law.a for law in laws])
+    low = _column(ftype, [law.a - law.c * law.b for law in laws])
+    high = _column(ftype, [law.a + law.c * law.b for law in laws])
+    np.clip(rows, low, high, out=rows)
     return rows
 
 
+def _column(ftype: type, values: list[float]) -> Any:
+    """One value per row, rounded to ``ftype`` once: a scalar when all rows share it."""
+    if all(v == values[0] for v in values) and len({math.copysign(1.0, v) for v in values}) == 1:
+        return ftype(values[0])
+    return np.array(values, dtype=ftype).reshape(-1, 1)
+
+
 def _normal_scaled(
-    scratch: Scratch, generators: Generators, n: int, ftype: type, mean: float, std: float
+    scratch: Scratch, generators: Generators, n: int, ftype: type, laws: list[Law]
 ) -> Array:
-    """Standard normals scaled and shifted in the compute precision."""
+    """Standard normals scaled (``b``) and shifted (``a``) in the compute precision."""
     rows = _normal_rows(scratch, generators, n, ftype)
-    rows *= ftype(std)
-    rows += ftype(mean)
+    rows *= _column(ftype, [law.b for law in laws])
+    rows += _column(ftype, [law.a for law in laws])
     return rows
 
 
 def _uniform_scaled(
-    scratch: Scratch, generators: Generators, n: int, ftype: type, low: float, high: float
+    scratch: Scratch, generators: Generators, n: int, ftype: type, laws: list[Law]
 ) -> Array:
-    """Uniforms on ``(-1, 1)`` mapped onto ``[low, high]`` in the compute precision (and
-    clipped to it, against rounding)."""
+    """Uniforms on ``(-1, 1)`` mapped onto ``[a, b]`` in the compute precision (and clipped
+    to it, against rounding)."""
     rows = _uniform_rows(scratch, generators, n, ftype)
-    rows *= ftype((high - low) / 2.0)
-    rows += ftype(low + (high - low) / 2.0)
-    np.clip(rows, ftype(low), ftype(high), out=rows)
+    rows *= _column(ftype, [(law.b - law.a) / 2.0 for law in laws])
+    rows += _column(ftype, [law.a + (law.b - law.a) / 2.0 for law in laws])
+    np.clip(
+        rows,
+        _column(ftype, [law.a for law in laws]),
+        _column(ftype, [law.b for law in laws]),
+        out=rows,
+    )
     return rows
 
 
-def normal(mean: float, std: float) -> Rows:
-    """The kernel of ``N(mean, std**2)``."""
-    return lambda scratch, generators, n, ftype: _normal_scaled(
-        scratch, generators, n, ftype, mean, std
-    )
+class Law(NamedTuple):
+    """What a tile is drawn from, as the kernels see it.
+
+    ``kind`` is ``"constant"`` (value ``a``), ``"normal"`` (mean ``a``, std ``b``),
+    ``"uniform"`` (``[a, b]``) or ``"truncated"`` (mean ``a``, std ``b``, cut at ``c``
+    standard deviations).
+    """
+
+    kind: str
+    a: float
+    b: float = 0.0
+    c: float = 0.0
 
 
-def uniform(low: float, high: float) -> Rows:
-    """The kernel of ``U(low, high)``; values never leave ``[low, high]``."""
-    return lambda scratch, generators, n, ftype: _uniform_scaled(
-        scratch, generators, n, ftype, low, high
-    )
+def batch_kind(law: Law) -> tuple[str, bool]:
+    """Tiles whose laws share this (and their size) can share one chain of calls."""
+    return law.kind, law.kind == "truncated" and law.c < 1.0
 
 
-def truncated_normal(mean: float, std: float, bound: float) -> Rows:
-    """The kernel of ``N(mean, std**2)`` conditioned on ``|x - mean| <= bound * std``."""
-    return lambda scratch, generators, n, ftype: _truncated_rows(
-        scratch, generators, n, ftype, mean, std, bound
-    )
+_ROWS: dict[str, Callable[[Scratch, Generators, int, type, list[Law]], Array]] = {
+    "normal": _normal_scaled,
+    "uniform": _uniform_scaled,
+    "truncated": _truncated_rows,
+}
+
+
+def rows(scratch: Scratch, generators: Generators, n: int, ftype: type, laws: list[Law]) -> Array:
+    """``n`` values for each tile (one generator and one law per row, all of one
+    :func:`batch_kind`), in the compute type ``ftype``; a row may be longer than ``n``."""
+    return _ROWS[laws[0].kind](scratch, generators, n, ftype, laws)

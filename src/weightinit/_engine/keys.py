@@ -9,7 +9,9 @@ the thread that makes it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import operator
+import struct
 import threading
 from dataclasses import dataclass
 from typing import Union
@@ -25,6 +27,8 @@ MASK64 = (1 << 64) - 1
 SeedLike = Union[None, int, np.integer, np.random.SeedSequence, np.random.Generator, "Key"]
 
 Words = tuple[int, int, int, int]
+
+_FOLD_DOMAIN = b"weightinit.fold_in\0"
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,41 @@ class Key:
     def from_seed(cls, seed: SeedLike) -> Key:
         """Resolve ``seed`` (advancing a ``Generator``) into a reusable key."""
         return cls(root_key(seed))
+
+    def fold_in(self, name: str | int) -> Key:
+        """A child key for ``name``, a string or an integer: a pure function of the two.
+
+        The child's four words are the SHA-256 digest (32 bytes, read as four little-endian
+        64-bit words) of ``b"weightinit.fold_in\\0"``, this key's words (8 bytes each,
+        little-endian), a type tag (``b"s"`` or ``b"i"``) and ``name`` (UTF-8, or the
+        integer in decimal ASCII). So ``fold_in("3")`` and ``fold_in(3)`` differ, the
+        same (key, name) gives the same child on every platform, and children chain:
+        ``key.fold_in("encoder").fold_in(3)``. Key each parameter of a model by its name,
+        and adding or removing a layer changes no other layer's values.
+
+        Examples
+        --------
+        >>> import weightinit as wi
+        >>> root = wi.Key.from_seed(0)
+        >>> root.fold_in("fc1.weight") == root.fold_in("fc1.weight")
+        True
+        >>> root.fold_in("3") == root.fold_in(3)
+        False
+        >>> w = wi.he_normal()((4, 3), seed=root.fold_in("encoder").fold_in(0))
+        """
+        if isinstance(name, str):
+            payload = b"s" + name.encode("utf-8")
+        elif isinstance(name, bool) or not hasattr(name, "__index__"):
+            raise TypeError(
+                f"fold_in takes a str or an int name; got {name!r} of type {type(name).__name__}."
+            )
+        else:
+            payload = b"i" + str(operator.index(name)).encode("ascii")
+        words = b"".join(w.to_bytes(8, "little") for w in self.words)
+        digest = hashlib.sha256(_FOLD_DOMAIN + words + payload).digest()
+        child = object.__new__(Key)  # the words are valid by construction: skip the checks
+        object.__setattr__(child, "words", struct.unpack("<4Q", digest))
+        return child
 
 
 def check_seed(seed: object) -> None:
@@ -149,9 +188,10 @@ class _Streams(threading.local):
 _STREAMS = _Streams()
 
 
-def streams(key: Words, tiles: list[int]) -> list[np.random.Generator]:
-    """The generators of ``tiles``, each at the start of its stream (one object per tile)."""
+def streams(tiles: list[tuple[Words, int]]) -> list[np.random.Generator]:
+    """The generators of ``tiles`` (``(root key, tile number)`` pairs), each at the start of
+    its stream: one object per tile, reused by this thread's next call."""
     pool = _STREAMS.pool
     while len(pool) < len(tiles):
         pool.append(Stream())
-    return [stream.start(key, tile) for stream, tile in zip(pool, tiles, strict=False)]
+    return [stream.start(key, tile) for stream, (key, tile) in zip(pool, tiles, strict=False)]

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from weightinit._engine import kernels
 from weightinit._engine.keys import Words
+from weightinit._engine.run import Request
 from weightinit._engine.run import compute_type
 from weightinit._engine.run import generate
 
@@ -30,7 +31,8 @@ def gaussian(
 ) -> Array:
     """Standard normals of ``shape`` in the compute type of ``dtype``, tile-keyed by ``key``."""
     out = np.empty(shape, dtype=compute_type(dtype))
-    generate(out, kernels.normal(0.0, 1.0), key, shape, [range(d) for d in shape], threads)
+    law = kernels.Law("normal", 0.0, 1.0)
+    generate([Request(out, law, key, shape, [range(d) for d in shape])], threads)
     return out
 
 

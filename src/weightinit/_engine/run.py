@@ -11,15 +11,16 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from weightinit._engine import kernels
 from weightinit._engine import tiles as _tiles
-from weightinit._engine.kernels import Rows
-from weightinit._engine.kernels import Scratch
 from weightinit._engine.keys import Words
 from weightinit._engine.keys import streams
 from weightinit._errors import integer
@@ -28,6 +29,7 @@ __all__ = [
     "DTYPES",
     "MAX_DEFAULT_THREADS",
     "PARALLEL_MIN",
+    "Request",
     "check_dtype",
     "check_threads",
     "compute_type",
@@ -41,6 +43,8 @@ Array = npt.NDArray[Any]
 DTYPES = ("float16", "float32", "float64")
 #: From this many generated elements on, ``threads=None`` uses :func:`default_threads`.
 PARALLEL_MIN = 2**20
+#: Tiles below this many elements on average keep ``threads=None`` on one thread.
+SMALL_TILE = 2**14
 #: The most threads ``threads=None`` uses: beyond a few cores, generation is bound by memory
 #: bandwidth.
 MAX_DEFAULT_THREADS = 8
@@ -110,38 +114,90 @@ def default_threads() -> int:
     return max(1, min(_cores(), MAX_DEFAULT_THREADS))
 
 
+class Request(NamedTuple):
+    """One tensor, or a region of it, to write: ``full[ranges]`` of a ``shape`` tensor whose
+    tiles are drawn from ``law`` with the streams of ``key`` (``None`` for constants)."""
+
+    out: Array
+    law: kernels.Law
+    key: Words | None
+    shape: tuple[int, ...]
+    ranges: list[range]
+
+
+class _Tile(NamedTuple):
+    request: Request
+    key: Words
+    job: _tiles.Job
+
+
+def _tasks(requests: list[tuple[Request, Words]]) -> list[list[_Tile]]:
+    """The tiles of every request, grouped by size, :func:`~kernels.batch_kind` and compute
+    type (in order of first appearance) and cut into batches of at most ``BATCH`` elements."""
+    groups: dict[tuple[int, tuple[str, bool], type], list[_Tile]] = {}
+    for request, key in requests:
+        kind = kernels.batch_kind(request.law), compute_type(request.out.dtype)
+        for job in _tiles.jobs(request.shape, request.ranges):
+            groups.setdefault((math.prod(job.dims), *kind), []).append(_Tile(request, key, job))
+    tasks: list[list[_Tile]] = []
+    for (size, _, _), members in groups.items():
+        step = max(1, _tiles.BATCH // size)
+        tasks.extend(members[i : i + step] for i in range(0, len(members), step))
+    return tasks
+
+
 def generate(
-    out: Array,
-    rows: Rows,
-    key: Words,
-    shape: tuple[int, ...],
-    ranges: list[range],
+    requests: list[Request],
     threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Write the values of ``full[ranges]`` into ``out``, where ``full`` has ``shape`` and
-    its tiles are made by the kernel ``rows`` from the streams of ``key``.
+    """Write every request, sharing chains of NumPy calls and threads between all of them.
 
-    ``out`` has the shape of the selection (one axis per range). Only the tiles the selection
-    touches are generated, by ``threads`` threads (``None``: :func:`default_threads` when at
-    least :data:`PARALLEL_MIN` elements are generated, else one), in batches of up to
-    ``BATCH`` elements of tiles of one size. Each thread has its own scratch for the call.
+    Only the tiles each selection touches are generated, by ``threads`` threads (``None``:
+    :func:`default_threads` when at least :data:`PARALLEL_MIN` elements are generated, else
+    one). Tiles of one size and kind, from any request, share a batch of up to ``BATCH``
+    elements; each tile's values depend on its own stream and law alone, so neither the
+    batching nor the threads change a byte. Each thread has its own scratch for the call.
+    ``progress``, if given, is called (from one thread at a time) with the number of
+    elements each finished batch wrote.
     """
-    if out.size == 0:
+    random: list[tuple[Request, Words]] = []
+    for request in requests:
+        if request.out.size == 0:
+            continue
+        if request.key is None:  # a constant law
+            request.out[...] = request.law.a
+            if progress is not None:
+                progress(request.out.size)
+        else:
+            random.append((request, request.key))
+    if not random:
         return
-    ftype = compute_type(out.dtype)
 
-    def run(task: list[_tiles.Job], scratch: Scratch) -> None:
-        n = math.prod(task[0].dims)
-        values = rows(scratch, streams(key, [job.tile for job in task]), n, ftype)
-        for row, job in zip(values, task, strict=True):
-            out[_tiles.ix(job.out_index)] = row[:n].reshape(job.dims)[_tiles.ix(job.tile_index)]
+    reported = threading.Lock()
 
-    tasks = _tiles.batches(_tiles.jobs(shape, ranges))
+    def run(task: list[_Tile], scratch: kernels.Scratch) -> None:
+        n = math.prod(task[0].job.dims)
+        ftype = compute_type(task[0].request.out.dtype)
+        generators = streams([(t.key, t.job.tile) for t in task])
+        values = kernels.rows(scratch, generators, n, ftype, [t.request.law for t in task])
+        for row, (request, _, job) in zip(values, task, strict=True):
+            tile = row[:n].reshape(job.dims)[_tiles.ix(job.tile_index)]
+            request.out[_tiles.ix(job.out_index)] = tile
+        if progress is not None:
+            with reported:
+                progress(sum(t.job.size for t in task))
+
+    tasks = _tasks(random)
     if threads is None:
-        threads = default_threads() if out.size >= PARALLEL_MIN else 1
+        size = sum(request.out.size for request, _ in random)
+        tiles = sum(len(task) for task in tasks)
+        # Threads pay for long draws of large tiles; small tiles spend their time in Python
+        # (keying streams, placing values), where a second thread only waits for the GIL.
+        threads = default_threads() if size >= PARALLEL_MIN and size >= tiles * SMALL_TILE else 1
     count = min(threads, len(tasks))
     if count <= 1:
-        scratch = Scratch()
+        scratch = kernels.Scratch()
         for task in tasks:
             run(task, scratch)
         return
@@ -149,7 +205,7 @@ def generate(
     lock = threading.Lock()
 
     def work() -> None:
-        scratch = Scratch()
+        scratch = kernels.Scratch()
         while True:
             with lock:
                 task = next(queue, None)
@@ -157,6 +213,7 @@ def generate(
                 return
             run(task, scratch)
 
-    futures = [_pool(threads).submit(work) for _ in range(count)]
+    pool = _pool(threads)
+    futures = [pool.submit(work) for _ in range(count)]
     for future in futures:
         future.result()

@@ -1,4 +1,4 @@
-"""Tiles, regions and batches: which tiles a selection touches and how they are grouped.
+"""Tiles and regions: how a tensor is cut, and which tiles a selection touches.
 
 A tensor is cut into tiles whose shape depends on the tensor's shape alone
 (:func:`tile_shape`); tile ``i`` is numbered in C order over the tile grid. A region
@@ -8,6 +8,7 @@ tiles those ranges touch and where each tile's values go.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
@@ -23,7 +24,6 @@ __all__ = [
     "BLOCK",
     "Job",
     "Region",
-    "batches",
     "ix",
     "jobs",
     "selection",
@@ -34,12 +34,13 @@ __all__ = [
 #: The largest number of elements in one tile (one random stream).
 BLOCK = 1 << 16
 #: Elements per batch: the tiles of a batch share one chain of NumPy calls, long enough for
-#: threads to overlap (NumPy releases the GIL inside each call).
+#: threads to overlap (NumPy releases the GIL inside each call); see ``run.generate``.
 BATCH = 4 * BLOCK
 
 Region = Any  # what ``np.s_[...]`` builds: a slice, an int, Ellipsis or a tuple of them
 
 
+@functools.lru_cache(maxsize=1024)
 def tile_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     """The shape of the tiles that ``shape`` is cut into (each at most :data:`BLOCK` elements).
 
@@ -144,10 +145,23 @@ class Job(NamedTuple):
     out_index: tuple[Any, ...]  # the part of the output it fills
     tile_index: tuple[Any, ...]  # the part of the tile that fills it
 
+    @property
+    def size(self) -> int:
+        """The number of output elements the tile fills."""
+        return math.prod(
+            len(range(i.start, i.stop, i.step or 1)) if isinstance(i, slice) else len(i)
+            for i in self.out_index
+        )
+
 
 def jobs(shape: tuple[int, ...], ranges: list[range]) -> list[Job]:
     """For each tile that ``full[ranges]`` touches, in C order: a :class:`Job`."""
     tile = tile_shape(shape)
+    if tile == shape and all(
+        r.start == 0 and r.step == 1 and r.stop == d for r, d in zip(ranges, shape, strict=True)
+    ):
+        whole = tuple(slice(0, d) for d in shape)
+        return [Job(0, shape, whole, whole)]  # the whole of a one-tile tensor
     counts = [-(-d // t) for d, t in zip(shape, tile, strict=True)]
     per_axis: list[list[tuple[int, Any, Any]]] = []
     for r, t in zip(ranges, tile, strict=True):
@@ -167,26 +181,14 @@ def jobs(shape: tuple[int, ...], ranges: list[range]) -> list[Job]:
             positions = np.nonzero(owner == c)[0]
             entries.append((int(c), _as_index(positions), _as_index(chosen[positions] - c * t)))
         per_axis.append(entries)
+    strides = [math.prod(counts[a + 1 :]) for a in range(len(counts))]
     found = []
     for combo in itertools.product(*per_axis):
         corner = tuple(c for c, _, _ in combo)
-        index = int(np.ravel_multi_index(corner, counts)) if corner else 0
+        index = sum(c * s for c, s in zip(corner, strides, strict=True))  # C order
         dims = tuple(min(t, d - c * t) for c, t, d in zip(corner, tile, shape, strict=True))
         found.append(Job(index, dims, tuple(o for _, o, _ in combo), tuple(i for _, _, i in combo)))
     return found
-
-
-def batches(found: list[Job]) -> list[list[Job]]:
-    """Consecutive tiles of one size, grouped ``BATCH`` elements at a time."""
-    grouped: list[list[Job]] = []
-    for job in found:
-        size = math.prod(job.dims)
-        last = grouped[-1] if grouped else None
-        if last is not None and math.prod(last[0].dims) == size and (len(last) + 1) * size <= BATCH:
-            last.append(job)
-        else:
-            grouped.append([job])
-    return grouped
 
 
 def ix(index: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -1,0 +1,226 @@
+"""Whole models in one call: named parameters, each keyed by its name, made in shared batches.
+
+:func:`initialize` takes a mapping of names to :class:`Param` records (or ``(initializer,
+shape)`` pairs) and returns the arrays. Entry ``name`` is drawn with the key
+``Key.from_seed(seed).fold_in(name)``, so it equals the single call made with that key, and
+adding, removing or reordering entries changes no other entry's values. The tiles of all
+element-wise entries go through the engine together, so a model of many small tensors pays
+one chain of NumPy calls per batch of tiles rather than one per tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Union
+
+import numpy as np
+import numpy.typing as npt
+
+from weightinit import registry
+from weightinit._engine.keys import Key
+from weightinit._engine.keys import SeedLike
+from weightinit._engine.run import check_dtype
+from weightinit._engine.run import check_threads
+from weightinit.fans import check_groups
+from weightinit.fans import check_shape
+from weightinit.fans import resolve_layout
+from weightinit.initializers import Initializer
+from weightinit.initializers import Prepared
+from weightinit.initializers import write_all
+
+__all__ = ["Param", "initialize"]
+
+FloatArray = npt.NDArray[np.floating[Any]]
+
+#: From this many elements on, ``progress=True`` shows a bar (below, the work is too short to
+#: wait for).
+PROGRESS_MIN = 2**24
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a model: its initializer, shape, layout, groups and dtype.
+
+    ``initializer`` may be an :class:`Initializer`, a name or a config dict (as for
+    :func:`weightinit.get`). ``layout`` is stored in its canonical form; ``dtype=None``
+    means the dtype passed to :func:`initialize`.
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> p = wi.Param(wi.he_normal(), (256, 784), layout="pytorch")
+    >>> p.layout, p.shape
+    ('out_in', (256, 784))
+    >>> wi.Param("zeros", 256).initializer
+    zeros()
+    """
+
+    initializer: Initializer | str | Mapping[str, Any]
+    shape: tuple[int, ...]
+    layout: str = field(default="in_out", kw_only=True)
+    groups: int = field(default=1, kw_only=True)
+    dtype: npt.DTypeLike | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "initializer", registry.get(self.initializer))
+        object.__setattr__(self, "shape", check_shape(self.shape))
+        object.__setattr__(self, "layout", resolve_layout(self.layout))
+        object.__setattr__(self, "groups", check_groups(self.groups))
+        if self.dtype is not None:
+            object.__setattr__(self, "dtype", check_dtype(self.dtype))
+
+
+ParamLike = Union[Param, tuple[Any, Any]]
+
+
+def _param(name: object, entry: object) -> Param:
+    """``entry`` as a :class:`Param`; errors say which entry is wrong."""
+    try:
+        if not isinstance(name, (str, int)) or isinstance(name, bool):
+            raise TypeError(
+                f"parameter names must be str or int (they key the values); got {name!r} of "
+                f"type {type(name).__name__}."
+            )
+        if isinstance(entry, Param):
+            return entry
+        if isinstance(entry, tuple) and len(entry) == 2:
+            return Param(entry[0], entry[1])
+        raise TypeError(
+            "an entry must be a weightinit.Param or an (initializer, shape) pair; got "
+            f"{entry!r} of type {type(entry).__name__}."
+        )
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"params[{name!r}]: {error}") from None
+
+
+def _progress_bar(total: int) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """A tqdm bar over ``total`` elements: its update and close functions."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        raise ImportError(
+            'progress=True needs tqdm: install the progress extra with pip install "weightinit'
+            '[progress]", or pass a callable that receives (done, total).'
+        ) from None
+    bar = tqdm(total=total, unit="value", unit_scale=True, desc="initialize")
+    return bar.update, bar.close
+
+
+def initialize(
+    params: Mapping[Any, ParamLike],
+    seed: SeedLike,
+    *,
+    dtype: npt.DTypeLike = np.float32,
+    threads: int | None = None,
+    progress: bool | Callable[[int, int], object] = False,
+) -> dict[Any, FloatArray]:
+    """Make every parameter of a model in one call, each keyed by its name.
+
+    Parameters
+    ----------
+    params : mapping of name to Param or (initializer, shape)
+        Names are ``str`` or ``int``. An initializer may be given by name or config dict.
+    seed : int, SeedSequence, Generator, Key or None
+        Resolved once (a ``Generator`` is advanced once); entry ``name`` is drawn with
+        ``Key.from_seed(seed).fold_in(name)``.
+    dtype : float16, float32 (default) or float64
+        For entries whose ``Param`` does not set one.
+    threads : int, optional
+        As for a single call: ``None`` uses the usable cores (at most 8) when at least
+        2^20 elements are generated. The values do not depend on it.
+    progress : bool or callable, default False
+        ``True`` shows a tqdm progress bar (the ``progress`` extra) when there are at least
+        2^24 values to make; a callable is called with ``(done, total)`` elements as the
+        work advances. Neither changes a value.
+
+    Returns
+    -------
+    dict
+        The arrays, in the order of ``params``. Entry ``name`` equals
+        ``initializer(shape, dtype, seed=Key.from_seed(seed).fold_in(name), layout=...,
+        groups=...)`` byte for byte.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad entry, with its name (``params['fc1.weight']: ...``); no array is made
+        until every entry is valid.
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> params = wi.initialize({
+    ...     "fc1.weight": wi.Param(wi.he_normal(), (256, 784), layout="pytorch"),
+    ...     "fc1.bias": (wi.zeros(), (256,)),
+    ...     "fc2.weight": wi.Param("glorot_uniform", (10, 256), layout="pytorch"),
+    ... }, seed=0)
+    >>> list(params), params["fc1.weight"].dtype
+    (['fc1.weight', 'fc1.bias', 'fc2.weight'], dtype('float32'))
+    >>> key = wi.Key.from_seed(0).fold_in("fc1.weight")
+    >>> alone = wi.he_normal()((256, 784), seed=key, layout="pytorch")
+    >>> bool((params["fc1.weight"] == alone).all())
+    True
+    """
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"params must be a mapping of names to Param or (initializer, shape); got "
+            f"{type(params).__name__}."
+        )
+    default = check_dtype(dtype)
+    count = check_threads(threads)
+    if not (isinstance(progress, bool) or callable(progress)):
+        raise TypeError(f"progress must be a bool or a callable; got {progress!r}.")
+    root = Key.from_seed(seed)
+    entries = [(name, _param(name, entry)) for name, entry in params.items()]
+    out: dict[Any, FloatArray] = {}
+    work: list[Prepared] = []
+    for name, p in entries:
+        array = np.empty(p.shape, dtype=default if p.dtype is None else p.dtype)
+        try:
+            work.append(
+                registry.get(p.initializer).prepare(
+                    array,
+                    p.shape,
+                    [range(d) for d in p.shape],
+                    seed=root.fold_in(name),
+                    layout=p.layout,
+                    groups=p.groups,
+                )
+            )
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"params[{name!r}]: {error}") from None
+        out[name] = array
+    _run(work, count, progress)
+    return out
+
+
+def _run(
+    work: Sequence[Prepared], threads: int | None, progress: bool | Callable[[int, int], object]
+) -> None:
+    """:func:`write_all`, reporting progress as asked."""
+    total = sum(w.size for w in work)
+    if progress is False or (progress is True and total < PROGRESS_MIN):
+        write_all(work, threads)
+        return
+    if progress is True:
+        update, close = _progress_bar(total)
+        try:
+            write_all(work, threads, update)
+        finally:
+            close()
+        return
+    report = progress
+    done = [0]
+
+    def advance(elements: int) -> None:
+        done[0] += elements
+        report(done[0], total)
+
+    write_all(work, threads, advance)
+    if total == 0:
+        report(0, 0)
