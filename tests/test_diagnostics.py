@@ -726,3 +726,15 @@ def test_make_figures_small(tmp_path: Path) -> None:
     assert len(pngs) >= 4
     for name in pngs:
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("seed", [None, "generator", "sequence"])
+def test_compare_shows_every_initializer_the_same_inputs(seed: object) -> None:
+    if seed == "generator":
+        seed = np.random.default_rng(1)
+    elif seed == "sequence":
+        seed = np.random.SeedSequence(5)
+    table = wi.compare(["he_normal", "he_normal"], "relu", depth=2, width=16, batch=16, seed=seed)
+    first, second = table.reports
+    assert first.seed == second.seed
+    assert first.layers == second.layers

@@ -221,3 +221,63 @@ def test_a_named_initializer_is_not_a_preset() -> None:
     # A misspelt preset name gets the closest preset names.
     with pytest.raises(ValueError, match=r"the closest are 'pytorch\.linear'"):
         wi.presets.preset("pytorch.lineer")
+
+
+# --------------------------------------------------------------------------- subclasses, labels
+
+
+def test_subclasses_print_as_their_own_call() -> None:
+    import dataclasses
+
+    from weightinit.families import Constant
+    from weightinit.families import VarianceScaling
+    from weightinit.structured import Orthogonal
+
+    @dataclasses.dataclass(frozen=True)
+    class MyScaling(VarianceScaling):
+        pass
+
+    @dataclasses.dataclass(frozen=True)
+    class MyConstant(Constant):
+        pass
+
+    @dataclasses.dataclass(frozen=True)
+    class MyOrthogonal(Orthogonal):
+        pass
+
+    assert repr(MyScaling(2.0, "fan_in", "normal")) == (
+        "MyScaling(scale=2.0, mode='fan_in', distribution='normal')"
+    )
+    assert repr(MyConstant(0.0)) == "MyConstant(value=0.0)"
+    assert repr(MyOrthogonal(2.0)) == "MyOrthogonal(gain=2.0)"
+    namespace = {"MyScaling": MyScaling, "MyConstant": MyConstant, "MyOrthogonal": MyOrthogonal}
+    for init in (MyScaling(2.0, "fan_in", "normal"), MyConstant(3.0), MyOrthogonal(2.0)):
+        assert eval(repr(init), namespace) == init
+
+
+def test_negative_zero_keeps_its_sign_in_the_repr() -> None:
+    init = wi.constant(-0.0)
+    assert repr(init) == "constant(-0.0)"
+    again = eval(repr(init), vars(wi))
+    assert again((3,)).tobytes() == init((3,)).tobytes()
+    assert repr(wi.constant(0.0)) == "zeros()"
+
+
+def test_labels_are_not_fields() -> None:
+    import copy
+    import dataclasses
+    import pickle
+
+    init = wi.recommend("gelu")
+    assert repr(init) == "lecun_normal(gain='gelu')"
+    assert [f.name for f in dataclasses.fields(init)] == ["scale", "mode", "distribution"]
+    assert type(init)(**dataclasses.asdict(init)) == init
+    assert repr(pickle.loads(pickle.dumps(init))) == repr(init)
+    assert repr(copy.deepcopy(init)) == repr(init)
+    changed = dataclasses.replace(init, distribution="uniform")
+    assert repr(changed).startswith("variance_scaling(")  # other values: the label is gone
+    assert eval(repr(changed), vars(wi)) == changed
+
+
+def test_preset_names_are_normalised_as_registry_names() -> None:
+    assert wi.presets.preset("PyTorch.Conv-Transpose2d") == wi.get("pytorch.conv_transpose2d")

@@ -337,7 +337,7 @@ def test_blocked_orthogonal_layouts_are_exact_transposes(dtype) -> None:
 def test_assign_copies_transposed_views_exactly(shape) -> None:
     source = np.arange(math.prod(shape), dtype=np.float32).reshape(shape[::-1]).T
     for out in (np.empty(shape, np.float32), np.empty(shape[::-1], np.float32).T):
-        qr.assign(out, source, block=64)
+        run.assign(out, source, block=64)
         np.testing.assert_array_equal(out, source)
 
 

@@ -56,12 +56,17 @@ def integer(
     if not (low and high):
         if maximum is None:
             bounds = f">= {minimum}"
-        elif minimum is None:
-            bounds = f"<= {maximum}"
         else:
-            bounds = f"between {minimum} and {maximum}"
+            power = (maximum + 1).bit_length() - 1
+            top = f"below 2**{power}" if maximum + 1 == 2**power > 2**31 else f"<= {maximum}"
+            bounds = top if minimum is None else f">= {minimum} and {top}"
         raise ValueError(f"{name} must be {bounds}; got {number}.")
     return number
+
+
+#: The largest size of an axis, a shape or a count the package accepts (NumPy indexes with
+#: signed 64-bit integers; products of two sizes must not overflow them).
+SIZE_LIMIT = 2**62
 
 
 def suggest(value: str, choices: Iterable[str]) -> str:

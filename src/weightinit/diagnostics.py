@@ -212,19 +212,20 @@ def _json_safe(value: Any) -> Any:
 # --------------------------------------------------------------------------- experiment
 
 
-def _children(seed: SeedLike, count: int) -> tuple[int | Key, list[np.random.SeedSequence]]:
-    """The seed to report (an int, or the ``Key`` any other seed resolved to, which gives
-    the same report again) and ``count`` independent child sequences of it."""
+def _resolved(seed: SeedLike) -> int | Key:
+    """The seed to report: an int as it is, any other seed as the ``Key`` it resolves to
+    (which gives the same report again)."""
     check_seed(seed)
-    used: int | Key
-    if seed is not None and not isinstance(
-        seed, (np.random.SeedSequence, np.random.Generator, Key)
-    ):
-        used = integer("seed", seed)
-        entropy: int | list[int] = used
-    else:
-        used = Key.from_seed(seed)
-        entropy = list(used.words)
+    if seed is not None and hasattr(seed, "__index__"):
+        return integer("seed", seed)
+    return Key.from_seed(seed)
+
+
+def _children(seed: SeedLike, count: int) -> tuple[int | Key, list[np.random.SeedSequence]]:
+    """The seed to report (see :func:`_resolved`) and ``count`` independent child sequences
+    of it."""
+    used = _resolved(seed)
+    entropy = used if isinstance(used, int) else list(used.words)
     return used, np.random.SeedSequence(entropy).spawn(count)
 
 
@@ -498,6 +499,9 @@ def compare(inits: Sequence[object], activation: object, **kwargs: Any) -> Compa
         raise TypeError(f"inits must be a sequence of initializers or names; got {inits!r}.")
     if not inits:
         raise ValueError("inits must name at least one initializer.")
+    # Resolved once, so that every initializer meets the same inputs and gradient even for a
+    # Generator or None seed.
+    kwargs["seed"] = _resolved(kwargs.get("seed", 0))
     return Comparison([diagnose(init, activation, **kwargs) for init in inits])
 
 

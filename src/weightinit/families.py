@@ -8,7 +8,6 @@ import math
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
-from dataclasses import field
 from typing import Literal
 
 from weightinit._errors import choice_error
@@ -38,7 +37,6 @@ __all__ = [
     "constant",
     "gain_scale",
     "he_scale",
-    "labelled",
     "ones",
     "scaled_normal",
     "truncated_normal",
@@ -76,7 +74,7 @@ class Constant(Initializer):
         return ConstantLaw(self.value)
 
     def _call(self) -> str:
-        if self.value == 0.0:
+        if self.value == 0.0 and math.copysign(1.0, self.value) > 0:
             return "zeros()"
         if self.value == 1.0:
             return "ones()"
@@ -215,9 +213,6 @@ class VarianceScaling(Initializer):
     scale: float = 1.0
     mode: Mode = "fan_in"
     distribution: DistributionName = "truncated_normal"
-    # The call that made it, where the numbers cannot say it (set by :func:`labelled`); a
-    # copy with other values (dataclasses.replace) does not inherit it.
-    _label: str | None = field(default=None, init=False, compare=False, repr=False)
     _name = "variance_scaling"
     _positional = 3
     _public = True
@@ -271,16 +266,8 @@ class VarianceScaling(Initializer):
         return self.target_variance(weight)
 
     def _call(self) -> str:
-        if self._label is not None:
-            return self._label
         calls = _preset_calls(self.scale, self.mode, self.distribution)
         return min(calls, key=len) if calls else super()._call()
-
-
-def labelled(init: VarianceScaling, call: str) -> VarianceScaling:
-    """``init``, printing as ``call`` (which must evaluate to an equal initializer)."""
-    object.__setattr__(init, "_label", call)
-    return init
 
 
 # --------------------------------------------------------------------------- factories

@@ -7,12 +7,14 @@ A weight's shape does not say which axis feeds the layer and which axis it feeds
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from weightinit._errors import SIZE_LIMIT
 from weightinit._errors import integer
 from weightinit._errors import resolve_name
 
@@ -101,13 +103,13 @@ def check_shape(shape: object) -> tuple[int, ...]:
     for dim in shape:
         if isinstance(dim, bool) or not hasattr(dim, "__index__"):
             raise TypeError(f"shape must contain integers only; got {dim!r} in {shape!r}.")
-        size = integer("each axis of a shape", dim)
-        if size >= 2**62:
+        size = int(operator.index(dim))
+        if size >= SIZE_LIMIT:
             raise ValueError(f"shape {shape!r} has an axis of {size}, too large to index.")
         if size < 0:
             raise ValueError(f"shape must contain non-negative integers; got {size} in {shape!r}.")
         dims.append(size)
-    if math.prod(dims) >= 2**62:
+    if math.prod(dims) >= SIZE_LIMIT:
         raise ValueError(f"shape {tuple(dims)} has too many elements ({math.prod(dims)}).")
     return tuple(dims)
 

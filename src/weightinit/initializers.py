@@ -17,15 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
-from typing import Protocol
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from weightinit._engine import qr
 from weightinit._engine.keys import SeedLike
 from weightinit._engine.keys import check_seed
 from weightinit._engine.run import Request
+from weightinit._engine.run import assign
 from weightinit._engine.run import check_dtype
 from weightinit._engine.run import check_threads
 from weightinit._engine.run import generate
@@ -36,9 +36,10 @@ from weightinit.fans import check_groups
 from weightinit.fans import check_shape
 from weightinit.fans import resolve_layout
 
-__all__ = ["Builder", "Initializer", "Plan", "Prepared", "Weight", "write_all"]
+__all__ = ["Builder", "Initializer", "Prepared", "Weight", "labelled", "write_all"]
 
 Array = npt.NDArray[Any]
+InitializerT = TypeVar("InitializerT", bound="Initializer")
 FloatArray = npt.NDArray[np.floating[Any]]
 
 
@@ -54,27 +55,6 @@ class Weight:
     def size(self) -> int:
         """The number of elements."""
         return math.prod(self.shape)
-
-
-class Plan(Protocol):
-    """What :meth:`Initializer._plan` returns: a distribution or a builder."""
-
-    elementwise: bool
-
-    def mean(self) -> float: ...
-
-    def variance(self) -> float: ...
-
-    def check(self, dtype: np.dtype[Any]) -> None: ...
-
-    def write(
-        self,
-        out: Array,
-        seed: SeedLike,
-        shape: tuple[int, ...],
-        ranges: list[range],
-        threads: int | None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -121,7 +101,7 @@ class Builder:
         """Build the whole weight and write ``whole[ranges]`` into ``out``."""
         whole = self.build(out.dtype, seed, threads)
         if all(r == range(d) for r, d in zip(ranges, shape, strict=True)):
-            qr.assign(out, whole)
+            assign(out, whole)
         else:
             out[...] = whole[np.ix_(*[np.arange(r.start, r.stop, r.step) for r in ranges])]
 
@@ -236,6 +216,11 @@ class Initializer:
     _positional: ClassVar[int] = 0
     #: Whether ``_name`` is a public factory of the package, so the repr can call it.
     _public: ClassVar[bool] = False
+    #: Whether the class itself set ``_name`` (a subclass inherits its parent's otherwise).
+    _named: ClassVar[bool] = False
+    #: The call that made this object, where its parameters cannot say it (set by
+    #: :func:`labelled`; a copy with other values, e.g. ``dataclasses.replace``, drops it).
+    _label: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -243,6 +228,12 @@ class Initializer:
         # already in the class body, is kept.
         if "__repr__" not in cls.__dict__:
             cls.__repr__ = Initializer.__repr__  # type: ignore[method-assign]
+        # What makes a parent print as a factory call is the parent's: a subclass prints as
+        # its own call unless it says otherwise.
+        cls._public = bool(cls.__dict__.get("_public", False))
+        cls._named = "_name" in cls.__dict__
+        if "_call" not in cls.__dict__:
+            cls._call = Initializer._call  # type: ignore[method-assign]
 
     def _plan(self, weight: Weight) -> Distribution | Builder:
         """What each element of ``weight`` is drawn from, or how the weight is built.
@@ -410,7 +401,8 @@ class Initializer:
 
     def __repr__(self) -> str:
         """The public call that makes this initializer."""
-        return self._call()
+        label = self.__dict__.get("_label")
+        return label if label is not None else self._call()
 
     def _call(self) -> str:
         """The text of the call: ``name(positional..., keyword=...)``, omitting defaults.
@@ -429,6 +421,14 @@ class Initializer:
         args += [f"{f.name}={_literal(values[f.name])}" for f in rest if differs(f)]
         if self._public:
             return f"{self._name}({', '.join(args)})"
-        if self._name != Initializer._name:
+        if self._named:
             return f"get({self.get_config()!r})"
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in values.items())})"
+
+
+def labelled(init: InitializerT, call: str) -> InitializerT:
+    """A copy of ``init`` that prints as ``call``, which must evaluate to an equal object
+    (a preset made from an activation's gain, a framework's default)."""
+    copy = dataclasses.replace(init)
+    object.__setattr__(copy, "_label", call)
+    return copy

@@ -12,7 +12,7 @@ from weightinit.families import Mode
 from weightinit.families import VarianceScaling
 from weightinit.families import gain_scale
 from weightinit.families import he_scale
-from weightinit.families import labelled
+from weightinit.initializers import labelled
 
 __all__ = [
     "glorot_normal",

@@ -17,6 +17,7 @@ sqrt(fan_in))``, zero bias).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import math
@@ -26,14 +27,17 @@ from dataclasses import dataclass
 
 from weightinit import families
 from weightinit import named
+from weightinit._errors import SIZE_LIMIT
 from weightinit._errors import choice_error
 from weightinit._errors import integer
+from weightinit._errors import normalise_name
 from weightinit.distributions import TRUNCATION_STD
 from weightinit.distributions import Distribution
 from weightinit.distributions import Undefined
 from weightinit.distributions import Uniform
 from weightinit.initializers import Initializer
 from weightinit.initializers import Weight
+from weightinit.initializers import labelled
 
 __all__ = ["LAYOUTS", "PRESETS", "Recurrent", "describe", "fan_in_bias", "preset"]
 
@@ -55,7 +59,7 @@ def fan_in_bias(fan_in: int) -> families.Uniform:
     >>> fan_in_bias(400) == __import__("weightinit").uniform(-0.05, 0.05)
     True
     """
-    count = integer("fan_in", fan_in, minimum=1, maximum=2**62 - 1)
+    count = integer("fan_in", fan_in, minimum=1, maximum=SIZE_LIMIT - 1)
     bound = 1.0 / math.sqrt(count)
     return families.uniform(-bound, bound)
 
@@ -74,7 +78,7 @@ class Recurrent(Initializer):
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "gates", integer("gates", self.gates, minimum=1, maximum=2**62 - 1)
+            self, "gates", integer("gates", self.gates, minimum=1, maximum=SIZE_LIMIT - 1)
         )
 
     def _plan(self, weight: Weight) -> Distribution:
@@ -91,10 +95,6 @@ class Recurrent(Initializer):
             raise ValueError(reason)
         bound = 1.0 / math.sqrt(shape[0] // self.gates)
         return Uniform(-bound, bound)
-
-    def _call(self) -> str:
-        known = {4: "pytorch.lstm", 3: "pytorch.gru"}.get(self.gates)
-        return f"presets.preset({known!r})" if known else super()._call()
 
 
 def _recurrent(gates: int) -> Callable[[], Recurrent]:
@@ -182,11 +182,10 @@ def _documented(
     @functools.wraps(factory)
     def make(*args: object, **kwargs: object) -> Initializer:
         init = factory(*args, **kwargs)
-        if isinstance(init, families.VarianceScaling) and repr(init).startswith(
-            "variance_scaling("
-        ):
-            # No named preset says what this is: the framework's default does.
-            return families.labelled(init, f"presets.preset({name!r})")
+        if repr(init).startswith(("variance_scaling(", "get(")):
+            # Neither a named preset nor a public factory says what this is: the framework's
+            # default does.
+            return labelled(init, f"presets.preset({name!r})")
         return init
 
     framework = name.split(".")[0]
@@ -231,7 +230,7 @@ def preset(name: str, *args: object, **kwargs: object) -> Initializer:
     """
     if not isinstance(name, str):
         raise TypeError(f"a preset name must be a string; got {name!r}.")
-    key = name.strip().lower()
+    key = normalise_name(name)
     if key not in PRESETS:
         close = difflib.get_close_matches(key, PRESETS, n=3, cutoff=0.0)
         raise ValueError(
@@ -244,13 +243,15 @@ def preset(name: str, *args: object, **kwargs: object) -> Initializer:
 
 
 def _core(init: Initializer) -> str:
-    """The call of a preset's initializer that shows its numbers (not ``presets.preset``)."""
+    """The call of a preset's initializer that shows its numbers (not ``presets.preset``):
+    a named preset, or the whole ``variance_scaling`` call, defaults included."""
+    shown = repr(dataclasses.replace(init))
     config = init.get_config()
-    if config["name"] == "variance_scaling":
+    if shown.startswith("variance_scaling("):
         return (
             f"variance_scaling({config['scale']!r}, {config['mode']!r}, {config['distribution']!r})"
         )
-    return repr(init)
+    return shown
 
 
 def describe(names: Sequence[str] | None = None) -> str:

@@ -7,6 +7,7 @@ activation (``lecun_normal(gain='gelu')``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -93,8 +94,8 @@ def recommend(
         custom = lookup(name).recommend
         if custom is not None:
             chosen = custom(**params)
-            if distribution is not None and isinstance(chosen, VarianceScaling):
-                return VarianceScaling(chosen.scale, chosen.mode, distribution)
+            if distribution is not None and "distribution" in chosen.get_config():
+                return dataclasses.replace(chosen, distribution=distribution)  # type: ignore[call-arg]
             return chosen
         if name in _FAMILIES:
             return _family_init(name, distribution, params)

@@ -21,7 +21,7 @@ from weightinit._engine.run import Request
 from weightinit._engine.run import compute_type
 from weightinit._engine.run import generate
 
-__all__ = ["QR_BLOCKED_MIN", "assign", "blocked_q", "gaussian", "haar"]
+__all__ = ["QR_BLOCKED_MIN", "blocked_q", "gaussian", "haar"]
 
 Array = npt.NDArray[Any]
 
@@ -203,16 +203,3 @@ def haar(
         q, r = np.linalg.qr(matrix)
         q *= np.where(np.diagonal(r) < 0, -1.0, 1.0).astype(q.dtype)
     return q if rows >= cols else q.T
-
-
-def assign(out: Array, whole: Array, block: int = 256) -> None:
-    """``out[...] = whole``; a large transposed matrix is copied in square blocks, which
-    stay in cache, instead of row by row through a stride of a whole column (twice as fast
-    at 4096 x 4096)."""
-    if whole.ndim == 2 and whole.size > block * block and not whole.flags.c_contiguous:
-        rows, cols = whole.shape
-        for i in range(0, rows, block):
-            for j in range(0, cols, block):
-                out[i : i + block, j : j + block] = whole[i : i + block, j : j + block]
-    else:
-        out[...] = whole
