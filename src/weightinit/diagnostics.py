@@ -326,7 +326,9 @@ def diagnose(
     >>> report = wi.diagnose("he_normal", "relu", depth=5, seed=0)
     >>> report.verdict
     'healthy'
-    >>> abs(report.layers[-1].std - 0.83) < 0.1
+    >>> round(report.layers[-1].predicted_std, 2)      # the infinite-width value
+    0.83
+    >>> abs(report.layers[-1].std - 0.83) < 0.25        # one network of width 100
     True
     >>> wi.diagnose(wi.scaled_normal(0.01), "tanh").verdict
     'vanishing'

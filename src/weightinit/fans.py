@@ -21,6 +21,7 @@ from weightinit._errors import resolve_name
 __all__ = [
     "LAYOUTS",
     "Fans",
+    "canonical_axes",
     "check_groups",
     "check_shape",
     "fans",
@@ -145,6 +146,25 @@ def layout_axes(rank: int, layout: str = "in_out") -> tuple[int, int]:
     """
     preset = _LAYOUT_TABLE[resolve_layout(layout)]
     return preset.in_axes[0] % rank, preset.out_axes[0] % rank
+
+
+def canonical_axes(rank: int, layout: str = "in_out") -> tuple[int, ...]:
+    """The axes of a rank-``rank`` weight in ``layout``, in the order values are drawn in:
+    output channels, input channels, then the kernel axes in their order.
+
+    Values are a function of the position in this order, so a weight made in one layout is
+    exactly the axis permutation of the same weight made in another. Ranks below 2 have no
+    channel axes and keep their order.
+
+    >>> canonical_axes(4, "in_out")      # (kh, kw, in, out) is drawn as (out, in, kh, kw)
+    (3, 2, 0, 1)
+    >>> canonical_axes(4, "pytorch"), canonical_axes(1)
+    ((0, 1, 2, 3), (0,))
+    """
+    if rank < 2:
+        return tuple(range(rank))
+    in_axis, out_axis = layout_axes(rank, layout)
+    return (out_axis, in_axis, *(a for a in range(rank) if a not in (in_axis, out_axis)))
 
 
 def fans(

@@ -32,6 +32,7 @@ from weightinit._engine.run import generate
 from weightinit._engine.tiles import Region
 from weightinit._engine.tiles import selection
 from weightinit.distributions import Distribution
+from weightinit.fans import canonical_axes
 from weightinit.fans import check_groups
 from weightinit.fans import check_shape
 from weightinit.fans import resolve_layout
@@ -56,10 +57,22 @@ class Weight:
         """The number of elements."""
         return math.prod(self.shape)
 
+    @property
+    def axes(self) -> tuple[int, ...]:
+        """The axes in the order values are drawn in (:func:`~weightinit.fans.canonical_axes`)."""
+        return canonical_axes(len(self.shape), self.layout)
+
+    @property
+    def canonical_shape(self) -> tuple[int, ...]:
+        """The shape in that order: ``(out, in, *kernel)``."""
+        return tuple(self.shape[a] for a in self.axes)
+
 
 @dataclass(frozen=True)
 class Builder:
-    """How a structured weight is made: whole, by ``build(dtype, seed, threads)``.
+    """How a structured weight is made: whole, by ``build(dtype, seed, threads)``, which
+    returns it with its axes in the order ``axes`` (the weight's canonical order
+    ``(out, in, *kernel)``, :attr:`Weight.axes`), so that every layout gets the same values.
 
     ``like`` is a distribution whose range and spread the values share, for the dtype checks
     (e.g. ``Constant(gain)`` for an orthogonal weight). ``moments`` is ``(mean, variance)``
@@ -68,6 +81,7 @@ class Builder:
 
     build: Callable[[np.dtype[Any], SeedLike, int | None], Array]
     like: Distribution
+    axes: tuple[int, ...]
     moments: tuple[float, float] | None = None
     reason: str = ""
 
@@ -99,7 +113,7 @@ class Builder:
         threads: int | None,
     ) -> None:
         """Build the whole weight and write ``whole[ranges]`` into ``out``."""
-        whole = self.build(out.dtype, seed, threads)
+        whole = self.build(out.dtype, seed, threads).transpose(np.argsort(self.axes))
         if all(r == range(d) for r, d in zip(ranges, shape, strict=True)):
             assign(out, whole)
         else:
@@ -359,7 +373,13 @@ class Initializer:
         if weight.size == 0:
             return Prepared(out.size)
         if isinstance(plan, Distribution):  # drawn tile by tile: batched with other weights
-            return Prepared(out.size, request=plan.request(out, seed, shape, ranges))
+            # Tiles are cut and numbered in the canonical order (out, in, *kernel), and the
+            # values land in ``out`` through the matching axis permutation.
+            axes = weight.axes
+            request = plan.request(
+                out.transpose(axes), seed, weight.canonical_shape, [ranges[a] for a in axes]
+            )
+            return Prepared(out.size, request=request)
         return Prepared(out.size, build=functools.partial(plan.write, out, seed, shape, ranges))
 
     # ------------------------------------------------------------------ describing

@@ -68,30 +68,22 @@ def _rank_at_least(name: str, shape: tuple[int, ...], rank: int) -> None:
         )
 
 
-def _from_matrix(matrix: Array, shape: tuple[int, ...], out_axis: int) -> Array:
-    """The weight of ``shape`` whose matrix view (out axis first, the rest flattened) is
-    ``matrix``."""
-    rest = [d for a, d in enumerate(shape) if a != out_axis]
-    return np.moveaxis(matrix.reshape(shape[out_axis], *rest), 0, out_axis)
-
-
-def _matrix_dims(shape: tuple[int, ...], layout: str) -> tuple[int, int, int]:
-    """(out axis, rows = out channels, cols = everything else) of a weight."""
+def _matrix_dims(shape: tuple[int, ...], layout: str) -> tuple[int, int]:
+    """(rows = out channels, cols = everything else) of a weight: its matrix view, whose
+    columns are the canonical ``(in, *kernel)`` positions in C order."""
     _, out_axis = layout_axes(len(shape), layout)
     rows = shape[out_axis]
-    return out_axis, rows, math.prod(shape) // rows if rows else 0
+    return rows, math.prod(shape) // rows if rows else 0
 
 
-def _conv_axes(name: str, shape: tuple[int, ...], layout: str) -> tuple[int, int, list[int]]:
+def _conv_axes(name: str, shape: tuple[int, ...], layout: str) -> tuple[int, int]:
     if not 3 <= len(shape) <= 5:
         raise ValueError(
             f"{name} needs a convolution kernel of rank 3 to 5; got {shape} of rank {len(shape)}."
         )
     if layout == "keras_depthwise":
         raise ValueError(f"{name} does not apply to layout 'keras_depthwise'.")
-    in_axis, out_axis = layout_axes(len(shape), layout)
-    kernel = [a for a in range(len(shape)) if a not in (in_axis, out_axis)]
-    return in_axis, out_axis, kernel
+    return layout_axes(len(shape), layout)
 
 
 @dataclass(frozen=True)
@@ -109,19 +101,19 @@ class Orthogonal(Initializer):
         shape = weight.shape
         _rank_at_least("orthogonal", shape, 2)
         _no_groups("orthogonal", weight.groups)
-        out_axis, rows, cols = _matrix_dims(shape, weight.layout)
+        rows, cols = _matrix_dims(shape, weight.layout)
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
             matrix = qr.haar(rows, cols, dtype, root_key(seed), threads)
             if self.gain != 1.0:
                 matrix *= self.gain
-            return _from_matrix(matrix, shape, out_axis)
+            return matrix.reshape(weight.canonical_shape)
 
         if weight.size == 0:
-            return Builder(
-                build, Constant(self.gain), None, f"shape {shape} is empty, so it has no variance."
-            )
-        return Builder(build, Constant(self.gain), (0.0, self.gain * self.gain / max(rows, cols)))
+            reason = f"shape {shape} is empty, so it has no variance."
+            return Builder(build, Constant(self.gain), weight.axes, None, reason)
+        moments = (0.0, self.gain * self.gain / max(rows, cols))
+        return Builder(build, Constant(self.gain), weight.axes, moments)
 
 
 @dataclass(frozen=True)
@@ -144,11 +136,11 @@ class Identity(Initializer):
             )
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
-            return np.eye(shape[0], shape[1], dtype=np.float64) * self.gain
+            rows, cols = weight.canonical_shape
+            return np.eye(rows, cols, dtype=np.float64) * self.gain
 
-        return Builder(
-            build, Constant(abs(self.gain)), None, _DETERMINISTIC.format(name="identity")
-        )
+        reason = _DETERMINISTIC.format(name="identity")
+        return Builder(build, Constant(abs(self.gain)), weight.axes, None, reason)
 
 
 @dataclass(frozen=True)
@@ -173,12 +165,11 @@ class Dirac(Initializer):
 
     def _plan(self, weight: Weight) -> Builder:
         shape = weight.shape
-        in_axis, out_axis, kernel = _conv_axes("dirac", shape, weight.layout)
+        in_axis, out_axis = _conv_axes("dirac", shape, weight.layout)
         count = self._groups(weight.groups)
         # The axis that holds every group: the output channels, or the input channels of a
         # transposed kernel.
         full = in_axis if weight.layout == "pytorch_transposed" else out_axis
-        other = in_axis if full == out_axis else out_axis
         if shape[full] % count:
             side = "output" if full == out_axis else "input"
             raise ValueError(
@@ -187,18 +178,21 @@ class Dirac(Initializer):
             )
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
-            per_group = shape[full] // count
-            values = np.zeros(shape, dtype=np.float64)
-            index: list[Any] = [0] * len(shape)
-            for axis in kernel:
-                index[axis] = shape[axis] // 2
+            # In the canonical order (out, in, *kernel): the full axis is 0, or 1 for a
+            # transposed kernel.
+            canonical = weight.canonical_shape
+            whole, part = (0, 1) if full == out_axis else (1, 0)
+            per_group = canonical[whole] // count
+            values = np.zeros(canonical, dtype=np.float64)
+            index: list[Any] = [0, 0, *(d // 2 for d in canonical[2:])]
             for g in range(count):
-                for i in range(min(per_group, shape[other])):
-                    index[full], index[other] = g * per_group + i, i
+                for i in range(min(per_group, canonical[part])):
+                    index[whole], index[part] = g * per_group + i, i
                     values[tuple(index)] = self.gain
             return values
 
-        return Builder(build, Constant(abs(self.gain)), None, _DETERMINISTIC.format(name="dirac"))
+        reason = _DETERMINISTIC.format(name="dirac")
+        return Builder(build, Constant(abs(self.gain)), weight.axes, None, reason)
 
 
 @dataclass(frozen=True)
@@ -215,7 +209,7 @@ class DeltaOrthogonal(Initializer):
 
     def _plan(self, weight: Weight) -> Builder:
         shape = weight.shape
-        in_axis, out_axis, kernel = _conv_axes("delta_orthogonal", shape, weight.layout)
+        in_axis, out_axis = _conv_axes("delta_orthogonal", shape, weight.layout)
         _no_groups("delta_orthogonal", weight.groups)
         if shape[in_axis] > shape[out_axis]:
             raise ValueError(
@@ -225,18 +219,14 @@ class DeltaOrthogonal(Initializer):
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
             centre = qr.haar(shape[out_axis], shape[in_axis], dtype, root_key(seed), threads)
-            values = np.zeros(shape, dtype=centre.dtype)
-            index: list[Any] = [slice(None)] * len(shape)
-            for axis in kernel:
-                index[axis] = shape[axis] // 2
-            # After integer indexing the two channel axes remain in their original order.
-            block = centre if out_axis < in_axis else centre.T
-            values[tuple(index)] = block * self.gain
+            canonical = weight.canonical_shape  # (out, in, *kernel)
+            values = np.zeros(canonical, dtype=centre.dtype)
+            index: tuple[Any, ...] = (slice(None), slice(None), *(d // 2 for d in canonical[2:]))
+            values[index] = centre * self.gain
             return values
 
-        return Builder(
-            build, Constant(self.gain), None, _DETERMINISTIC.format(name="delta_orthogonal")
-        )
+        reason = _DETERMINISTIC.format(name="delta_orthogonal")
+        return Builder(build, Constant(self.gain), weight.axes, None, reason)
 
 
 @dataclass(frozen=True)
@@ -264,13 +254,13 @@ class Sparse(Initializer):
         """
         dims = check_shape(shape)
         _rank_at_least("sparse", dims, 2)
-        _, _, cols = _matrix_dims(dims, resolve_layout(layout))
+        _, cols = _matrix_dims(dims, resolve_layout(layout))
         return math.ceil(Fraction(repr(self.sparsity)) * cols)
 
     def _plan(self, weight: Weight) -> Builder:
         shape = weight.shape
         _rank_at_least("sparse", shape, 2)
-        out_axis, rows, cols = _matrix_dims(shape, weight.layout)
+        rows, cols = _matrix_dims(shape, weight.layout)
         like = Normal(0.0, self.stddev)
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
@@ -285,13 +275,14 @@ class Sparse(Initializer):
             values[lost] = np.copysign(tiny, values[lost])
             zeros = self.zeros_per_unit(shape, layout=weight.layout)
             np.put_along_axis(values, order[:, :zeros], 0.0, axis=1)
-            return _from_matrix(values, shape, out_axis)
+            weight_values: Array = values.reshape(weight.canonical_shape)
+            return weight_values
 
         if cols == 0:
             reason = f"shape {shape} has no inputs per unit, so it has no variance."
-            return Builder(build, like, None, reason)
+            return Builder(build, like, weight.axes, None, reason)
         kept = 1.0 - self.zeros_per_unit(shape, layout=weight.layout) / cols
-        return Builder(build, like, (0.0, kept * self.stddev * self.stddev))
+        return Builder(build, like, weight.axes, (0.0, kept * self.stddev * self.stddev))
 
 
 def orthogonal(gain: float = 1.0) -> Orthogonal:
