@@ -74,7 +74,7 @@ def test_generator_seed_is_resolved_once() -> None:
         (
             lambda: array("he_nromal", (8, 8), chunks=4, seed=0),
             ValueError,
-            "Did you mean 'he_normal'",
+            "The closest are 'he_normal'",
         ),
         (
             lambda: array(wi.he_normal(), (8, 8), chunks=4, seed=0, layout="bad"),

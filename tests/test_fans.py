@@ -403,10 +403,10 @@ ERRORS = [
         (3, 4),
         {"layout": "xyz"},
         ValueError,
-        rf"layout must be one of {_CHOICES}; got 'xyz'\.$",
+        rf"layout must be one of {_CHOICES}; got 'xyz'\. Aliases: 'keras', .*'depthwise'\.$",
         id="layout-no-match",
     ),
-    pytest.param((3, 4), {"layout": None}, ValueError, r"got None\.$", id="layout-none"),
+    pytest.param((3, 4), {"layout": None}, ValueError, r"got None\. Aliases: ", id="layout-none"),
     # groups.
     pytest.param(
         (32, 8, 3, 3),

@@ -726,7 +726,7 @@ def test_frozen():
         (wi.he_normal(), "he_normal()"),
         (wi.zeros(), "zeros()"),
         (wi.uniform(-1, 1), "uniform(-1.0, 1.0)"),
-        (wi.scaled_normal(0.5), "scaled_normal(0.5)"),
+        (wi.scaled_normal(0.5), "normal(0.5)"),
         (wi.truncated_normal(), "truncated_normal()"),
     ],
 )

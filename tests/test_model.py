@@ -72,7 +72,7 @@ def test_param_normalises_its_fields() -> None:
 @pytest.mark.parametrize(
     ("make", "error", "match"),
     [
-        (lambda: wi.Param("he_nromal", (3, 3)), ValueError, "Did you mean 'he_normal'"),
+        (lambda: wi.Param("he_nromal", (3, 3)), ValueError, "The closest are 'he_normal'"),
         (lambda: wi.Param(wi.zeros(), (3, -1)), ValueError, "non-negative"),
         (lambda: wi.Param(wi.zeros(), (3,), layout="nchw_x"), ValueError, "layout must be"),
         (lambda: wi.Param(wi.zeros(), (3,), groups=0), ValueError, "groups must be >= 1"),
@@ -193,7 +193,11 @@ def test_a_generator_seed_is_resolved_once() -> None:
             TypeError,
             r"params\['bad'\]: an entry must be",
         ),
-        ({"fc": ("he_nromal", (6, 4))}, ValueError, r"params\['fc'\]: .*Did you mean 'he_normal'"),
+        (
+            {"fc": ("he_nromal", (6, 4))},
+            ValueError,
+            r"params\['fc'\]: .*The closest are 'he_normal'",
+        ),
         (
             {"c": wi.Param(wi.he_normal(), (6, 4, 3), layout="pytorch", groups=4)},
             ValueError,

@@ -15,6 +15,7 @@ from weightinit.diagnostics import Report
 from weightinit.diagnostics import compare
 from weightinit.diagnostics import diagnose
 from weightinit.families import constant
+from weightinit.families import normal
 from weightinit.families import ones
 from weightinit.families import scaled_normal
 from weightinit.families import truncated_normal
@@ -81,6 +82,7 @@ __all__ = [
     "lecun_uniform",
     "lsuv",
     "names",
+    "normal",
     "ones",
     "orthogonal",
     "presets",

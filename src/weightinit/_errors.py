@@ -7,10 +7,16 @@ package.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import numbers
 import operator
+from collections.abc import Callable
 from collections.abc import Iterable
+from typing import Any
+from typing import TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def normalise_name(name: str) -> str:
@@ -80,11 +86,65 @@ def suggest(value: str, choices: Iterable[str]) -> str:
     return ""  # pragma: no cover - the match always comes from choices
 
 
+def closest(value: str, choices: Iterable[str], n: int = 4) -> list[str]:
+    """Up to ``n`` of ``choices`` closest to ``value``: those it begins (shortest first), then
+    the most similar by :func:`difflib.get_close_matches`."""
+    key = normalise_name(value)
+    pool = list(dict.fromkeys(choices))
+    found = sorted((c for c in pool if normalise_name(c).startswith(key) and key), key=len)
+    similar = difflib.get_close_matches(key, [normalise_name(c) for c in pool], n=n, cutoff=0.5)
+    by_key = {normalise_name(c): c for c in pool}
+    found += [by_key[k] for k in similar]
+    return list(dict.fromkeys(found))[:n]
+
+
+def unknown_name(what: str, value: object, choices: Iterable[str], listing: str) -> ValueError:
+    """A short ``ValueError`` for an unknown name among many: the closest few, then where the
+    whole list is (``listing``), instead of every name."""
+    if not isinstance(value, str):
+        return ValueError(f"{what} must be a string; got {value!r} of type {type(value).__name__}.")
+    near = closest(value, choices)
+    hint = f" The closest are {', '.join(map(repr, near))}." if near else ""
+    return ValueError(f"unknown {what} {value!r}.{hint} {listing}")
+
+
+def shape_hint(factory: F) -> F:
+    """Wrap an initializer factory so that passing it a shape says where the shape goes.
+
+    ``he_normal((784, 256))`` is a common slip for ``he_normal()((784, 256))``: the factory
+    makes an initializer and the shape goes to the call.
+    """
+
+    @functools.wraps(factory)
+    def make(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return factory(*args, **kwargs)
+        except TypeError:
+            shapes = [a for a in (*args, *kwargs.values()) if _looks_like_shape(a)]
+            if not shapes:
+                raise
+            name = factory.__name__
+            raise TypeError(
+                f"{name}() makes an initializer; the shape goes to the call: "
+                f"{name}()({shapes[0]!r}), not {name}({shapes[0]!r})."
+            ) from None
+
+    return make  # type: ignore[return-value]
+
+
+def _looks_like_shape(value: object) -> bool:
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) > 0
+        and all(hasattr(v, "__index__") and not isinstance(v, bool) for v in value)
+    )
+
+
 def choice_error(
     what: str, value: object, choices: Iterable[str], aliases: Iterable[str] = ()
 ) -> ValueError:
     """A ``ValueError`` for a name that is not one of ``choices`` (nor of ``aliases``)."""
-    choices = tuple(choices)
+    choices, aliases = tuple(choices), tuple(a for a in aliases if a not in choices)
     listed = ", ".join(repr(c) for c in choices)
     hint = suggest(value, (*choices, *aliases)) if isinstance(value, str) else ""
     return ValueError(f"{what} must be one of {listed}; got {value!r}.{hint}")

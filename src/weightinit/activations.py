@@ -221,6 +221,10 @@ def lookup(activation: object) -> Activation:
     return _TABLE[_canonical(activation)]
 
 
+#: Output maps that are not hidden activations (looked up without underscores).
+_OUTPUT_MAPS = ("softmax", "logsoftmax", "softmin", "sparsemax")
+
+
 def _canonical(activation: object) -> str:
     if activation is None:
         return "linear"
@@ -233,6 +237,12 @@ def _canonical(activation: object) -> str:
         for alias, name in _LOOKUP.items():
             if alias.replace("_", "") == squashed:
                 return name
+    if isinstance(activation, str) and _key(activation).replace("_", "") in _OUTPUT_MAPS:
+        raise ValueError(
+            f"{activation!r} normalises a network's outputs; it is not an activation between "
+            "layers, and the layer that feeds it is linear: use recommend(None) (linear, "
+            "glorot_uniform()), which keeps the logits' variance near that of its inputs."
+        )
     raise choice_error("activation", activation, tuple(_TABLE), tuple(_LOOKUP))
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from weightinit._errors import choice_error
 from weightinit._errors import real
+from weightinit._errors import shape_hint
 from weightinit.distributions import TRUNCATION_STD
 from weightinit.distributions import Constant as ConstantLaw
 from weightinit.distributions import Distribution
@@ -37,6 +38,7 @@ __all__ = [
     "constant",
     "gain_scale",
     "he_scale",
+    "normal",
     "ones",
     "scaled_normal",
     "truncated_normal",
@@ -88,6 +90,7 @@ class ScaledNormal(Initializer):
     stddev: float = 0.01
     mean: float = 0.0
     _name = "scaled_normal"
+    _factory = "normal"
     _positional = 1
     _public = True
 
@@ -273,6 +276,7 @@ class VarianceScaling(Initializer):
 # --------------------------------------------------------------------------- factories
 
 
+@shape_hint
 def zeros() -> Constant:
     """All zeros: the usual bias initializer.
 
@@ -289,6 +293,7 @@ def zeros() -> Constant:
     return Constant(0.0)
 
 
+@shape_hint
 def ones() -> Constant:
     """All ones.
 
@@ -301,6 +306,7 @@ def ones() -> Constant:
     return Constant(1.0)
 
 
+@shape_hint
 def constant(value: float) -> Constant:
     """Every element equals ``value``.
 
@@ -318,8 +324,37 @@ def constant(value: float) -> Constant:
     return Constant(value)
 
 
-def scaled_normal(stddev: float = 0.01, mean: float = 0.0) -> ScaledNormal:
+@shape_hint
+def normal(stddev: float = 0.01, mean: float = 0.0) -> ScaledNormal:
     """Plain ``N(mean, stddev**2)``, whatever the shape: the classic ``randn * 0.01``.
+
+    JAX's ``normal(stddev)``, Keras' ``RandomNormal`` and PyTorch's ``normal_``; also
+    available as :func:`scaled_normal` and by the names ``"normal"`` and ``"random_normal"``.
+
+    Parameters
+    ----------
+    stddev : float, default 0.01
+        Positive and finite.
+    mean : float, default 0.0
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> wi.normal(0.02)
+    normal(0.02)
+    >>> w = wi.normal(0.02)((500, 400), seed=0)
+    >>> abs(float(w.std()) - 0.02) < 2e-4
+    True
+    >>> wi.get("random_normal") == wi.normal() == wi.scaled_normal()
+    True
+    """
+    return ScaledNormal(stddev, mean)
+
+
+@shape_hint
+def scaled_normal(stddev: float = 0.01, mean: float = 0.0) -> ScaledNormal:
+    """Plain ``N(mean, stddev**2)``, whatever the shape: the same initializer as
+    :func:`normal`.
 
     Parameters
     ----------
@@ -337,6 +372,7 @@ def scaled_normal(stddev: float = 0.01, mean: float = 0.0) -> ScaledNormal:
     return ScaledNormal(stddev, mean)
 
 
+@shape_hint
 def uniform(low: float = -0.05, high: float = 0.05) -> Uniform:
     """``U(low, high)``, whatever the shape.
 
@@ -356,6 +392,7 @@ def uniform(low: float = -0.05, high: float = 0.05) -> Uniform:
     return Uniform(low, high)
 
 
+@shape_hint
 def truncated_normal(
     stddev: float = 0.05, mean: float = 0.0, bound: float = 2.0
 ) -> TruncatedNormal:
@@ -379,6 +416,7 @@ def truncated_normal(
     return TruncatedNormal(stddev, mean, bound)
 
 
+@shape_hint
 def variance_scaling(
     scale: float = 1.0,
     mode: Mode = "fan_in",

@@ -73,8 +73,14 @@ _LAYOUT_ALIASES: dict[str, str] = {
     "torch": "out_in",
     "onnx": "out_in",
     "oihw": "out_in",
+    # The weight layouts of data in NCHW / channels-first and NHWC / channels-last networks.
+    "nchw": "out_in",
+    "channels_first": "out_in",
+    "nhwc": "in_out",
+    "channels_last": "in_out",
     "pytorch_transposed": "pytorch_transposed",
     "torch_transposed": "pytorch_transposed",
+    "iohw": "pytorch_transposed",
     "keras_depthwise": "keras_depthwise",
     "depthwise": "keras_depthwise",
 }
@@ -82,7 +88,11 @@ _LAYOUT_ALIASES: dict[str, str] = {
 
 def resolve_layout(layout: object) -> str:
     """Return the canonical name of ``layout`` (case-insensitive, aliases allowed)."""
-    return resolve_name("layout", layout, _LAYOUT_ALIASES, LAYOUTS)
+    try:
+        return resolve_name("layout", layout, _LAYOUT_ALIASES, LAYOUTS)
+    except ValueError as error:
+        aliases = ", ".join(repr(a) for a in _LAYOUT_ALIASES if a not in LAYOUTS)
+        raise ValueError(f"{error} Aliases: {aliases}.") from None
 
 
 def check_groups(groups: object) -> int:

@@ -230,6 +230,8 @@ class Initializer:
     _positional: ClassVar[int] = 0
     #: Whether ``_name`` is a public factory of the package, so the repr can call it.
     _public: ClassVar[bool] = False
+    #: The public factory the repr calls, where it is not ``_name`` (a config's name).
+    _factory: ClassVar[str | None] = None
     #: Whether the class itself set ``_name`` (a subclass inherits its parent's otherwise).
     _named: ClassVar[bool] = False
     #: The call that made this object, where its parameters cannot say it (set by
@@ -245,6 +247,7 @@ class Initializer:
         # What makes a parent print as a factory call is the parent's: a subclass prints as
         # its own call unless it says otherwise.
         cls._public = bool(cls.__dict__.get("_public", False))
+        cls._factory = cls.__dict__.get("_factory")
         cls._named = "_name" in cls.__dict__
         if "_call" not in cls.__dict__:
             cls._call = Initializer._call  # type: ignore[method-assign]
@@ -293,6 +296,16 @@ class Initializer:
             ``np.s_``), generating only the tiles it touches. The values equal those of the
             full array at the same positions.
         """
+        if (
+            hasattr(shape, "__index__")
+            and hasattr(dtype, "__index__")
+            and not isinstance(dtype, bool)
+        ):
+            # init(784, 256): a second dimension passed where the dtype goes.
+            raise TypeError(
+                f"dtype must be one of float16, float32, float64; got {dtype!r}. The shape is "
+                f"one tuple: init(({shape!r}, {dtype!r})), not init({shape!r}, {dtype!r})."
+            )
         dims = check_shape(shape)
         resolved = check_dtype(dtype)
         ranges, dropped = selection(region, dims)
@@ -440,7 +453,7 @@ class Initializer:
         args = [_literal(values[f.name]) for f in lead] if any(map(differs, lead)) else []
         args += [f"{f.name}={_literal(values[f.name])}" for f in rest if differs(f)]
         if self._public:
-            return f"{self._name}({', '.join(args)})"
+            return f"{self._factory or self._name}({', '.join(args)})"
         if self._named:
             return f"get({self.get_config()!r})"
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in values.items())})"

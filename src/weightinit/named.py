@@ -6,6 +6,7 @@ or the name of an activation, whose second-moment gain (:func:`weightinit.gain`)
 
 from __future__ import annotations
 
+from weightinit._errors import shape_hint
 from weightinit.activations import gain as activation_gain
 from weightinit.families import DistributionName
 from weightinit.families import Mode
@@ -36,6 +37,7 @@ def _gained(
     return VarianceScaling(gain_scale(gain), mode, distribution)
 
 
+@shape_hint
 def lecun_normal(gain: float | str = 1.0) -> VarianceScaling:
     """LeCun normal: ``N(0, gain**2 / fan_in)`` (LeCun et al. 1998, "Efficient BackProp").
 
@@ -50,6 +52,7 @@ def lecun_normal(gain: float | str = 1.0) -> VarianceScaling:
     return _gained("lecun", gain, "fan_in", "normal")
 
 
+@shape_hint
 def lecun_uniform(gain: float | str = 1.0) -> VarianceScaling:
     """LeCun uniform: variance ``gain**2 / fan_in``, ``U(±sqrt(3 gain**2 / fan_in))``.
 
@@ -62,6 +65,7 @@ def lecun_uniform(gain: float | str = 1.0) -> VarianceScaling:
     return _gained("lecun", gain, "fan_in", "uniform")
 
 
+@shape_hint
 def glorot_normal(gain: float | str = 1.0) -> VarianceScaling:
     """Glorot (Xavier) normal: ``N(0, 2 gain**2 / (fan_in + fan_out))``.
 
@@ -77,6 +81,7 @@ def glorot_normal(gain: float | str = 1.0) -> VarianceScaling:
     return _gained("glorot", gain, "fan_avg", "normal")
 
 
+@shape_hint
 def glorot_uniform(gain: float | str = 1.0) -> VarianceScaling:
     """Glorot (Xavier) uniform: ``U(±gain * sqrt(6 / (fan_in + fan_out)))``.
 
@@ -92,6 +97,7 @@ def glorot_uniform(gain: float | str = 1.0) -> VarianceScaling:
     return _gained("glorot", gain, "fan_avg", "uniform")
 
 
+@shape_hint
 def he_normal(negative_slope: float = 0.0, mode: Mode = "fan_in") -> VarianceScaling:
     """He (Kaiming) normal: ``N(0, 2 / ((1 + a**2) fan))``, ``a`` the negative slope.
 
@@ -110,6 +116,7 @@ def he_normal(negative_slope: float = 0.0, mode: Mode = "fan_in") -> VarianceSca
     return VarianceScaling(he_scale(negative_slope), mode, "normal")
 
 
+@shape_hint
 def he_uniform(negative_slope: float = 0.0, mode: Mode = "fan_in") -> VarianceScaling:
     """He (Kaiming) uniform: ``U(±sqrt(6 / ((1 + a**2) fan)))``. Alias: ``kaiming_uniform``.
 

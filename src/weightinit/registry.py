@@ -11,8 +11,8 @@ from weightinit import families
 from weightinit import named
 from weightinit import presets as _presets
 from weightinit import structured as _structured
-from weightinit._errors import choice_error
 from weightinit._errors import normalise_name
+from weightinit._errors import unknown_name
 from weightinit.initializers import Initializer
 
 __all__ = ["get", "names", "register"]
@@ -23,6 +23,7 @@ _FACTORIES: dict[str, Factory] = {
     "zeros": families.zeros,
     "ones": families.ones,
     "constant": families.constant,
+    "normal": families.normal,
     "scaled_normal": families.scaled_normal,
     "uniform": families.uniform,
     "truncated_normal": families.truncated_normal,
@@ -49,6 +50,8 @@ _ALIASES: dict[str, str] = {
     "kaiming_normal": "he_normal",
     "kaiming_uniform": "he_uniform",
     "eye": "identity",
+    "random_normal": "normal",
+    "random_uniform": "uniform",
 }
 
 
@@ -79,7 +82,12 @@ def _lookup(name: object) -> tuple[str, Factory]:
             return key, _FACTORIES[key]
         if key in _presets.PRESETS:
             return key, _presets.PRESETS[key][0]
-    raise choice_error("initializer name", name, names(), (*_ALIASES, *_presets.PRESETS))
+    raise unknown_name(
+        "initializer name",
+        name,
+        names(aliases=True),
+        f"weightinit.names() lists all {len(names())}.",
+    )
 
 
 def get(identifier: object) -> Initializer:

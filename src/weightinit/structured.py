@@ -22,6 +22,7 @@ from weightinit._engine import qr
 from weightinit._engine.keys import SeedLike
 from weightinit._engine.keys import root_key
 from weightinit._errors import real
+from weightinit._errors import shape_hint
 from weightinit.distributions import Constant
 from weightinit.distributions import Normal
 from weightinit.fans import check_groups
@@ -285,6 +286,7 @@ class Sparse(Initializer):
         return Builder(build, like, weight.axes, (0.0, kept * self.stddev * self.stddev))
 
 
+@shape_hint
 def orthogonal(gain: float = 1.0) -> Orthogonal:
     """A (semi-)orthogonal weight, uniform on the orthogonal group, times ``gain``.
 
@@ -304,6 +306,7 @@ def orthogonal(gain: float = 1.0) -> Orthogonal:
     return Orthogonal(gain)
 
 
+@shape_hint
 def identity(gain: float = 1.0) -> Identity:
     """``gain`` on the main diagonal of a 2-D weight, zero elsewhere (PyTorch's ``eye_``).
 
@@ -317,6 +320,7 @@ def identity(gain: float = 1.0) -> Identity:
     return Identity(gain)
 
 
+@shape_hint
 def dirac(groups: int = 1, gain: float = 1.0) -> Dirac:
     """The convolution kernel that passes the first ``min(in, out)`` channels of each group
     through unchanged (PyTorch's ``dirac_``), for kernels of rank 3 to 5 in either layout.
@@ -331,6 +335,7 @@ def dirac(groups: int = 1, gain: float = 1.0) -> Dirac:
     return Dirac(groups, gain)
 
 
+@shape_hint
 def delta_orthogonal(gain: float = 1.0) -> DeltaOrthogonal:
     """Zero everywhere but the kernel's centre, which holds an orthogonal ``in x out`` matrix
     (Xiao et al. 2018, "Dynamical Isometry and a Mean Field Theory of CNNs"). Needs
@@ -348,6 +353,7 @@ def delta_orthogonal(gain: float = 1.0) -> DeltaOrthogonal:
     return DeltaOrthogonal(gain)
 
 
+@shape_hint
 def sparse(sparsity: float = 0.9, stddev: float = 0.01) -> Sparse:
     """Each output unit has exactly ``ceil(sparsity * inputs)`` zero input weights; the
     others are ``N(0, stddev**2)`` (Martens 2010, "Deep learning via Hessian-free
