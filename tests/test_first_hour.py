@@ -124,3 +124,91 @@ def test_softmax_points_to_a_linear_layer(name: str) -> None:
     ):
         wi.recommend(name)
     assert wi.recommend(None) == wi.glorot_uniform()
+
+
+# --------------------------------------------------------------------------- the experiment
+
+
+def test_diagnose_takes_the_activations_parameters() -> None:
+    report = wi.diagnose("he_normal", "leaky_relu", negative_slope=0.2, depth=3)
+    assert report.activation == "leaky_relu(negative_slope=0.2)"
+    default = wi.diagnose("he_normal", "leaky_relu", depth=3)
+    steep = wi.diagnose("he_normal", "leaky_relu", negative_slope=0.9, depth=3)
+    # A steeper negative side keeps more of the negative half: fewer exact zeros, more mean
+    # shift removed; the layer statistics differ from the default slope's.
+    assert steep.layers[0].mean < report.layers[0].mean < default.layers[0].mean
+    with pytest.raises(
+        TypeError, match=r"activation 'leaky_relu' takes parameters \(negative_slope\)"
+    ):
+        wi.diagnose("he_normal", "leaky_relu", alpha=1.0)
+    table = wi.compare(["he_normal", "glorot_normal"], "elu", alpha=0.5, depth=2)
+    assert {r.activation for r in table.reports} == {"elu(alpha=0.5)"}
+
+
+def test_compare_takes_labels() -> None:
+    inits = {"N(0,1)": wi.normal(1.0), "Xavier": "glorot_normal", "He": wi.he_normal()}
+    table = wi.compare(inits, "tanh", depth=3)
+    assert [r.name for r in table.reports] == ["N(0,1)", "Xavier", "He"]
+    assert [r.init for r in table.reports] == ["normal(1.0)", "glorot_normal()", "he_normal()"]
+    lines = str(table).splitlines()
+    assert [line.split()[0] for line in lines[3:]] == ["N(0,1)", "Xavier", "He"]
+    plain = wi.compare(list(inits.values()), "tanh", depth=3)
+    assert [r.layers for r in plain.reports] == [r.layers for r in table.reports]
+    assert table.to_dict()["reports"][0]["label"] == "N(0,1)"
+
+
+def test_text_histograms_draw_each_layer() -> None:
+    report = wi.diagnose(wi.normal(1.0), "tanh", depth=4)
+    text = report.histograms(width=12, height=3)
+    lines = text.splitlines()
+    assert lines[0] == "normal(1.0) with tanh: activations at each layer (saturated)"
+    assert lines[1].split() == ["layer", "1", "layer", "2", "layer", "3", "layer", "4"]
+    bars = lines[2:5]
+    # Saturated tanh piles up at -1 and 1: the outer columns of every panel are full height.
+    for panel in range(4):
+        columns = [line[panel * 14 : panel * 14 + 12] for line in bars]
+        assert columns[0][0] == columns[0][-1] == "█"
+        assert all(c == " " for c in columns[0][3:-3])
+    assert lines[5].split()[0] == "-1..1"
+    assert lines[6].split()[:2] == ["std", f"{report.layers[0].std:.3g}"]
+
+
+def test_block_histograms() -> None:
+    from weightinit._text import blocks
+
+    assert blocks([0, 0, 0], width=3, height=2) == ["   ", "   "]
+    tall = blocks([1, 2, 4, 8], width=4, height=1)
+    assert tall == ["▁▂▄█"]
+    # Every non-empty column shows, however small against the tallest.
+    assert blocks([1, 10_000], width=2, height=1) == ["▁█"]
+    merged = blocks(list(range(60)), width=15, height=2)
+    assert len(merged) == 2 and all(len(line) == 15 for line in merged)
+    with pytest.raises(ValueError, match="width and height must be >= 1"):
+        blocks([1], width=0)
+
+
+def test_cli_prints_text_histograms(capsys: pytest.CaptureFixture[str]) -> None:
+    from weightinit.cli import main
+
+    args = ["compare", "--activation", "relu", "--init", "glorot_normal", "--init", "he_normal"]
+    assert main([*args, "--depth", "2", "--hist"]) == 0
+    out = capsys.readouterr().out
+    assert "glorot_normal() (" in out and "he_normal() (healthy)" in out
+    assert out.count("layer 1") == 2
+    assert (
+        main(
+            [
+                "diagnose",
+                "--init",
+                "he_normal",
+                "--activation",
+                "leaky_relu",
+                "--negative-slope",
+                "0.2",
+                "--depth",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert "leaky_relu(negative_slope=0.2)" in capsys.readouterr().out

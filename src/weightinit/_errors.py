@@ -140,6 +140,11 @@ def _looks_like_shape(value: object) -> bool:
     )
 
 
+def install_hint(extra: str) -> str:
+    """How to install an optional extra, quoted for every shell, from PyPI or a checkout."""
+    return f'pip install "weightinit[{extra}]" (from a checkout: pip install ".[{extra}]")'
+
+
 def choice_error(
     what: str, value: object, choices: Iterable[str], aliases: Iterable[str] = ()
 ) -> ValueError:

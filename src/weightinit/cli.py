@@ -82,7 +82,12 @@ def _build() -> _Parser:
         p.add_argument("--batch", type=int, default=1000)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--bias", type=float, default=0.0)
+        p.add_argument("--negative-slope", type=float, help="leaky ReLU's negative slope")
+        p.add_argument("--alpha", type=float, help="ELU's alpha")
         p.add_argument("--plot", metavar="FILE.png", help="save the histograms to a PNG file")
+        p.add_argument(
+            "--hist", action="store_true", help="also print the histograms as text (no matplotlib)"
+        )
         p.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -122,6 +127,7 @@ def _run(args: argparse.Namespace) -> str:
         "batch": args.batch,
         "seed": args.seed,
         "bias": args.bias,
+        **_params(args),
     }
     if args.command == "diagnose":
         result: Any = diagnose(args.init, args.activation, **options)
@@ -135,7 +141,9 @@ def _run(args: argparse.Namespace) -> str:
             import matplotlib.pyplot as plt
 
             plt.close(figure)
-    return report_json(result) if args.json else str(result)
+    if args.json:
+        return report_json(result)
+    return f"{result}\n\n{result.histograms()}" if args.hist else str(result)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

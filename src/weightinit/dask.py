@@ -1,6 +1,6 @@
 """Weights as Dask arrays: every chunk is made from its own region, on any worker.
 
-Needs the ``dask`` extra: ``pip install weightinit[dask]``.
+Needs the ``dask`` extra: ``pip install "weightinit[dask]"``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from weightinit import registry
 from weightinit._engine.keys import Key
 from weightinit._engine.keys import SeedLike
 from weightinit._engine.run import check_dtype
+from weightinit._errors import install_hint
 from weightinit.fans import check_shape
 from weightinit.initializers import Initializer
 
@@ -27,8 +28,7 @@ def _dask_array() -> Any:
         import dask.array as da
     except ImportError:
         raise ImportError(
-            "weightinit.dask needs Dask: install the dask extra with "
-            "`pip install weightinit[dask]`."
+            f"weightinit.dask needs Dask: install the dask extra with {install_hint('dask')}."
         ) from None
     return da
 

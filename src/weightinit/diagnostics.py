@@ -8,9 +8,11 @@ infinite-width (mean-field) prediction of the same quantity.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -25,8 +27,11 @@ from weightinit import registry as _registry
 from weightinit._engine.keys import Key
 from weightinit._engine.keys import SeedLike
 from weightinit._engine.keys import check_seed
+from weightinit._errors import install_hint
 from weightinit._errors import integer
 from weightinit._errors import real
+from weightinit._text import blocks
+from weightinit._text import side_by_side
 from weightinit.activations import expect
 from weightinit.activations import lookup
 from weightinit.activations import resolve
@@ -93,10 +98,31 @@ class Report:
     layers: list[LayerStats]
     verdict: str
     explanation: str
+    #: The name ``compare`` was given for this initializer ("" when none was).
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        """The label ``compare`` was given, else the initializer's call."""
+        return self.label or self.init
+
+    def histograms(self, *, width: int = 15, height: int = 4) -> str:
+        """One block-character histogram of the activations per layer, side by side: the
+        picture of :meth:`plot` with NumPy alone (each from ``LayerStats.histogram``).
+
+        Examples
+        --------
+        >>> import weightinit as wi
+        >>> text = wi.diagnose("glorot_normal", "tanh", depth=3).histograms()
+        >>> print(text.splitlines()[1])
+        layer 1          layer 2          layer 3
+        """
+        head = f"{self.name} with {self.activation}: activations at each layer ({self.verdict})"
+        return "\n".join([head, *_panels(self.layers, width, height)])
 
     def __str__(self) -> str:
         head = (
-            f"{self.init} with {self.activation}: depth {self.depth}, width {self.width}, "
+            f"{self.name} with {self.activation}: depth {self.depth}, width {self.width}, "
             f"batch {self.batch}, seed {self.seed}"
         )
         columns = (
@@ -124,7 +150,8 @@ class Report:
     def plot(self) -> Any:
         """A matplotlib figure with one activation histogram per layer.
 
-        Needs the ``plot`` extra: ``pip install weightinit[plot]``.
+        Needs the ``plot`` extra: ``pip install "weightinit[plot]"``; :meth:`histograms` needs
+        nothing more than NumPy.
         """
         plt = _pyplot()
         count = len(self.layers)
@@ -145,15 +172,24 @@ class Comparison:
 
     def __str__(self) -> str:
         depth = self.reports[0].depth
-        wide = max(len("initializer"), *(len(r.init) for r in self.reports))
+        wide = max(len("initializer"), *(len(r.name) for r in self.reports))
         head = f"{'initializer':{wide}} {'std@1':>9} {f'std@{depth}':>9} {'saturated':>9} verdict"
         rows = [f"activation: {self.reports[0].activation}", head, "-" * len(head)]
         for r in self.reports:
             first, last = r.layers[0], r.layers[-1]
             rows.append(
-                f"{r.init:{wide}} {first.std:9.4g} {last.std:9.4g} {last.saturated:9.1%} "
+                f"{r.name:{wide}} {first.std:9.4g} {last.std:9.4g} {last.saturated:9.1%} "
                 f"{r.verdict}"
             )
+        return "\n".join(rows)
+
+    def histograms(self, *, width: int = 15, height: int = 4) -> str:
+        """Block-character histograms: one row of layers per initializer, as :meth:`plot`
+        draws them, with NumPy alone."""
+        rows = [f"activation: {self.reports[0].activation}"]
+        for report in self.reports:
+            rows += ["", f"{report.name} ({report.verdict})"]
+            rows += _panels(report.layers, width, height)
         return "\n".join(rows)
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,10 +208,21 @@ class Comparison:
                 _draw(axes[i][j], stats)
                 if i == 0:
                     axes[i][j].set_title(f"layer {stats.layer}", fontsize=9)
-            axes[i][0].set_ylabel(f"{report.init}\n{report.verdict}", fontsize=8)
+            axes[i][0].set_ylabel(f"{report.name}\n{report.verdict}", fontsize=8)
         figure.suptitle(f"activation: {self.reports[0].activation}", fontsize=10)
         figure.tight_layout()
         return figure
+
+
+def _panels(layers: Sequence[LayerStats], width: int, height: int) -> list[str]:
+    """One text panel per layer (title, histogram, range, std), side by side."""
+    panels = []
+    for stats in layers:
+        counts, edges = stats.histogram
+        lines = [f"layer {stats.layer}", *blocks(counts, width=width, height=height)]
+        lines += [f"{edges[0]:.3g}..{edges[-1]:.3g}", f"std {stats.std:.3g}"]
+        panels.append(lines)
+    return side_by_side(panels)
 
 
 def _pyplot() -> Any:
@@ -186,7 +233,8 @@ def _pyplot() -> Any:
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError(
-            "plotting needs matplotlib: install the plot extra with `pip install weightinit[plot]`."
+            f"plotting needs matplotlib: install the plot extra with {install_hint('plot')}, "
+            "or use .histograms() for text histograms."
         ) from None
     return plt
 
@@ -229,11 +277,14 @@ def _children(seed: SeedLike, count: int) -> tuple[int | Key, list[np.random.See
     return used, np.random.SeedSequence(entropy).spawn(count)
 
 
-def _derivative(name: str | None, fn: Callable[[Array], Array]) -> Callable[[Array], Array]:
+def _derivative(
+    name: str | None, fn: Callable[[Array], Array], params: dict[str, Any] | None = None
+) -> Callable[[Array], Array]:
     entry = lookup(name) if name is not None else None
     if entry is not None and entry.derivative is not None:
         known = entry
-        return lambda x: known.slope(x)  # type: ignore[return-value]
+        bound = params or {}
+        return lambda x: known.slope(x, **bound)  # type: ignore[return-value]
 
     def central(x: Array) -> Array:
         step = 1e-3
@@ -294,6 +345,7 @@ def diagnose(
     batch: int = 1000,
     seed: SeedLike = 0,
     bias: float = 0.0,
+    **params: Any,
 ) -> Report:
     """Push unit-normal inputs through a deep dense stack and report what happens.
 
@@ -303,7 +355,8 @@ def diagnose(
         The weight initializer (or its name, as for :func:`weightinit.get`). Weights are
         ``(width, width)`` in layout ``"in_out"`` (``h = a @ W``).
     activation : str, callable or None
-        As for :func:`weightinit.recommend`.
+        As for :func:`weightinit.recommend`, with its parameters as keywords
+        (``negative_slope=0.2``).
     depth, width, batch : int
         Number of layers, units per layer, and inputs.
     seed : int, SeedSequence, Generator, Key or None
@@ -312,6 +365,8 @@ def diagnose(
         again to get the same report).
     bias : float
         A constant added to every pre-activation.
+    **params
+        The activation's parameters (``negative_slope`` for leaky ReLU, ``alpha`` for ELU).
 
     Returns
     -------
@@ -338,9 +393,11 @@ def diagnose(
     width = integer("width", width, minimum=1)
     batch = integer("batch", batch, minimum=1)
     bias = real("bias", bias)
-    name, fn = resolve(activation, {})
+    name, fn = resolve(activation, params)
     label = name or getattr(activation, "__name__", "callable")
-    deriv = _derivative(name, fn)
+    if params:
+        label = f"{label}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+    deriv = _derivative(name, fn, params)
     saturated_at = _saturation(name, fn)
 
     used, children = _children(seed, depth + 2)
@@ -487,8 +544,14 @@ def _verdict(layers: list[LayerStats], label: object) -> tuple[str, str]:
     )
 
 
-def compare(inits: Sequence[object], activation: object, **kwargs: Any) -> Comparison:
+def compare(
+    inits: Sequence[object] | Mapping[str, object], activation: object, **kwargs: Any
+) -> Comparison:
     """Run :func:`diagnose` for several initializers on the same inputs and gradient.
+
+    ``inits`` is a sequence of initializers (or names), or a mapping of labels to them; the
+    labels name the rows. ``kwargs`` go to :func:`diagnose` (``depth``, ``seed``, the
+    activation's parameters, ...).
 
     Examples
     --------
@@ -496,14 +559,30 @@ def compare(inits: Sequence[object], activation: object, **kwargs: Any) -> Compa
     >>> table = wi.compare(["glorot_normal", "he_normal"], "relu", depth=5)
     >>> [r.verdict for r in table.reports]
     ['vanishing', 'healthy']
+    >>> table = wi.compare({"N(0,1)": wi.normal(1.0), "Xavier": "glorot_normal"}, "tanh")
+    >>> [(r.name, r.verdict) for r in table.reports]
+    [('N(0,1)', 'saturated'), ('Xavier', 'healthy')]
     """
-    if isinstance(inits, (str, Initializer)) or not isinstance(inits, Sequence):
-        raise TypeError(f"inits must be a sequence of initializers or names; got {inits!r}.")
+    labelled = dict(inits) if isinstance(inits, Mapping) else None
+    if labelled is None and (
+        isinstance(inits, (str, Initializer)) or not isinstance(inits, Sequence)
+    ):
+        raise TypeError(
+            "inits must be a sequence of initializers or names, or a mapping of labels to "
+            f"them; got {inits!r}."
+        )
     if not inits:
         raise ValueError("inits must name at least one initializer.")
     # Resolved once, so that every initializer meets the same inputs and gradient even for a
     # Generator or None seed.
     kwargs["seed"] = _resolved(kwargs.get("seed", 0))
+    if labelled is not None:
+        return Comparison(
+            [
+                dataclasses.replace(diagnose(init, activation, **kwargs), label=str(label))
+                for label, init in labelled.items()
+            ]
+        )
     return Comparison([diagnose(init, activation, **kwargs) for init in inits])
 
 

@@ -26,6 +26,7 @@ from weightinit._engine.keys import Key
 from weightinit._engine.keys import SeedLike
 from weightinit._engine.run import check_dtype
 from weightinit._engine.run import check_threads
+from weightinit._errors import install_hint
 from weightinit.fans import check_groups
 from weightinit.fans import check_shape
 from weightinit.fans import resolve_layout
@@ -104,8 +105,8 @@ def _progress_bar(total: int) -> tuple[Callable[[int], None], Callable[[], None]
         from tqdm.auto import tqdm
     except ImportError:
         raise ImportError(
-            'progress=True needs tqdm: install the progress extra with pip install "weightinit'
-            '[progress]", or pass a callable that receives (done, total).'
+            "progress=True needs tqdm: install the progress extra with "
+            f"{install_hint('progress')}, or pass a callable that receives (done, total)."
         ) from None
     bar = tqdm(total=total, unit="value", unit_scale=True, desc="initialize")
     return bar.update, bar.close
