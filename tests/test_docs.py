@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import doctest
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,72 @@ def test_every_page_is_in_the_navigation() -> None:
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     pages = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
     assert [p for p in pages if f": {p}" not in nav] == []
+
+
+# --------------------------------------------------------------------------- output not doctested
+
+CONSOLE = re.compile(r"```console\n(.*?)```", re.S)
+PRINTED = re.compile(r"this is `print\((.+?)\)`:\n\n```text\n(.*?)```", re.S)
+
+
+def _sessions() -> list[tuple[str, list[str], list[str], int | None]]:
+    """Every ``$ weightinit ...`` line of the pages' console blocks: (page, arguments, the
+    lines shown after it, the exit status an ``echo $?`` shows or None)."""
+    found = []
+    for page in PAGES:
+        for block in CONSOLE.findall(page.read_text(encoding="utf-8")):
+            commands: list[tuple[str, list[str]]] = []
+            for line in block.splitlines():
+                if line.startswith("$ "):
+                    commands.append((line[2:], []))
+                elif commands:
+                    commands[-1][1].append(line)
+            for i, (command, shown) in enumerate(commands):
+                if not command.startswith("weightinit "):
+                    continue
+                status = None
+                if i + 1 < len(commands) and commands[i + 1][0] == "echo $?":
+                    status = int(commands[i + 1][1][0])
+                found.append((page.name, shlex.split(command)[1:], shown, status))
+    return found
+
+
+SESSIONS = _sessions()
+
+
+@pytest.mark.parametrize(
+    ("page", "args", "shown", "status"), SESSIONS, ids=[" ".join(s[1]) for s in SESSIONS]
+)
+def test_console_examples_print_what_the_pages_show(
+    page: str,
+    args: list[str],
+    shown: list[str],
+    status: int | None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from weightinit.cli import main
+
+    if "--plot" in args:
+        pytest.importorskip("matplotlib")
+        monkeypatch.chdir(tmp_path)
+    code = main(args)
+    captured = capsys.readouterr()
+    printed = (captured.out + captured.err).rstrip("\n").splitlines()
+    if status is not None:
+        assert code == status
+    if shown:
+        assert [line.rstrip() for line in printed] == [line.rstrip() for line in shown], page
+    else:
+        assert code == 0
+
+
+def test_printed_reports_are_what_the_pages_show() -> None:
+    import weightinit as wi
+
+    blocks = [(p.name, m) for p in PAGES for m in PRINTED.findall(p.read_text(encoding="utf-8"))]
+    assert blocks, "no printed report found"
+    for page, (expression, shown) in blocks:
+        printed = str(eval(expression, {"wi": wi}))
+        assert printed.rstrip() == shown.rstrip(), (page, expression)

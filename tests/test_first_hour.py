@@ -212,3 +212,12 @@ def test_cli_prints_text_histograms(capsys: pytest.CaptureFixture[str]) -> None:
         == 0
     )
     assert "leaky_relu(negative_slope=0.2)" in capsys.readouterr().out
+
+
+def test_explain_wraps_and_says_which_gain_is_used() -> None:
+    text = wi.explain("tanh")
+    lines = text.splitlines()
+    assert lines[0] == "tanh: glorot_uniform()"
+    assert all(len(line) <= 88 for line in lines[1:])
+    assert "shown for reference: glorot_uniform() uses gain 1" in " ".join(lines)
+    assert "for reference" not in wi.explain("relu")  # He's variance is the ReLU gain's

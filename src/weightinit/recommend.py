@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -170,7 +171,13 @@ def explain(
             "expressivity in deep neural networks through transient chaos', and Schoenholz "
             "et al. (2017), 'Deep Information Propagation')."
         )
-    lines.append(f"Second-moment gain: {g:.6f}.")
+    if family in ("glorot", "lecun") and not custom and abs(g - 1.0) > 1e-6:
+        lines.append(
+            f"Second-moment gain: {g:.6f}, shown for reference: {init!r} uses gain 1, the "
+            "literature's choice for this activation."
+        )
+    else:
+        lines.append(f"Second-moment gain: {g:.6f}.")
     if name == "sigmoid":
         lines.append(
             "Caveat: sigmoid is not zero-centred (its mean is 1/2), so no gain keeps the signal "
@@ -186,4 +193,5 @@ def explain(
             "Caveat: for this activation the unit-variance fixed point is unstable without "
             "normalisation or residual connections: small deviations grow with depth."
         )
-    return "\n".join(lines)
+    # The first line is the answer; each following line is a paragraph, wrapped to 88 columns.
+    return "\n".join([lines[0], *(textwrap.fill(line, 88) for line in lines[1:])])
