@@ -186,7 +186,20 @@ def fans(
     out_axis: int | Sequence[int] | None = None,
     batch_axis: int | Sequence[int] = (),
 ) -> Fans:
-    """Compute the fan-in and fan-out of a weight shape.
+    """Compute the fan-in and fan-out of a weight shape, reading its axes as ``layout`` says.
+
+    The layout is never guessed from the shape. Pick it by how the weight is stored:
+
+    - ``(*kernel, in, out)``: ``"in_out"``, the default (``x @ W``, Keras, JAX, HWIO, NHWC
+      code);
+    - ``(out, in, *kernel)``: ``"pytorch"`` (``W @ x``, PyTorch, OIHW, NCHW code and its
+      ``(FN, C, FH, FW)`` filters);
+    - ``(in, out / groups, *kernel)``: ``"pytorch_transposed"`` (``ConvTranspose``);
+    - ``(*kernel, in, multiplier)``: ``"keras_depthwise"``.
+
+    A textbook NumPy filter bank ``(FN, C, FH, FW) = (30, 1, 5, 5)`` needs ``layout="pytorch"``:
+    read with the default it is a 30 x 1 kernel from 5 to 5 channels, and its fan-in is six
+    times too large.
 
     Parameters
     ----------
@@ -195,12 +208,15 @@ def fans(
     layout : str, default "in_out"
         Which axes hold the input and output channels:
 
-        - ``"in_out"`` (aliases ``"keras"``, ``"tensorflow"``, ``"jax"``, ``"flax"``):
-          ``(*kernel, in, out)``, as ``x @ W`` and Keras/JAX convolution kernels (HWIO);
-        - ``"out_in"`` (aliases ``"pytorch"``, ``"torch"``, ``"onnx"``):
-          ``(out, in, *kernel)``, as PyTorch ``Linear`` and ``Conv`` weights (OIHW);
-        - ``"pytorch_transposed"``: ``(in, out, *kernel)``, PyTorch ``ConvTranspose``;
-        - ``"keras_depthwise"``: ``(*kernel, in, multiplier)``; each output sees one input
+        - ``"in_out"`` (aliases ``"keras"``, ``"tensorflow"``, ``"jax"``, ``"flax"``,
+          ``"hwio"``, ``"nhwc"``, ``"channels_last"``): ``(*kernel, in, out)``, as
+          ``x @ W`` and Keras/JAX convolution kernels (HWIO);
+        - ``"out_in"`` (aliases ``"pytorch"``, ``"torch"``, ``"onnx"``, ``"oihw"``,
+          ``"nchw"``, ``"channels_first"``): ``(out, in, *kernel)``, as PyTorch ``Linear``
+          and ``Conv`` weights (OIHW);
+        - ``"pytorch_transposed"`` (``"iohw"``): ``(in, out, *kernel)``, PyTorch
+          ``ConvTranspose``;
+        - ``"keras_depthwise"`` (``"depthwise"``): ``(*kernel, in, multiplier)``; each output sees one input
           channel, so ``fan_in = receptive_field`` and
           ``fan_out = multiplier * receptive_field``.
     groups : int, default 1
