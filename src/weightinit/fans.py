@@ -216,8 +216,8 @@ def fans(
           and ``Conv`` weights (OIHW);
         - ``"pytorch_transposed"`` (``"iohw"``): ``(in, out, *kernel)``, PyTorch
           ``ConvTranspose``;
-        - ``"keras_depthwise"`` (``"depthwise"``): ``(*kernel, in, multiplier)``; each output sees one input
-          channel, so ``fan_in = receptive_field`` and
+        - ``"keras_depthwise"`` (``"depthwise"``): ``(*kernel, in, multiplier)``; each
+          output sees one input channel, so ``fan_in = receptive_field`` and
           ``fan_out = multiplier * receptive_field``.
     groups : int, default 1
         Number of channel groups. The axis that holds the full channel count (``out`` for
