@@ -48,8 +48,9 @@ def _in_layout(canonical: tuple[int, ...], layout: str) -> tuple[tuple[int, ...]
 def weights(draw: st.DrawFn) -> tuple[tuple[int, ...], str, str, int, np.dtype]:
     rank = draw(st.integers(2, 5))
     canonical = tuple(draw(st.lists(st.integers(1, 9), min_size=rank, max_size=rank)))
-    first = draw(st.sampled_from(LAYOUTS if rank >= 3 else LAYOUTS[:3]))
-    second = draw(st.sampled_from(LAYOUTS if rank >= 3 else LAYOUTS[:3]))
+    # Depthwise kernels are a reshape of PyTorch's, not a permutation: tested below.
+    first = draw(st.sampled_from(LAYOUTS[:3]))
+    second = draw(st.sampled_from(LAYOUTS[:3]))
     dtype = np.dtype(draw(st.sampled_from(["float16", "float32", "float64"])))
     seed = draw(st.integers(0, 2**40))
     return canonical, first, second, seed, dtype
@@ -117,3 +118,29 @@ def test_regions_threads_and_chunks_of_a_layout_match_the_whole(init) -> None:
     assert np.array_equal(init(shape, seed=9, threads=2), whole)
     torch_style = init((200, 300, 3, 3), seed=9, layout="pytorch", threads=3)
     assert np.array_equal(torch_style.transpose(2, 3, 1, 0), whole)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    channels=st.integers(1, 40),
+    multiplier=st.integers(1, 4),
+    kernel=st.lists(st.integers(1, 7), min_size=0, max_size=3).map(tuple),
+    init=st.sampled_from([*FAN_SCALED, *FAN_FREE[:5]]),
+    seed=st.integers(0, 2**40),
+)
+def test_depthwise_kernels_are_pytorchs_depthwise_weights(
+    channels, multiplier, kernel, init, seed
+) -> None:
+    # Keras' (*kernel, in, multiplier) and PyTorch's (in * multiplier, 1, *kernel) with
+    # groups=in: output channel c * multiplier + m in both, and the same fans.
+    keras = init((*kernel, channels, multiplier), seed=seed, layout="keras_depthwise")
+    torch_shape = (channels * multiplier, 1, *kernel)
+    torch = init(torch_shape, seed=seed, layout="pytorch", groups=channels)
+    rank = len(kernel) + 2
+    moved = keras.transpose(rank - 2, rank - 1, *range(rank - 2)).reshape(torch_shape)
+    assert moved.tobytes() == torch.tobytes()
+    region = (Ellipsis, slice(None, None, 2), slice(0, 1))
+    assert np.array_equal(
+        init((*kernel, channels, multiplier), seed=seed, layout="keras_depthwise", region=region),
+        keras[region],
+    )

@@ -273,3 +273,32 @@ def test_peak_memory_is_the_outputs_plus_scratch() -> None:
     finally:
         tracemalloc.stop()
     assert peak <= outputs + 64 * 2**20, (peak - outputs) / 2**20
+
+
+def test_errors_keep_their_cause_and_odd_names_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"params\['fc'\]: shape \(5,\)") as error:
+        wi.initialize({"fc": (wi.he_normal(), (5,))}, 0)
+    assert isinstance(error.value.__cause__, ValueError)
+    with pytest.raises(ValueError, match="fold_in needs a name that UTF-8 can encode"):
+        wi.initialize({"\ud800": (wi.zeros(), (3,))}, 0)
+    assert wi.initialize({np.int64(3): (wi.zeros(), (2,))}, 0)[3].shape == (2,)
+
+
+def test_a_bad_entry_leaves_a_generator_untouched() -> None:
+    rng = np.random.default_rng(5)
+    before = rng.bit_generator.state
+    with pytest.raises(ValueError, match=r"params\['bad'\]"):
+        wi.initialize({"ok": (wi.zeros(), (2,)), "bad": (wi.he_normal(), (5,))}, rng)
+    assert rng.bit_generator.state == before
+
+
+def test_many_tiny_tensors_keep_few_stream_objects() -> None:
+    from weightinit._engine import keys
+    from weightinit._engine import run
+
+    params = {f"b{i}": (wi.uniform(), (1,)) for i in range(5000)}
+    values = wi.initialize(params, 0, threads=1)
+    assert len(values) == 5000
+    assert len(keys._STREAMS.pool) <= keys.KEPT_STREAMS
+    assert run.MAX_TILES_PER_BATCH == 1024
+    assert values["b4999"].tobytes() == _alone("b4999", params["b4999"], 0).tobytes()

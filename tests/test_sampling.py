@@ -755,3 +755,60 @@ def test_tiles_cover_the_shape_exactly_once(dims):
         assert math.prod(s.stop - s.start for s in region) <= tiling.BLOCK
     assert (count == 1).all()
     assert indices == list(range(len(indices)))
+
+
+# Stream version 2 in other layouts (kernels drawn in the canonical order, depthwise kernels as
+# PyTorch's (in * multiplier, 1, *kernel)) and whole models keyed by name.
+GOLDEN_LAYOUTS = [
+    (
+        wi.he_normal(),
+        (3, 3, 16, 32),
+        "in_out",
+        "a374be8d136a6cdd796c4f4a331053afb09acb3e9188224b92b1a19866cfdbdb",
+    ),
+    (
+        wi.truncated_normal(),
+        (2, 3, 3, 8, 5),
+        "in_out",
+        "6ccac71a060e6a146d3497553261333b7b920a1cd1228397fd58c4713616d709",
+    ),
+    (
+        wi.uniform(),
+        (3, 3, 16, 2),
+        "keras_depthwise",
+        "b0625edfffd62a5b64f99c9891a73cec3cd98720e8934fcbb4f1f18b1a737a26",
+    ),
+    (
+        wi.he_uniform(),
+        (16, 8, 3, 3),
+        "pytorch_transposed",
+        "1a94381937606326b736c8900488d4b08cb317bd8620ede7c5c4a57ec3b15b8b",
+    ),
+    (
+        wi.glorot_normal(),
+        (3, 64, 32),
+        "in_out",
+        "d212836fd2462f891cda4718f684cd947d94bc5c505f3b3ffd1a873863c5d35d",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("init", "shape", "layout", "digest"), GOLDEN_LAYOUTS, ids=[g[2] for g in GOLDEN_LAYOUTS]
+)
+def test_golden_digest_in_layouts(init, shape, layout, digest):
+    values = init(shape, seed=2026, layout=layout)
+    assert hashlib.sha256(values.tobytes()).hexdigest() == digest
+
+
+def test_golden_digest_of_a_model():
+    values = wi.initialize(
+        {
+            "conv.weight": wi.Param(wi.he_normal(), (64, 32, 3, 3), layout="pytorch"),
+            "conv.bias": (wi.zeros(), (64,)),
+            "fc": (wi.glorot_uniform(), (256, 10)),
+        },
+        seed=2026,
+    )
+    digest = hashlib.sha256(b"".join(v.tobytes() for v in values.values())).hexdigest()
+    assert digest == "95be43fc1acd3b7c618a0f0528539f0637ea7b92a43c476cc6afacbbf4e7cba9"

@@ -21,7 +21,6 @@ from weightinit._engine.keys import SeedLike
 from weightinit._engine.keys import root_key
 from weightinit._engine.run import Request
 from weightinit._engine.run import compute_type
-from weightinit._engine.run import generate
 
 __all__ = [
     "TRUNCATION_STD",
@@ -128,17 +127,6 @@ class Distribution(abc.ABC):
         """The engine's request for ``full[ranges]`` of a ``shape`` weight drawn with ``seed``,
         written into ``out``; requests of many weights are made together by
         :func:`weightinit._engine.run.generate`."""
-
-    def write(
-        self,
-        out: Array,
-        seed: SeedLike,
-        shape: tuple[int, ...],
-        ranges: list[range],
-        threads: int | None,
-    ) -> None:
-        """Write ``full[ranges]`` of a ``shape`` weight drawn with ``seed`` into ``out``."""
-        generate([self.request(out, seed, shape, ranges)], threads)
 
 
 class _Random(Distribution):

@@ -35,6 +35,7 @@ from weightinit.distributions import Distribution
 from weightinit.fans import canonical_axes
 from weightinit.fans import check_groups
 from weightinit.fans import check_shape
+from weightinit.fans import layout_axes
 from weightinit.fans import resolve_layout
 
 __all__ = ["Builder", "Initializer", "Prepared", "Weight", "labelled", "write_all"]
@@ -129,6 +130,8 @@ class Prepared:
     size: int
     request: Request | None = None
     build: Callable[[int | None], None] | None = None
+    #: Run after the request is drawn (to move values from a scratch array into place).
+    finish: Callable[[], None] | None = None
 
 
 def write_all(
@@ -142,6 +145,9 @@ def write_all(
     requests = [w.request for w in work if w.request is not None]
     if requests:
         generate(requests, threads, progress)
+    for w in work:
+        if w.finish is not None:
+            w.finish()
     for w in work:
         if w.build is not None:
             w.build(threads)
@@ -161,12 +167,34 @@ def _parameter_names(kind: type) -> tuple[str, ...]:
     return names
 
 
+def _depthwise(
+    plan: Distribution, out: FloatArray, weight: Weight, ranges: list[range], seed: SeedLike
+) -> Prepared:
+    """A depthwise kernel ``(*kernel, in, multiplier)`` is drawn as PyTorch stores the same
+    layer's weight, ``(in * multiplier, 1, *kernel)`` (output channel ``c * multiplier + m``),
+    whole, into a scratch array; the values then go into ``out``."""
+    in_axis, out_axis = layout_axes(len(weight.shape), weight.layout)
+    kernel = [a for a in range(len(weight.shape)) if a not in (in_axis, out_axis)]
+    order = (in_axis, out_axis, *kernel)
+    channels = weight.shape[in_axis] * weight.shape[out_axis]
+    drawn = (channels, 1, *(weight.shape[a] for a in kernel))
+    scratch = np.empty(drawn, dtype=out.dtype)
+    request = plan.request(scratch, seed, drawn, [range(d) for d in drawn])
+
+    def finish() -> None:
+        grouped = scratch.reshape([weight.shape[a] for a in order])
+        whole = grouped.transpose(np.argsort(order))
+        out[...] = whole[np.ix_(*[np.arange(r.start, r.stop, r.step) for r in ranges])]
+
+    return Prepared(out.size, request=request, finish=finish)
+
+
 def _exact(value: object) -> object:
     """``value``, with floats as their exact hex form (so ``-0.0`` and ``0.0`` differ)."""
     return value.hex() if isinstance(value, float) else value
 
 
-def _plan_checked(
+def _plan_uncached(
     init: Initializer, weight: Weight, dtype: np.dtype[Any]
 ) -> Distribution | Builder:
     plan = init._plan(weight)
@@ -189,7 +217,7 @@ def _checked_plan(
     try:
         hash(exact)
     except TypeError:
-        return _plan_checked(init, weight, dtype)
+        return _plan_uncached(init, weight, dtype)
     return _cached_plan(exact, init, weight, dtype)
 
 
@@ -197,7 +225,7 @@ def _checked_plan(
 def _cached_plan(
     exact: tuple[Any, ...], init: Initializer, weight: Weight, dtype: np.dtype[Any]
 ) -> Distribution | Builder:
-    return _plan_checked(init, weight, dtype)
+    return _plan_uncached(init, weight, dtype)
 
 
 def _literal(value: object) -> str:
@@ -289,8 +317,8 @@ class Initializer:
             How fans are read from the shape (see :func:`weightinit.fans`).
         threads : int, optional
             Threads to generate with; ``None`` means the usable cores (at most 8) when at
-            least 2^20 elements are generated, and one thread below. The values do not
-            depend on it.
+            least 2^20 elements are generated in tiles of 2^14 or more on average, and one
+            thread otherwise. The values do not depend on it.
         region : index expression, optional
             Return only ``full[region]`` (slices, integers, ``Ellipsis``; build it with
             ``np.s_``), generating only the tiles it touches. The values equal those of the
@@ -386,6 +414,8 @@ class Initializer:
         if weight.size == 0:
             return Prepared(out.size)
         if isinstance(plan, Distribution):  # drawn tile by tile: batched with other weights
+            if weight.layout == "keras_depthwise":
+                return _depthwise(plan, out, weight, ranges, seed)
             # Tiles are cut and numbered in the canonical order (out, in, *kernel), and the
             # values land in ``out`` through the matching axis permutation.
             axes = weight.axes

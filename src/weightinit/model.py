@@ -10,6 +10,8 @@ one chain of NumPy calls per batch of tiles rather than one per tensor.
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ import numpy.typing as npt
 from weightinit import registry
 from weightinit._engine.keys import Key
 from weightinit._engine.keys import SeedLike
+from weightinit._engine.keys import check_seed
 from weightinit._engine.run import check_dtype
 from weightinit._engine.run import check_threads
 from weightinit._errors import install_hint
@@ -79,24 +82,39 @@ class Param:
 ParamLike = Union[Param, tuple[Any, Any]]
 
 
-def _param(name: object, entry: object) -> Param:
-    """``entry`` as a :class:`Param`; errors say which entry is wrong."""
+def _named(name: object, error: Exception) -> Exception:
+    """``error`` again, its message led by the entry's name (``params['fc1.weight']: ...``)."""
+    kind = TypeError if isinstance(error, TypeError) else ValueError
+    named = kind(f"params[{name!r}]: {error}")
+    named.__cause__ = error
+    return named
+
+
+def _param(name: object, entry: object, dtype: np.dtype[Any]) -> tuple[Param, Initializer]:
+    """``entry`` as a :class:`Param` and its initializer, checked against its shape, layout,
+    groups and dtype without drawing anything; errors name the entry."""
     try:
-        if not isinstance(name, (str, int)) or isinstance(name, bool):
+        if isinstance(name, bool) or not (isinstance(name, str) or hasattr(name, "__index__")):
             raise TypeError(
                 f"parameter names must be str or int (they key the values); got {name!r} of "
                 f"type {type(name).__name__}."
             )
         if isinstance(entry, Param):
-            return entry
-        if isinstance(entry, tuple) and len(entry) == 2:
-            return Param(entry[0], entry[1])
-        raise TypeError(
-            "an entry must be a weightinit.Param or an (initializer, shape) pair; got "
-            f"{entry!r} of type {type(entry).__name__}."
-        )
+            p = entry
+        elif isinstance(entry, tuple) and len(entry) == 2:
+            p = Param(entry[0], entry[1])
+        else:
+            raise TypeError(
+                "an entry must be a weightinit.Param or an (initializer, shape) pair; got "
+                f"{entry!r} of type {type(entry).__name__}."
+            )
+        init = registry.get(p.initializer)
+        plan = init.plan(p.shape, layout=p.layout, groups=p.groups)
+        if math.prod(p.shape):
+            plan.check(np.dtype(dtype if p.dtype is None else p.dtype))
+        return p, init
     except (TypeError, ValueError) as error:
-        raise type(error)(f"params[{name!r}]: {error}") from None
+        raise _named(name, error) from error
 
 
 def _progress_bar(total: int) -> tuple[Callable[[int], None], Callable[[], None]]:
@@ -133,24 +151,28 @@ def initialize(
         For entries whose ``Param`` does not set one.
     threads : int, optional
         As for a single call: ``None`` uses the usable cores (at most 8) when at least
-        2^20 elements are generated. The values do not depend on it.
+        2^20 elements in tiles of 2^14 or more on average are generated, else one thread.
+        The values do not depend on it.
     progress : bool or callable, default False
         ``True`` shows a tqdm progress bar (the ``progress`` extra) when there are at least
         2^24 values to make; a callable is called with ``(done, total)`` elements as the
-        work advances. Neither changes a value.
+        work advances, one call at a time but possibly from a worker thread. Neither
+        changes a value.
 
     Returns
     -------
     dict
-        The arrays, in the order of ``params``. Entry ``name`` equals
-        ``initializer(shape, dtype, seed=Key.from_seed(seed).fold_in(name), layout=...,
-        groups=...)`` byte for byte.
+        The arrays, in the order of ``params``. Entry ``name`` equals ``initializer(shape,
+        dtype, seed=Key.from_seed(seed).fold_in(name), layout=..., groups=...)`` byte for
+        byte. Peak memory is the outputs plus a bounded scratch (about 15 MB per thread) for
+        element-wise entries; a structured entry (``orthogonal``, ``sparse``, ...) is built
+        whole, with temporaries of its own size.
 
     Raises
     ------
     TypeError, ValueError
-        For a bad entry, with its name (``params['fc1.weight']: ...``); no array is made
-        until every entry is valid.
+        For a bad entry, with its name (``params['fc1.weight']: ...``); every entry is
+        checked before any memory is taken or any value drawn.
 
     Examples
     --------
@@ -176,25 +198,25 @@ def initialize(
     count = check_threads(threads)
     if not (isinstance(progress, bool) or callable(progress)):
         raise TypeError(f"progress must be a bool or a callable; got {progress!r}.")
+    check_seed(seed)
+    # Every entry is checked before any memory is taken or the seed is resolved (which
+    # advances a Generator once).
+    entries = [(name, *_param(name, entry, default)) for name, entry in params.items()]
     root = Key.from_seed(seed)
-    entries = [(name, _param(name, entry)) for name, entry in params.items()]
     out: dict[Any, FloatArray] = {}
     work: list[Prepared] = []
-    for name, p in entries:
-        array = np.empty(p.shape, dtype=default if p.dtype is None else p.dtype)
+    for name, p, init in entries:
         try:
+            array = np.empty(p.shape, dtype=default if p.dtype is None else p.dtype)
+            key = root.fold_in(name if isinstance(name, str) else operator.index(name))
+            ranges = [range(d) for d in p.shape]
             work.append(
-                registry.get(p.initializer).prepare(
-                    array,
-                    p.shape,
-                    [range(d) for d in p.shape],
-                    seed=root.fold_in(name),
-                    layout=p.layout,
-                    groups=p.groups,
-                )
+                init.prepare(array, p.shape, ranges, seed=key, layout=p.layout, groups=p.groups)
             )
+        except MemoryError as error:
+            raise MemoryError(f"params[{name!r}]: no memory for shape {p.shape}.") from error
         except (TypeError, ValueError) as error:
-            raise type(error)(f"params[{name!r}]: {error}") from None
+            raise _named(name, error) from error
         out[name] = array
     _run(work, count, progress)
     return out

@@ -20,7 +20,7 @@ import numpy as np
 
 from weightinit._errors import integer
 
-__all__ = ["Key", "SeedLike", "check_seed", "root_key", "streams"]
+__all__ = ["Key", "SeedLike", "check_seed", "release", "root_key", "streams"]
 
 MASK64 = (1 << 64) - 1
 
@@ -90,7 +90,12 @@ class Key:
         >>> w = wi.he_normal()((4, 3), seed=root.fold_in("encoder").fold_in(0))
         """
         if isinstance(name, str):
-            payload = b"s" + name.encode("utf-8")
+            try:
+                payload = b"s" + name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(
+                    f"fold_in needs a name that UTF-8 can encode; got {name!r}."
+                ) from None
         elif isinstance(name, bool) or not hasattr(name, "__index__"):
             raise TypeError(
                 f"fold_in takes a str or an int name; got {name!r} of type {type(name).__name__}."
@@ -179,13 +184,23 @@ class Stream:
 
 
 class _Streams(threading.local):
-    """Each thread's stream objects, kept between calls (a few hundred bytes each)."""
+    """Each thread's stream objects (about a kilobyte each), reused from call to call; at
+    most :data:`KEPT_STREAMS` of them outlive a call (see :func:`release`)."""
 
     def __init__(self) -> None:
         self.pool: list[Stream] = []
 
 
 _STREAMS = _Streams()
+
+
+#: The stream objects a thread keeps between calls.
+KEPT_STREAMS = 64
+
+
+def release() -> None:
+    """Drop this thread's stream objects beyond :data:`KEPT_STREAMS`."""
+    del _STREAMS.pool[KEPT_STREAMS:]
 
 
 def streams(tiles: list[tuple[Words, int]]) -> list[np.random.Generator]:

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from weightinit._engine import kernels
 from weightinit._engine import tiles as _tiles
 from weightinit._engine.keys import Words
+from weightinit._engine.keys import release
 from weightinit._engine.keys import streams
 from weightinit._errors import integer
 
@@ -44,6 +45,8 @@ Array = npt.NDArray[Any]
 DTYPES = ("float16", "float32", "float64")
 #: From this many generated elements on, ``threads=None`` uses :func:`default_threads`.
 PARALLEL_MIN = 2**20
+#: The most tiles in one batch: each holds a stream object while the batch is drawn.
+MAX_TILES_PER_BATCH = 1024
 #: Tiles below this many elements on average keep ``threads=None`` on one thread.
 SMALL_TILE = 2**14
 #: The most threads ``threads=None`` uses: beyond a few cores, generation is bound by memory
@@ -142,7 +145,7 @@ def _tasks(requests: list[tuple[Request, Words]]) -> list[list[_Tile]]:
             groups.setdefault((math.prod(job.dims), *kind), []).append(_Tile(request, key, job))
     tasks: list[list[_Tile]] = []
     for (size, _, _), members in groups.items():
-        step = max(1, _tiles.BATCH // size)
+        step = max(1, min(_tiles.BATCH // size, MAX_TILES_PER_BATCH))
         tasks.extend(members[i : i + step] for i in range(0, len(members), step))
     return tasks
 
@@ -166,7 +169,7 @@ def generate(
     for request in requests:
         if request.out.size == 0:
             continue
-        if request.key is None:  # a constant law
+        if request.law.kind == "constant" or request.key is None:
             request.out[...] = request.law.a
             if progress is not None:
                 progress(request.out.size)
@@ -201,6 +204,7 @@ def generate(
         scratch = kernels.Scratch()
         for task in tasks:
             run(task, scratch)
+        release()
         return
     queue = iter(tasks)
     lock = threading.Lock()
@@ -211,6 +215,7 @@ def generate(
             with lock:
                 task = next(queue, None)
             if task is None:
+                release()
                 return
             run(task, scratch)
 
