@@ -414,7 +414,7 @@ class Initializer:
         if weight.size == 0:
             return Prepared(out.size)
         if isinstance(plan, Distribution):  # drawn tile by tile: batched with other weights
-            if weight.layout == "keras_depthwise":
+            if weight.layout == "keras_depthwise" and len(shape) >= 2:
                 return _depthwise(plan, out, weight, ranges, seed)
             # Tiles are cut and numbered in the canonical order (out, in, *kernel), and the
             # values land in ``out`` through the matching axis permutation.
