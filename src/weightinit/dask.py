@@ -40,11 +40,21 @@ def _chunk(
     key: Key,
     layout: str,
     groups: int,
+    blocks: int,
     block_info: dict[Any, Any] | None = None,
 ) -> npt.NDArray[Any]:
     location = block_info[None]["array-location"] if block_info else [(0, d) for d in shape]
     region = tuple(slice(start, stop) for start, stop in location)
-    return init(shape, dtype, seed=key, layout=layout, groups=groups, region=region, threads=1)
+    return init(
+        shape,
+        dtype,
+        seed=key,
+        layout=layout,
+        groups=groups,
+        blocks=blocks,
+        region=region,
+        threads=1,
+    )
 
 
 def array(
@@ -56,6 +66,7 @@ def array(
     dtype: npt.DTypeLike = np.float32,
     layout: str = "in_out",
     groups: int = 1,
+    blocks: int = 1,
 ) -> Any:
     """A lazy ``dask.array.Array`` equal to ``init(shape, dtype, seed=seed, ...)``.
 
@@ -74,7 +85,7 @@ def array(
     chunks
         Anything ``dask.array`` accepts as chunks: ``(1000, 1000)``, ``"auto"``, ...
     seed : int, SeedSequence, Generator, None or Key
-    dtype, layout, groups
+    dtype, layout, groups, blocks
         As for calling the initializer.
 
     Returns
@@ -96,7 +107,7 @@ def array(
     initializer = registry.get(init)
     dims = check_shape(shape)
     resolved = check_dtype(dtype)
-    if not initializer.plan(dims, layout=layout, groups=groups).elementwise:
+    if not initializer.plan(dims, layout=layout, groups=groups, blocks=blocks).elementwise:
         raise ValueError(
             f"{initializer!r} builds the whole weight at once, so it cannot be made chunk by "
             "chunk; use an element-wise initializer, or compute it in memory."
@@ -104,7 +115,7 @@ def array(
     # Validate fans and parameters once, here (one element, or nothing for an empty shape),
     # rather than in every chunk.
     probe = tuple(slice(0, 1) for _ in dims)
-    initializer(dims, resolved, seed=0, layout=layout, groups=groups, region=probe)
+    initializer(dims, resolved, seed=0, layout=layout, groups=groups, blocks=blocks, region=probe)
     key = Key.from_seed(seed)
     try:
         normalized = da.core.normalize_chunks(chunks, dims, dtype=resolved)
@@ -112,7 +123,7 @@ def array(
         raise ValueError(f"chunks {chunks!r} do not fit shape {dims}: {error}") from None
     if any(0 in sizes for sizes, d in zip(normalized, dims, strict=True) if d):
         raise ValueError(f"chunks {chunks!r} have an empty chunk along a non-empty axis.")
-    make = functools.partial(_chunk, initializer, dims, resolved, key, layout, groups)
+    make = functools.partial(_chunk, initializer, dims, resolved, key, layout, groups, blocks)
     return da.map_blocks(
         make,
         chunks=normalized,

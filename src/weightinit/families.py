@@ -20,6 +20,7 @@ from weightinit.distributions import Normal
 from weightinit.distributions import TruncatedNormal as TruncatedLaw
 from weightinit.distributions import Undefined
 from weightinit.distributions import Uniform as UniformLaw
+from weightinit.fans import check_blocks
 from weightinit.fans import check_groups
 from weightinit.fans import check_shape
 from weightinit.fans import fans
@@ -234,7 +235,7 @@ class VarianceScaling(Initializer):
 
     def _fan(self, weight: Weight) -> float:
         """The fan that ``mode`` names (checks the shape, layout and groups)."""
-        f = fans(weight.shape, layout=weight.layout, groups=weight.groups)
+        f = fans(weight.shape, layout=weight.layout, groups=weight.groups, blocks=weight.blocks)
         return {
             "fan_in": float(f.fan_in),
             "fan_out": float(f.fan_out),
@@ -262,10 +263,17 @@ class VarianceScaling(Initializer):
         return TruncatedLaw(0.0, std / TRUNCATION_STD, 2.0)
 
     def variance(
-        self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
+        self,
+        shape: int | Sequence[int],
+        *,
+        layout: str = "in_out",
+        groups: int = 1,
+        blocks: int = 1,
     ) -> float:
         """Exactly ``scale / fan`` (the distribution's own parameters are rounded from it)."""
-        weight = Weight(check_shape(shape), resolve_layout(layout), check_groups(groups))
+        weight = Weight(
+            check_shape(shape), resolve_layout(layout), check_groups(groups), check_blocks(blocks)
+        )
         return self.target_variance(weight)
 
     def _call(self) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "LAYOUTS",
     "Fans",
     "canonical_axes",
+    "check_blocks",
     "check_groups",
     "check_shape",
     "fans",
@@ -98,6 +99,11 @@ def resolve_layout(layout: object) -> str:
 def check_groups(groups: object) -> int:
     """Validate ``groups``: an integer >= 1."""
     return integer("groups", groups, minimum=1)
+
+
+def check_blocks(blocks: object) -> int:
+    """Validate ``blocks``: an integer >= 1."""
+    return integer("blocks", blocks, minimum=1)
 
 
 def check_shape(shape: object) -> tuple[int, ...]:
@@ -185,6 +191,7 @@ def fans(
     in_axis: int | Sequence[int] | None = None,
     out_axis: int | Sequence[int] | None = None,
     batch_axis: int | Sequence[int] = (),
+    blocks: int = 1,
 ) -> Fans:
     """Compute the fan-in and fan-out of a weight shape, reading its axes as ``layout`` says.
 
@@ -228,6 +235,10 @@ def fans(
         ``variance_scaling``: fans multiply the sizes of all listed axes.
     batch_axis : int or sequence of int, default ()
         Axes that belong to neither the fans nor the receptive field.
+    blocks : int, default 1
+        The output axis holds ``blocks`` equal stacked blocks, as a fused weight does (the
+        q, k and v projections of attention, an LSTM's four gates): the fans are those of
+        one block.
 
     Returns
     -------
@@ -254,6 +265,12 @@ def fans(
 
     >>> wi.fans((3, 3, 32, 64))
     Fans(fan_in=288, fan_out=576, receptive_field=9)
+
+    PyTorch's packed attention projection ``in_proj_weight`` of shape ``(3 E, E)`` stacks
+    q, k and v; each block has fan-out ``E``:
+
+    >>> wi.fans((3 * 512, 512), layout="pytorch", blocks=3)
+    Fans(fan_in=512, fan_out=512, receptive_field=1)
 
     A grouped convolution, ``Conv2d(16, 32, 3, groups=2)`` in PyTorch:
 
@@ -288,6 +305,13 @@ def fans(
     n_out = 1
     for axis in outs:
         n_out *= dims[axis]
+    n_blocks = check_blocks(blocks)
+    if n_out % n_blocks:
+        raise ValueError(
+            f"blocks={n_blocks} does not divide the output channel count {n_out} of shape "
+            f"{dims}: the output axis must hold {n_blocks} equal stacked blocks."
+        )
+    n_out //= n_blocks  # fans are those of one block (q, k or v; one gate)
     if preset.depthwise:
         if n_groups != 1:
             raise ValueError(

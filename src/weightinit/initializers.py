@@ -33,6 +33,7 @@ from weightinit._engine.tiles import Region
 from weightinit._engine.tiles import selection
 from weightinit.distributions import Distribution
 from weightinit.fans import canonical_axes
+from weightinit.fans import check_blocks
 from weightinit.fans import check_groups
 from weightinit.fans import check_shape
 from weightinit.fans import layout_axes
@@ -47,11 +48,13 @@ FloatArray = npt.NDArray[np.floating[Any]]
 
 @dataclass(frozen=True)
 class Weight:
-    """What a call says about the weight: its shape, canonical layout and group count."""
+    """What a call says about the weight: its shape, canonical layout, group count and the
+    number of equal blocks stacked along its output axis."""
 
     shape: tuple[int, ...]
     layout: str = "in_out"
     groups: int = 1
+    blocks: int = 1
 
     @property
     def size(self) -> int:
@@ -303,6 +306,7 @@ class Initializer:
         groups: int = 1,
         threads: int | None = None,
         region: Region = None,
+        blocks: int = 1,
     ) -> FloatArray:
         """Return a new array of ``shape`` and ``dtype`` drawn from this initializer.
 
@@ -323,6 +327,9 @@ class Initializer:
             Return only ``full[region]`` (slices, integers, ``Ellipsis``; build it with
             ``np.s_``), generating only the tiles it touches. The values equal those of the
             full array at the same positions.
+        blocks : int, default 1
+            The output axis stacks this many equal blocks (a fused q/k/v projection, an
+            LSTM's gates): fans, and structured draws such as orthogonal, are per block.
         """
         if (
             hasattr(shape, "__index__")
@@ -338,7 +345,7 @@ class Initializer:
         resolved = check_dtype(dtype)
         ranges, dropped = selection(region, dims)
         out = np.empty(tuple(len(r) for r in ranges), dtype=resolved)
-        self._write(out, dims, ranges, seed, layout, groups, threads)
+        self._write(out, dims, ranges, seed, layout, groups, threads, blocks)
         if dropped:
             out = out.reshape([len(r) for a, r in enumerate(ranges) if a not in dropped])
         return out
@@ -351,6 +358,7 @@ class Initializer:
         layout: str = "in_out",
         groups: int = 1,
         threads: int | None = None,
+        blocks: int = 1,
     ) -> FloatArray:
         """Fill ``array`` in place and return it.
 
@@ -373,7 +381,7 @@ class Initializer:
         if not array.flags.writeable:
             raise ValueError("fill needs a writeable array; the array given is read-only.")
         full = [range(d) for d in array.shape]
-        self._write(array, array.shape, full, seed, layout, groups, threads)
+        self._write(array, array.shape, full, seed, layout, groups, threads, blocks)
         return array
 
     def _write(
@@ -385,12 +393,13 @@ class Initializer:
         layout: str,
         groups: int,
         threads: int | None,
+        blocks: int = 1,
     ) -> None:
         """Validate everything, then write ``full[ranges]`` of a ``shape`` weight into ``out``."""
-        count = check_threads(threads)
-        write_all(
-            [self.prepare(out, shape, ranges, seed=seed, layout=layout, groups=groups)], count
+        work = self.prepare(
+            out, shape, ranges, seed=seed, layout=layout, groups=groups, blocks=blocks
         )
+        write_all([work], check_threads(threads))
 
     def prepare(
         self,
@@ -401,6 +410,7 @@ class Initializer:
         seed: SeedLike,
         layout: str = "in_out",
         groups: int = 1,
+        blocks: int = 1,
     ) -> Prepared:
         """Validate a call and say what writing ``full[ranges]`` of a ``shape`` weight into
         ``out`` takes, without doing it; :func:`write_all` then writes many at once.
@@ -408,7 +418,7 @@ class Initializer:
         This is the hook of :func:`weightinit.initialize`; every check of a call happens
         here, so a bad weight fails before any other is written.
         """
-        weight = Weight(shape, resolve_layout(layout), check_groups(groups))
+        weight = Weight(shape, resolve_layout(layout), check_groups(groups), check_blocks(blocks))
         check_seed(seed)
         plan = _checked_plan(self, weight, out.dtype)
         if weight.size == 0:
@@ -428,7 +438,12 @@ class Initializer:
     # ------------------------------------------------------------------ describing
 
     def plan(
-        self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
+        self,
+        shape: int | Sequence[int],
+        *,
+        layout: str = "in_out",
+        groups: int = 1,
+        blocks: int = 1,
     ) -> Distribution | Builder:
         """What each element of a weight of ``shape`` is drawn from (a ``Distribution``,
         for element-wise initializers), or how the weight is built whole (a ``Builder``).
@@ -436,17 +451,26 @@ class Initializer:
         ``plan(shape).elementwise`` says whether any region can be made alone, and
         ``plan(shape).mean()`` is the expected value of each element.
         """
-        return self._plan(Weight(check_shape(shape), resolve_layout(layout), check_groups(groups)))
+        weight = Weight(
+            check_shape(shape), resolve_layout(layout), check_groups(groups), check_blocks(blocks)
+        )
+        return self._plan(weight)
 
     def variance(
-        self, shape: int | Sequence[int], *, layout: str = "in_out", groups: int = 1
+        self,
+        shape: int | Sequence[int],
+        *,
+        layout: str = "in_out",
+        groups: int = 1,
+        blocks: int = 1,
     ) -> float:
         """The exact variance of each element of a weight of ``shape``.
 
         Raises ``ValueError`` for initializers whose elements have no common variance
         (identity, dirac) and for shapes that leave it undefined (a fan of zero).
         """
-        return self._finite(self.plan(shape, layout=layout, groups=groups).variance())
+        plan = self.plan(shape, layout=layout, groups=groups, blocks=blocks)
+        return self._finite(plan.variance())
 
     def _finite(self, variance: float) -> float:
         """``variance``, or a ``ValueError`` naming this initializer if it overflowed."""

@@ -30,6 +30,7 @@ from weightinit._engine.keys import check_seed
 from weightinit._engine.run import check_dtype
 from weightinit._engine.run import check_threads
 from weightinit._errors import install_hint
+from weightinit.fans import check_blocks
 from weightinit.fans import check_groups
 from weightinit.fans import check_shape
 from weightinit.fans import resolve_layout
@@ -48,7 +49,8 @@ PROGRESS_MIN = 2**24
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a model: its initializer, shape, layout, groups and dtype.
+    """One parameter of a model: its initializer, shape, layout, groups, stacked blocks and
+    dtype.
 
     ``initializer`` may be an :class:`Initializer`, a name or a config dict (as for
     :func:`weightinit.get`). ``layout`` is stored in its canonical form; ``dtype=None``
@@ -62,12 +64,15 @@ class Param:
     ('out_in', (256, 784))
     >>> wi.Param("zeros", 256).initializer
     zeros()
+    >>> wi.Param(wi.orthogonal(), (4 * 128, 128), layout="pytorch", blocks=4).blocks  # gates
+    4
     """
 
     initializer: Initializer | str | Mapping[str, Any]
     shape: tuple[int, ...]
     layout: str = field(default="in_out", kw_only=True)
     groups: int = field(default=1, kw_only=True)
+    blocks: int = field(default=1, kw_only=True)
     dtype: npt.DTypeLike | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
@@ -75,6 +80,7 @@ class Param:
         object.__setattr__(self, "shape", check_shape(self.shape))
         object.__setattr__(self, "layout", resolve_layout(self.layout))
         object.__setattr__(self, "groups", check_groups(self.groups))
+        object.__setattr__(self, "blocks", check_blocks(self.blocks))
         if self.dtype is not None:
             object.__setattr__(self, "dtype", check_dtype(self.dtype))
 
@@ -109,7 +115,7 @@ def _param(name: object, entry: object, dtype: np.dtype[Any]) -> tuple[Param, In
                 f"{entry!r} of type {type(entry).__name__}."
             )
         init = registry.get(p.initializer)
-        plan = init.plan(p.shape, layout=p.layout, groups=p.groups)
+        plan = init.plan(p.shape, layout=p.layout, groups=p.groups, blocks=p.blocks)
         if math.prod(p.shape):
             plan.check(np.dtype(dtype if p.dtype is None else p.dtype))
         return p, init
@@ -162,11 +168,11 @@ def initialize(
     Returns
     -------
     dict
-        The arrays, in the order of ``params``. Entry ``name`` equals ``initializer(shape,
-        dtype, seed=Key.from_seed(seed).fold_in(name), layout=..., groups=...)`` byte for
-        byte. Peak memory is the outputs plus a bounded scratch (about 15 MB per thread) for
-        element-wise entries; a structured entry (``orthogonal``, ``sparse``, ...) is built
-        whole, with temporaries of its own size.
+        The arrays, in the order of ``params``. Entry ``name`` equals
+        ``initializer(shape, dtype, seed=Key.from_seed(seed).fold_in(name), layout=...,
+        groups=..., blocks=...)`` byte for byte. Peak memory is the outputs plus a bounded
+        scratch (about 15 MB per thread) for element-wise entries; a structured entry
+        (``orthogonal``, ``sparse``, ...) is built whole, with temporaries of its own size.
 
     Raises
     ------
@@ -211,7 +217,15 @@ def initialize(
             key = root.fold_in(name if isinstance(name, str) else operator.index(name))
             ranges = [range(d) for d in p.shape]
             work.append(
-                init.prepare(array, p.shape, ranges, seed=key, layout=p.layout, groups=p.groups)
+                init.prepare(
+                    array,
+                    p.shape,
+                    ranges,
+                    seed=key,
+                    layout=p.layout,
+                    groups=p.groups,
+                    blocks=p.blocks,
+                )
             )
         except MemoryError as error:
             raise MemoryError(f"params[{name!r}]: no memory for shape {p.shape}.") from error

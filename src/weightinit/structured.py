@@ -69,6 +69,23 @@ def _rank_at_least(name: str, shape: tuple[int, ...], rank: int) -> None:
         )
 
 
+def _block_rows(name: str, weight: Weight) -> int:
+    """The output channels of one of ``weight.blocks`` stacked blocks (a named error if the
+    output axis does not split evenly)."""
+    rows, _ = _matrix_dims(weight.shape, weight.layout)
+    if rows % weight.blocks:
+        raise ValueError(
+            f"blocks={weight.blocks} does not divide the {rows} output channels of shape "
+            f"{weight.shape}: {name} needs equal stacked blocks."
+        )
+    return rows // weight.blocks
+
+
+def _stacked(block: Array, blocks: int) -> Array:
+    """``blocks`` copies of a canonical ``(out, ...)`` block, stacked along the output axis."""
+    return block if blocks == 1 else np.concatenate([block] * blocks, axis=0)
+
+
 def _matrix_dims(shape: tuple[int, ...], layout: str) -> tuple[int, int]:
     """(rows = out channels, cols = everything else) of a weight: its matrix view, whose
     columns are the canonical ``(in, *kernel)`` positions in C order."""
@@ -102,10 +119,12 @@ class Orthogonal(Initializer):
         shape = weight.shape
         _rank_at_least("orthogonal", shape, 2)
         _no_groups("orthogonal", weight.groups)
-        rows, cols = _matrix_dims(shape, weight.layout)
+        _, cols = _matrix_dims(shape, weight.layout)
+        rows = _block_rows("orthogonal", weight)  # each block is (semi-)orthogonal
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
-            matrix = qr.haar(rows, cols, dtype, root_key(seed), threads)
+            blocks = weight.blocks
+            matrix = qr.haar_blocks(blocks, rows, cols, dtype, root_key(seed), threads)
             if self.gain != 1.0:
                 matrix *= self.gain
             return matrix.reshape(weight.canonical_shape)
@@ -136,9 +155,11 @@ class Identity(Initializer):
                 "convolution kernels use dirac()."
             )
 
+        rows = _block_rows("identity", weight)
+
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
-            rows, cols = weight.canonical_shape
-            return np.eye(rows, cols, dtype=np.float64) * self.gain
+            cols = weight.canonical_shape[1]
+            return _stacked(np.eye(rows, cols, dtype=np.float64) * self.gain, weight.blocks)
 
         reason = _DETERMINISTIC.format(name="identity")
         return Builder(build, Constant(abs(self.gain)), weight.axes, None, reason)
@@ -171,26 +192,28 @@ class Dirac(Initializer):
         # The axis that holds every group: the output channels, or the input channels of a
         # transposed kernel.
         full = in_axis if weight.layout == "pytorch_transposed" else out_axis
-        if shape[full] % count:
+        # One block's canonical shape (out / blocks, in, *kernel): every block is a Dirac.
+        block = (_block_rows("dirac", weight), *weight.canonical_shape[1:])
+        channels = block[0] if full == out_axis else shape[full]
+        if channels % count:
             side = "output" if full == out_axis else "input"
             raise ValueError(
                 f"groups={count} does not divide the {side} channel count "
-                f"{shape[full]} of shape {shape}."
+                f"{channels} of {'each block of ' if weight.blocks > 1 else ''}shape {shape}."
             )
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
             # In the canonical order (out, in, *kernel): the full axis is 0, or 1 for a
             # transposed kernel.
-            canonical = weight.canonical_shape
             whole, part = (0, 1) if full == out_axis else (1, 0)
-            per_group = canonical[whole] // count
-            values = np.zeros(canonical, dtype=np.float64)
-            index: list[Any] = [0, 0, *(d // 2 for d in canonical[2:])]
+            per_group = block[whole] // count
+            values = np.zeros(block, dtype=np.float64)
+            index: list[Any] = [0, 0, *(d // 2 for d in block[2:])]
             for g in range(count):
-                for i in range(min(per_group, canonical[part])):
+                for i in range(min(per_group, block[part])):
                     index[whole], index[part] = g * per_group + i, i
                     values[tuple(index)] = self.gain
-            return values
+            return _stacked(values, weight.blocks)
 
         reason = _DETERMINISTIC.format(name="dirac")
         return Builder(build, Constant(abs(self.gain)), weight.axes, None, reason)
@@ -210,16 +233,19 @@ class DeltaOrthogonal(Initializer):
 
     def _plan(self, weight: Weight) -> Builder:
         shape = weight.shape
-        in_axis, out_axis = _conv_axes("delta_orthogonal", shape, weight.layout)
+        in_axis, _ = _conv_axes("delta_orthogonal", shape, weight.layout)
         _no_groups("delta_orthogonal", weight.groups)
-        if shape[in_axis] > shape[out_axis]:
+        rows = _block_rows("delta_orthogonal", weight)
+        if shape[in_axis] > rows:
+            per = " per block" if weight.blocks > 1 else ""
             raise ValueError(
-                f"delta_orthogonal needs in channels <= out channels; shape {shape} has "
-                f"{shape[in_axis]} in and {shape[out_axis]} out (Xiao et al. 2018)."
+                f"delta_orthogonal needs in channels <= out channels{per}; shape {shape} has "
+                f"{shape[in_axis]} in and {rows} out{per} (Xiao et al. 2018)."
             )
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
-            centre = qr.haar(shape[out_axis], shape[in_axis], dtype, root_key(seed), threads)
+            key, cols = root_key(seed), shape[in_axis]
+            centre = qr.haar_blocks(weight.blocks, rows, cols, dtype, key, threads)
             canonical = weight.canonical_shape  # (out, in, *kernel)
             values = np.zeros(canonical, dtype=centre.dtype)
             index: tuple[Any, ...] = (slice(None), slice(None), *(d // 2 for d in canonical[2:]))
@@ -262,6 +288,7 @@ class Sparse(Initializer):
         shape = weight.shape
         _rank_at_least("sparse", shape, 2)
         rows, cols = _matrix_dims(shape, weight.layout)
+        _block_rows("sparse", weight)  # zeros are counted per unit, so blocks change nothing else
         like = Normal(0.0, self.stddev)
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:

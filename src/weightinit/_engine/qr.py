@@ -21,7 +21,7 @@ from weightinit._engine.run import Request
 from weightinit._engine.run import compute_type
 from weightinit._engine.run import generate
 
-__all__ = ["QR_BLOCKED_MIN", "blocked_q", "gaussian", "haar"]
+__all__ = ["QR_BLOCKED_MIN", "blocked_q", "gaussian", "haar", "haar_blocks"]
 
 Array = npt.NDArray[Any]
 
@@ -195,11 +195,31 @@ def haar(
     uniform on the orthogonal group (Mezzadri 2007). From :data:`QR_BLOCKED_MIN` columns on,
     a blocked QR in the output's precision replaces NumPy's float64 LAPACK call.
     """
+    return haar_blocks(1, rows, cols, dtype, key, threads)
+
+
+def haar_blocks(
+    blocks: int,
+    rows: int,
+    cols: int,
+    dtype: np.dtype[Any],
+    key: Words,
+    threads: int | None,
+) -> Array:
+    """``blocks`` independent Haar ``rows x cols`` matrices (see :func:`haar`), stacked into
+    one ``(blocks * rows) x cols`` matrix.
+
+    Their Gaussian matrices are the slabs of one ``(blocks, max, min)`` draw; with one block
+    its tiles and values are those of the ``(max, min)`` draw :func:`haar` makes.
+    """
     tall = (max(rows, cols), min(rows, cols))
-    matrix = gaussian(tall, dtype, key, threads)
-    if tall[1] >= QR_BLOCKED_MIN:
-        q = blocked_q(matrix)
-    else:
-        q, r = np.linalg.qr(matrix)
-        q *= np.where(np.diagonal(r) < 0, -1.0, 1.0).astype(q.dtype)
-    return q if rows >= cols else q.T
+    draws = gaussian((blocks, *tall), dtype, key, threads)
+    stacked = []
+    for matrix in draws:
+        if tall[1] >= QR_BLOCKED_MIN:
+            q = blocked_q(matrix)
+        else:
+            q, r = np.linalg.qr(matrix)
+            q *= np.where(np.diagonal(r) < 0, -1.0, 1.0).astype(q.dtype)
+        stacked.append(q if rows >= cols else q.T)
+    return stacked[0] if blocks == 1 else np.concatenate(stacked, axis=0)
