@@ -9,8 +9,13 @@ import pytest
 
 import weightinit
 
-# weightinit.dask's examples need the dask extra; without it the module is not collected.
-collect_ignore = [] if importlib.util.find_spec("dask") else ["src/weightinit/dask.py"]
+# weightinit.dask's and weightinit.torch's examples need their extras; without one, its
+# module is not collected.
+collect_ignore = [
+    f"src/weightinit/{extra}.py"
+    for extra in ("dask", "torch")
+    if not importlib.util.find_spec(extra)
+]
 
 # Some public functions share their name with the submodule that defines them (fans, lsuv,
 # activations). pytest's importlib import mode binds a submodule it collects on its parent
