@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Iterator
 
 import pytest
 
 import weightinit
 
-# weightinit.dask's and weightinit.torch's examples need their extras; without one, its
-# module is not collected.
+# The examples of weightinit.dask, .torch, .jax and .keras need their extras; without one,
+# its module is not collected.
 collect_ignore = [
     f"src/weightinit/{extra}.py"
-    for extra in ("dask", "torch")
+    for extra in ("dask", "torch", "jax", "keras")
     if not importlib.util.find_spec(extra)
 ]
+
+# Keras needs a backend; without a choice of the user's, one that is installed.
+if "KERAS_BACKEND" not in os.environ:
+    for backend in ("jax", "torch"):
+        if importlib.util.find_spec(backend):
+            os.environ["KERAS_BACKEND"] = backend
+            break
 
 # Some public functions share their name with the submodule that defines them (fans, lsuv,
 # activations). pytest's importlib import mode binds a submodule it collects on its parent

@@ -18,8 +18,9 @@ def test_page_examples_run(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
     if ">>> from weightinit.dask import" in text:
         pytest.importorskip("dask.array", reason="this page's examples need the dask extra")
-    if ">>> import torch" in text:
-        pytest.importorskip("torch", reason="this page's examples need PyTorch")
+    for framework in ("torch", "jax", "flax", "keras", "sklearn.datasets"):
+        if f">>> import {framework}" in text or f">>> from {framework} import" in text:
+            pytest.importorskip(framework, reason=f"this page's examples need {framework}")
     parser = doctest.DocTestParser()
     test = parser.get_doctest(text, {}, page.name, str(page), 0)
     runner = doctest.DocTestRunner(

@@ -144,6 +144,9 @@ def _child(seed: int) -> float:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="fork is POSIX-only")
+# Once JAX is imported (the bridges' tests and docs do), it warns at every fork that its own
+# threads do not survive one; this test forks on purpose, to check that ours do.
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_threads_work_after_fork() -> None:
     wi.he_normal()((300, 300), seed=0, threads=2)  # the parent's pool exists before the fork
     with multiprocessing.get_context("fork").Pool(2) as pool:

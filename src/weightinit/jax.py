@@ -1,0 +1,120 @@
+"""JAX and Flax: an initializer as a ``kernel_init`` whose values are a pure function of the key.
+
+Needs the ``jax`` extra (JAX is imported when a function here is called). The values are
+made by weightinit in NumPy, on the host, through ``jax.pure_callback``, so they are the same
+eagerly, under ``jax.jit`` and on every device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from weightinit import registry
+from weightinit._engine.keys import Key
+from weightinit._errors import install_hint
+from weightinit.fans import check_blocks
+from weightinit.fans import check_groups
+from weightinit.fans import resolve_layout
+
+__all__ = ["initializer", "seed_from_key"]
+
+_DOMAIN = b"weightinit.jax\0"
+
+
+def _jax() -> Any:
+    try:
+        import jax
+    except ImportError:
+        raise ImportError(
+            f"weightinit.jax needs JAX: install the jax extra with {install_hint('jax')}."
+        ) from None
+    return jax
+
+
+def _key_data(key: Any) -> np.ndarray[Any, Any]:
+    """The raw words of a JAX key (a typed key or a legacy ``uint32[2]`` one), on the host."""
+    jax = _jax()
+    data = (
+        jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    )
+    return np.asarray(data, dtype=np.uint32).reshape(-1)
+
+
+def _seed_from_words(words: np.ndarray[Any, Any]) -> Key:
+    digest = hashlib.sha256(_DOMAIN + words.astype("<u4").tobytes()).digest()
+    return Key(struct.unpack("<4Q", digest))
+
+
+def seed_from_key(key: Any) -> Key:
+    """The weightinit seed of a JAX PRNG key: a documented pure function of its bits.
+
+    The key's raw words (``jax.random.key_data`` for a typed key), as little-endian
+    32-bit integers, are hashed with SHA-256 after the tag ``b"weightinit.jax\\0"``; the
+    digest, read as four little-endian 64-bit words, is the :class:`~weightinit.Key`.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from weightinit.jax import seed_from_key
+    >>> seed_from_key(jax.random.key(0)) == seed_from_key(jax.random.PRNGKey(0))
+    True
+    """
+    return _seed_from_words(_key_data(key))
+
+
+def initializer(
+    init: object, *, layout: str = "in_out", groups: int = 1, blocks: int = 1
+) -> Callable[..., Any]:
+    """``init`` as a JAX initializer ``(key, shape, dtype=float32) -> jax.Array``, usable as
+    a Flax ``kernel_init``.
+
+    ``initializer(init)(key, shape)`` equals ``init(shape, seed=seed_from_key(key))``; it
+    works eagerly and under ``jax.jit`` with identical values. Flax's kernels are
+    ``(in, out)`` and HWIO, the default layout ``"in_out"``. float16 and bfloat16 get the
+    float32 values cast by JAX.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> import weightinit as wi
+    >>> from weightinit.jax import initializer, seed_from_key
+    >>> kernel_init = initializer(wi.he_normal())
+    >>> key = jax.random.key(0)
+    >>> w = kernel_init(key, (784, 256))
+    >>> bool((np.asarray(w) == wi.he_normal()((784, 256), seed=seed_from_key(key))).all())
+    True
+    >>> bool((jax.jit(kernel_init, static_argnums=1)(key, (784, 256)) == w).all())
+    True
+    """
+    made = registry.get(init)
+    canonical = resolve_layout(layout)
+    n_groups, n_blocks = check_groups(groups), check_blocks(blocks)
+
+    def make(key: Any, shape: Any, dtype: Any = None) -> Any:
+        jax = _jax()
+        jnp = jax.numpy
+        dims = tuple(int(d) for d in shape)
+        target = jnp.dtype(dtype if dtype is not None else jnp.float32)
+        host = np.float64 if target == jnp.float64 else np.float32
+
+        def values(words: Any) -> np.ndarray[Any, Any]:
+            seed = _seed_from_words(np.asarray(words, dtype=np.uint32).reshape(-1))
+            return made(dims, host, seed=seed, layout=canonical, groups=n_groups, blocks=n_blocks)
+
+        # Checked on the host now, so a bad shape fails here rather than inside a callback.
+        made.plan(dims, layout=canonical, groups=n_groups, blocks=n_blocks)
+        words = (
+            jax.random.key_data(key)
+            if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+            else key
+        )
+        result = jax.pure_callback(values, jax.ShapeDtypeStruct(dims, host), words)
+        return result.astype(target)
+
+    return make

@@ -1,0 +1,94 @@
+"""Keras: a serialisable ``keras.initializers.Initializer`` around any weightinit initializer.
+
+Needs the ``keras`` extra (with any Keras backend). Importing this module imports Keras and
+registers :class:`Initializer`, so a model saved as ``.keras`` with it loads back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from weightinit import registry
+from weightinit._engine.keys import Key
+from weightinit._engine.keys import check_seed
+from weightinit.fans import resolve_layout
+
+__all__ = ["Initializer"]
+
+
+@keras.saving.register_keras_serializable(package="weightinit")
+class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
+    """A weightinit initializer as a Keras initializer.
+
+    Parameters
+    ----------
+    init : Initializer, str or dict
+        Anything :func:`weightinit.get` takes.
+    seed : int, optional
+        The seed; with ``name``, each layer's values are keyed by its name
+        (``Key.from_seed(seed).fold_in(name)``), so layers of one shape differ. ``None``
+        draws fresh values on every call, as Keras' own unseeded initializers do.
+    layout : str, default "in_out"
+        Keras' kernels are ``(in, out)`` and HWIO; use ``"keras_depthwise"`` for
+        ``DepthwiseConv2D``.
+    name : str, optional
+        The key's name (see ``seed``).
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> import weightinit as wi
+    >>> from weightinit.keras import Initializer
+    >>> init = Initializer(wi.he_normal(), seed=0, name="dense")
+    >>> layer = keras.layers.Dense(256, kernel_initializer=init)
+    >>> layer.build((None, 784))
+    >>> key = wi.Key.from_seed(0).fold_in("dense")
+    >>> kernel = keras.ops.convert_to_numpy(layer.kernel.value)
+    >>> bool((kernel == wi.he_normal()((784, 256), seed=key)).all())
+    True
+    >>> Initializer.from_config(init.get_config()).get_config() == init.get_config()
+    True
+    """
+
+    def __init__(
+        self,
+        init: object,
+        seed: int | None = None,
+        *,
+        layout: str = "in_out",
+        name: str | None = None,
+    ) -> None:
+        self.init = registry.get(init)
+        if seed is not None:
+            check_seed(seed)
+        self.seed = seed
+        self.layout = resolve_layout(layout)
+        self.name = name
+
+    def __call__(self, shape: Any, dtype: Any = None) -> Any:
+        dims = tuple(int(d) for d in shape)
+        target = keras.backend.standardize_dtype(dtype or keras.config.floatx())
+        host = "float64" if target == "float64" else "float32"
+        if self.seed is None:
+            seed: Any = None
+        elif self.name is None:
+            seed = self.seed
+        else:
+            seed = Key.from_seed(self.seed).fold_in(self.name)
+        values = self.init(dims, host, seed=seed, layout=self.layout)
+        return keras.ops.cast(keras.ops.convert_to_tensor(values), target)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "init": self.init.get_config(),
+            "seed": self.seed,
+            "layout": self.layout,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Initializer:
+        return cls(**config)

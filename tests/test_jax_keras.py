@@ -1,0 +1,123 @@
+"""weightinit.jax and weightinit.keras (each test skips where its framework is absent)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+
+import numpy as np
+import pytest
+
+import weightinit as wi
+
+if "KERAS_BACKEND" not in os.environ:  # Keras needs a backend that is installed
+    for _backend in ("jax", "torch"):
+        if importlib.util.find_spec(_backend):
+            os.environ["KERAS_BACKEND"] = _backend
+            break
+
+
+# --------------------------------------------------------------------------- JAX and Flax
+
+
+@pytest.fixture
+def jax():  # type: ignore[no-untyped-def]
+    return pytest.importorskip("jax")
+
+
+def test_values_are_a_pure_function_of_the_key(jax) -> None:
+    from weightinit.jax import initializer
+    from weightinit.jax import seed_from_key
+
+    init = wi.truncated_normal(0.02)
+    make = initializer(init)
+    for key in (jax.random.key(7), jax.random.PRNGKey(7)):
+        eager = np.asarray(make(key, (300, 200)))
+        jitted = np.asarray(jax.jit(make, static_argnums=1)(key, (300, 200)))
+        expected = init((300, 200), seed=seed_from_key(key))
+        assert eager.tobytes() == expected.tobytes() == jitted.tobytes()
+    assert seed_from_key(jax.random.key(7)) == seed_from_key(jax.random.PRNGKey(7))
+    assert seed_from_key(jax.random.key(7)) != seed_from_key(jax.random.key(8))
+    half = make(jax.random.key(1), (8, 4), jax.numpy.bfloat16)
+    assert half.dtype == jax.numpy.bfloat16
+    cast = make(jax.random.key(1), (8, 4)).astype(jax.numpy.bfloat16)
+    assert np.array_equal(np.asarray(half, np.float32), np.asarray(cast, np.float32))
+    with pytest.raises(ValueError, match="has no fans"):
+        initializer(wi.he_normal())(jax.random.key(0), (5,))
+
+
+def test_flax_kernels_use_hwio_fans(jax) -> None:
+    linen = pytest.importorskip("flax.linen")
+    from weightinit.jax import initializer
+
+    class Net(linen.Module):
+        @linen.compact
+        def __call__(self, x):  # type: ignore[no-untyped-def]
+            x = linen.Conv(64, (3, 3), kernel_init=initializer(wi.he_normal()))(x)
+            return linen.Dense(10, kernel_init=initializer(wi.glorot_uniform()))(x.mean((1, 2)))
+
+    x = jax.numpy.ones((1, 8, 8, 64))
+    params = Net().init(jax.random.key(0), x)["params"]
+    jitted = jax.jit(Net().init)(jax.random.key(0), x)["params"]
+    kernel = np.asarray(params["Conv_0"]["kernel"], dtype=np.float64)
+    assert kernel.shape == (3, 3, 64, 64)
+    assert np.array_equal(kernel, np.asarray(jitted["Conv_0"]["kernel"], dtype=np.float64))
+    # fan_in of an HWIO kernel is 3 * 3 * 64 = 576; normal samples' variance has relative
+    # standard error sqrt(2 / n).
+    n, target = kernel.size, 2 / 576
+    assert abs(kernel.var() / target - 1) < 4.3 * math.sqrt(2 / n)
+
+
+# --------------------------------------------------------------------------- Keras
+
+
+@pytest.fixture
+def keras():  # type: ignore[no-untyped-def]
+    return pytest.importorskip("keras")
+
+
+def _numpy(keras, variable) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return np.asarray(keras.ops.convert_to_numpy(variable.value))
+
+
+def test_keras_layers_get_name_keyed_values(keras) -> None:
+    from weightinit.keras import Initializer
+
+    dense = keras.layers.Dense(32, kernel_initializer=Initializer("he_normal", seed=3, name="fc"))
+    dense.build((None, 20))
+    key = wi.Key.from_seed(3).fold_in("fc")
+    assert np.array_equal(_numpy(keras, dense.kernel), wi.he_normal()((20, 32), seed=key))
+    depthwise = keras.layers.DepthwiseConv2D(
+        3, depth_multiplier=2,
+        depthwise_initializer=Initializer("he_uniform", seed=3, layout="keras_depthwise"),
+    )  # fmt: skip
+    depthwise.build((None, 8, 8, 4))
+    expected = wi.he_uniform()((3, 3, 4, 2), seed=3, layout="keras_depthwise")
+    assert np.array_equal(_numpy(keras, depthwise.kernel), expected)
+    unseeded = Initializer(wi.normal(1.0))
+    a, b = (np.asarray(keras.ops.convert_to_numpy(unseeded((4, 4)))) for _ in range(2))
+    assert not np.array_equal(a, b)
+
+
+# Keras' own saving code converts variables with np.array(..., copy=False), which NumPy 2
+# deprecates; the warning is Keras', not this package's.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_keras_config_and_saved_models_round_trip(keras, tmp_path) -> None:
+    from weightinit.keras import Initializer
+
+    init = Initializer(wi.orthogonal(gain=2.0), seed=1, name="dense")
+    again = Initializer.from_config(init.get_config())
+    assert again.get_config() == init.get_config()
+    assert again.init == wi.orthogonal(gain=2.0)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, kernel_initializer=init)])
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert np.array_equal(
+        _numpy(keras, loaded.layers[0].kernel), _numpy(keras, model.layers[0].kernel)
+    )
+    config = loaded.layers[0].get_config()["kernel_initializer"]
+    assert config["config"]["init"] == {"name": "orthogonal", "gain": 2.0}
+    with pytest.raises(ValueError, match="layout must be one of"):
+        Initializer("he_normal", layout="sideways")
