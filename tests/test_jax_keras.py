@@ -121,3 +121,25 @@ def test_keras_config_and_saved_models_round_trip(keras, tmp_path) -> None:
     assert config["config"]["init"] == {"name": "orthogonal", "gain": 2.0}
     with pytest.raises(ValueError, match="layout must be one of"):
         Initializer("he_normal", layout="sideways")
+
+
+def test_haiku_initializer_uses_haikus_key(jax) -> None:
+    hk = pytest.importorskip("haiku")
+    from weightinit.jax import haiku_initializer
+    from weightinit.jax import initializer
+
+    def forward(x):  # type: ignore[no-untyped-def]
+        return hk.Linear(8, w_init=haiku_initializer(wi.he_normal()))(x)
+
+    transformed = hk.transform(forward)
+    params = transformed.init(jax.random.key(0), jax.numpy.ones((1, 4)))
+    w = params["linear"]["w"]
+    assert w.shape == (4, 8)
+    again = transformed.init(jax.random.key(0), jax.numpy.ones((1, 4)))["linear"]["w"]
+    assert bool((w == again).all())
+
+    def keyed(x):  # type: ignore[no-untyped-def]
+        return initializer(wi.he_normal())(hk.next_rng_key(), (4, 8))
+
+    expected = hk.transform(keyed).apply({}, jax.random.key(0), None)
+    assert bool((w == expected).all())

@@ -21,7 +21,7 @@ from weightinit.fans import check_blocks
 from weightinit.fans import check_groups
 from weightinit.fans import resolve_layout
 
-__all__ = ["initializer", "seed_from_key"]
+__all__ = ["haiku_initializer", "initializer", "seed_from_key"]
 
 _DOMAIN = b"weightinit.jax\0"
 
@@ -118,3 +118,38 @@ def initializer(
         return result.astype(target)
 
     return make
+
+
+def haiku_initializer(
+    init: object, *, layout: str = "in_out", groups: int = 1, blocks: int = 1
+) -> Callable[..., Any]:
+    """``init`` as a Haiku initializer ``(shape, dtype) -> jax.Array`` (``w_init``), keyed by
+    ``haiku.next_rng_key()``: the values of :func:`initializer` for that key.
+
+    Examples
+    --------
+    (Haiku, ``dm-haiku``, is not among the extras; ``tests/test_jax_keras.py`` runs this.)
+
+    >>> import haiku as hk  # doctest: +SKIP
+    >>> import jax
+    >>> import weightinit as wi
+    >>> from weightinit.jax import haiku_initializer
+    >>> linear = lambda x: hk.Linear(8, w_init=haiku_initializer(wi.he_normal()))(x)
+    >>> x = jax.numpy.ones((1, 4))
+    >>> params = hk.transform(linear).init(jax.random.key(0), x)  # doctest: +SKIP
+    >>> params["linear"]["w"].shape  # doctest: +SKIP
+    (4, 8)
+    """
+    make = initializer(init, layout=layout, groups=groups, blocks=blocks)
+
+    def w_init(shape: Any, dtype: Any = None) -> Any:
+        try:
+            import haiku
+        except ImportError:
+            raise ImportError(
+                f"haiku_initializer needs Haiku: {install_hint('jax').replace('[jax]', '[jax]')}"
+                " and pip install dm-haiku."
+            ) from None
+        return make(haiku.next_rng_key(), shape, dtype)
+
+    return w_init
