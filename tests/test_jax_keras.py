@@ -143,3 +143,27 @@ def test_haiku_initializer_uses_haikus_key(jax) -> None:
 
     expected = hk.transform(keyed).apply({}, jax.random.key(0), None)
     assert bool((w == expected).all())
+
+
+def test_jax_vmap_and_x64(jax) -> None:
+    from weightinit.jax import initializer
+    from weightinit.jax import seed_from_key
+
+    make = initializer(wi.he_normal())
+    keys = jax.random.split(jax.random.key(3), 3)
+    stacked = jax.vmap(lambda k: make(k, (5, 7)))(keys)
+    for i in range(3):
+        expected = wi.he_normal()((5, 7), seed=seed_from_key(keys[i]))
+        assert np.asarray(stacked[i]).tobytes() == expected.tobytes()
+    # float64 without x64 is float32, as for JAX's own initializers.
+    assert make(keys[0], (5, 7), jax.numpy.float64).dtype == jax.numpy.float32
+
+
+def test_keras_blocks_make_gates_orthogonal(keras) -> None:
+    from weightinit.keras import Initializer
+
+    init = Initializer(wi.orthogonal(), seed=0, blocks=4)
+    kernel = np.asarray(keras.ops.convert_to_numpy(init((16, 64))))  # (H, 4 H), in_out
+    for gate in np.split(kernel, 4, axis=1):
+        np.testing.assert_allclose(gate.T @ gate, np.eye(16), atol=1e-5)
+    assert Initializer.from_config(init.get_config()).get_config()["blocks"] == 4

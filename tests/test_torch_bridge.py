@@ -212,3 +212,49 @@ def test_the_plan_prints_as_a_table() -> None:
         "0.125",
     ]
     assert lines[2].split()[:4] == ["in_proj_bias", "192", "zeros()", "-"]
+
+
+def test_meta_models_keep_their_tied_parameters() -> None:
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(100, 16)
+            self.out = nn.Linear(16, 100, bias=False)
+            self.out.weight = self.emb.weight
+
+    with torch.device("meta"):
+        model = Tied()
+    result = initialize_(model, 0)
+    assert list(result) == ["emb.weight"]
+    assert model.out.weight is model.emb.weight
+    assert not model.emb.weight.is_meta
+
+
+def test_pytorch_scheme_inside_a_transformer() -> None:
+    torch.manual_seed(0)
+    model = nn.Transformer(
+        d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=64,
+        batch_first=True,
+    )  # fmt: skip
+    result = plan(model, scheme="pytorch")
+    for name in ("encoder.layers.0.linear2.weight", "decoder.layers.0.self_attn.out_proj.weight"):
+        assert result[name].initializer == wi.glorot_uniform(), name
+    # Glorot uniform as PyTorch's constructor draws it: bound sqrt(6 / (fan_in + fan_out)).
+    weight = model.get_parameter("encoder.layers.0.linear2.weight")
+    assert float(weight.detach().abs().max()) <= math.sqrt(6 / (64 + 32))
+    alone = plan(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), scheme="pytorch")
+    assert alone["linear2.weight"].initializer == wi.presets.preset("pytorch.linear")
+
+
+def test_lazy_empty_and_subclassed_modules() -> None:
+    with pytest.raises(ValueError, match=r"parameter '0.weight' of a LazyLinear has no shape yet"):
+        plan(nn.Sequential(nn.LazyLinear(10)))
+    with pytest.warns(UserWarning, match="zero-element"):  # PyTorch's own, on construction
+        layer = nn.Linear(0, 4)
+    empty = plan(layer, scheme="pytorch")
+    assert empty["bias"].initializer == wi.zeros()
+
+    class MyLSTM(nn.LSTM):
+        pass
+
+    assert plan(MyLSTM(4, 6))["weight_hh_l0"].blocks == 4

@@ -100,7 +100,8 @@ def initializer(
         jax = _jax()
         jnp = jax.numpy
         dims = tuple(int(d) for d in shape)
-        target = jnp.dtype(dtype if dtype is not None else jnp.float32)
+        # As JAX's own initializers do, float64 means float32 unless x64 is enabled.
+        target = jax.dtypes.canonicalize_dtype(dtype if dtype is not None else jnp.float32)
         host = np.float64 if target == jnp.float64 else np.float32
 
         def values(words: Any) -> np.ndarray[Any, Any]:
@@ -114,7 +115,9 @@ def initializer(
             if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
             else key
         )
-        result = jax.pure_callback(values, jax.ShapeDtypeStruct(dims, host), words)
+        # Under vmap each key is its own call: the values stay a function of the key alone.
+        shape_dtype = jax.ShapeDtypeStruct(dims, host)
+        result = jax.pure_callback(values, shape_dtype, words, vmap_method="sequential")
         return result.astype(target)
 
     return make
@@ -146,10 +149,7 @@ def haiku_initializer(
         try:
             import haiku
         except ImportError:
-            raise ImportError(
-                f"haiku_initializer needs Haiku: {install_hint('jax').replace('[jax]', '[jax]')}"
-                " and pip install dm-haiku."
-            ) from None
+            raise ImportError("haiku_initializer needs Haiku: pip install dm-haiku.") from None
         return make(haiku.next_rng_key(), shape, dtype)
 
     return w_init

@@ -13,6 +13,8 @@ import keras
 from weightinit import registry
 from weightinit._engine.keys import Key
 from weightinit._engine.keys import check_seed
+from weightinit.fans import check_blocks
+from weightinit.fans import check_groups
 from weightinit.fans import resolve_layout
 
 __all__ = ["Initializer"]
@@ -35,6 +37,9 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
         ``DepthwiseConv2D``.
     name : str, optional
         The key's name (see ``seed``).
+    groups, blocks : int, default 1
+        As for calling the initializer: a Keras LSTM's ``recurrent_kernel`` ``(H, 4 H)``
+        takes ``blocks=4`` to be orthogonal per gate.
 
     Examples
     --------
@@ -60,6 +65,8 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
         *,
         layout: str = "in_out",
         name: str | None = None,
+        groups: int = 1,
+        blocks: int = 1,
     ) -> None:
         self.init = registry.get(init)
         if seed is not None:
@@ -67,6 +74,8 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
         self.seed = seed
         self.layout = resolve_layout(layout)
         self.name = name
+        self.groups = check_groups(groups)
+        self.blocks = check_blocks(blocks)
 
     def __call__(self, shape: Any, dtype: Any = None) -> Any:
         dims = tuple(int(d) for d in shape)
@@ -78,7 +87,9 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
             seed = self.seed
         else:
             seed = Key.from_seed(self.seed).fold_in(self.name)
-        values = self.init(dims, host, seed=seed, layout=self.layout)
+        values = self.init(
+            dims, host, seed=seed, layout=self.layout, groups=self.groups, blocks=self.blocks
+        )
         return keras.ops.cast(keras.ops.convert_to_tensor(values), target)
 
     def get_config(self) -> dict[str, Any]:
@@ -87,6 +98,8 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
             "seed": self.seed,
             "layout": self.layout,
             "name": self.name,
+            "groups": self.groups,
+            "blocks": self.blocks,
         }
 
     @classmethod

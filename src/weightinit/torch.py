@@ -80,10 +80,17 @@ def _row(name: str, p: Param) -> tuple[str, ...]:
     return (name, shape, repr(init), *options_text, fan_in, fan_out, std)
 
 
+def _symmetric(bound: float) -> Initializer:
+    """``U(-bound, bound)``, or zeros for a bound of zero."""
+    return uniform(-bound, bound) if bound > 0 else zeros()
+
+
 def _fan_in_bound(weight: Any) -> float:
-    """PyTorch's ``1 / sqrt(fan_in)`` of a weight, its fan-in read from dimension 1."""
+    """PyTorch's ``1 / sqrt(fan_in)`` of a weight, its fan-in read from dimension 1 (0 for
+    an empty fan-in, as PyTorch does)."""
     receptive = math.prod(weight.shape[2:]) if weight.dim() > 2 else 1
-    return 1.0 / math.sqrt(weight.shape[1] * receptive)
+    fan_in = weight.shape[1] * receptive
+    return 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
 
 
 def _scheme_param(
@@ -95,7 +102,6 @@ def _scheme_param(
     nn = torch.nn
     pytorch = scheme == "pytorch"
     weight_init = recommend(activation)
-    kind = type(module).__name__
     del shape
     if isinstance(module, nn.Linear):
         if leaf == "weight":
@@ -104,7 +110,7 @@ def _scheme_param(
         # MultiheadAttention zeroes its output projection's bias.
         attention = isinstance(module, nn.modules.linear.NonDynamicallyQuantizableLinear)
         bound = _fan_in_bound(module.weight)
-        return (uniform(-bound, bound) if pytorch and not attention else zeros()), {}
+        return (_symmetric(bound) if pytorch and not attention else zeros()), {}
     if isinstance(module, nn.Bilinear):
         bound = 1.0 / math.sqrt(module.in1_features)
         if leaf == "weight":
@@ -115,13 +121,13 @@ def _scheme_param(
             init = presets.preset("pytorch.conv2d") if pytorch else weight_init
             return init, {"layout": "out_in", "groups": module.groups}
         bound = _fan_in_bound(module.weight)
-        return (uniform(-bound, bound) if pytorch else zeros()), {}
+        return (_symmetric(bound) if pytorch else zeros()), {}
     if isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
         if leaf == "weight":
             init = presets.preset("pytorch.conv_transpose2d") if pytorch else weight_init
             return init, {"layout": "pytorch_transposed", "groups": module.groups}
         bound = _fan_in_bound(module.weight)
-        return (uniform(-bound, bound) if pytorch else zeros()), {}
+        return (_symmetric(bound) if pytorch else zeros()), {}
     if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
         return normal(1.0), {"layout": "in_out"}
     if isinstance(module, nn.MultiheadAttention):
@@ -133,7 +139,12 @@ def _scheme_param(
             return glorot_normal(), {"layout": "out_in"}
         return zeros(), {}
     if isinstance(module, (nn.RNNBase, nn.RNNCellBase)):
-        gates = {"LSTM": 4, "GRU": 3, "LSTMCell": 4, "GRUCell": 3}.get(kind, 1)
+        if isinstance(module, nn.RNNBase):
+            gates = {"LSTM": 4, "GRU": 3}.get(module.mode, 1)
+        else:
+            gates = (
+                4 if isinstance(module, nn.LSTMCell) else 3 if isinstance(module, nn.GRUCell) else 1
+            )
         if pytorch:
             bound = 1.0 / math.sqrt(module.hidden_size)
             return uniform(-bound, bound), {}
@@ -180,7 +191,8 @@ def plan(
         (groups, and the stacked q/k/v blocks of ``MultiheadAttention``), recurrent input
         weights Glorot per gate and recurrent weights orthogonal per gate, biases zero,
         norms one and zero, embeddings ``N(0, 1)``. ``"pytorch"``: every layer's own PyTorch
-        default distribution, drawn portably.
+        default distribution, drawn portably (inside an ``nn.Transformer``, Glorot uniform
+        for every weight of two or more dimensions, as its constructor re-draws them).
     activation : str, callable or None
         The network's activation, as for :func:`weightinit.recommend` (``None``: linear).
     rules : mapping, optional
@@ -199,13 +211,23 @@ def plan(
     if scheme not in SCHEMES:
         raise choice_error("scheme", scheme, SCHEMES)
     rules = dict(rules or {})
+    # nn.Transformer re-draws every weight of two or more dimensions with xavier_uniform_.
+    transformers = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Transformer)]
     result = Plan()
     for name, tensor in module.named_parameters():
         owner_name, _, leaf = name.rpartition(".")
         owner = module.get_submodule(owner_name)
+        if isinstance(tensor, torch.nn.parameter.UninitializedParameter):
+            raise ValueError(
+                f"parameter {name!r} of a {type(owner).__name__} has no shape yet (a lazy "
+                "module); run one forward pass before planning its initialisation."
+            )
         shape = tuple(tensor.shape)
         dtype = np.float64 if tensor.dtype == torch.float64 else np.float32
         known = _scheme_param(owner, leaf, shape, scheme, activation)
+        inside = any(name.startswith(f"{t}.") or not t for t in transformers)
+        if scheme == "pytorch" and inside and len(shape) > 1:
+            known = glorot_uniform(), {"layout": "out_in"}
         rule = _rule(rules, name, owner)
         if isinstance(rule, Param):
             if rule.shape != shape:
@@ -263,13 +285,17 @@ def initialize_(
     torch = _torch()
     result = plan(module, scheme=scheme, activation=activation, rules=rules)
     tensors = [*module.parameters(), *module.buffers()]
+    meta_buffers = {n for n, b in module.named_buffers() if b.is_meta}
     if any(t.is_meta for t in tensors):
+        ties = _ties(module)
         module.to_empty(device=device if device is not None else "cpu")
-        meta_buffers = {n for n, b in module.named_buffers()}
-    else:
-        meta_buffers = set()
-        if device is not None:
-            module.to(device)
+        for names in ties:  # to_empty makes a new tensor for every name: tie them again
+            first = module.get_parameter(names[0])
+            for other in names[1:]:
+                owner_name, _, leaf = other.rpartition(".")
+                setattr(module.get_submodule(owner_name), leaf, first)
+    elif device is not None:
+        module.to(device)
     values = initialize(result, seed)
     with torch.no_grad():
         for name, parameter in module.named_parameters():
@@ -287,6 +313,14 @@ def initialize_(
             if embedding and padding is not None:
                 owner.weight[padding].zero_()
     return result
+
+
+def _ties(module: Any) -> list[list[str]]:
+    """The names of each parameter that more than one name refers to."""
+    names: dict[int, list[str]] = {}
+    for name, parameter in module.named_parameters(remove_duplicate=False):
+        names.setdefault(id(parameter), []).append(name)
+    return [group for group in names.values() if len(group) > 1]
 
 
 def _reset_buffers(module: Any) -> set[str]:
