@@ -167,3 +167,58 @@ def test_keras_blocks_make_gates_orthogonal(keras) -> None:
     for gate in np.split(kernel, 4, axis=1):
         np.testing.assert_allclose(gate.T @ gate, np.eye(16), atol=1e-5)
     assert Initializer.from_config(init.get_config()).get_config()["blocks"] == 4
+
+
+_SHARDING_SCRIPT = r"""
+import os
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+import weightinit as wi
+from weightinit import jax as wjax
+
+asked = []
+original = wi.he_normal().__class__.__call__
+
+def recording(self, *args, **kwargs):
+    asked.append(kwargs.get("region"))
+    return original(self, *args, **kwargs)
+
+wi.he_normal().__class__.__call__ = recording
+shape = (96, 60)
+whole = original(wi.he_normal(), shape, seed=7)
+devices = np.array(jax.devices())
+cases = [
+    ((4,), ("a",), P("a")),
+    ((4,), ("a",), P(None, "a")),
+    ((2, 2), ("a", "b"), P("a", "b")),
+    ((2, 4), ("a", "b"), P("b", "a")),
+    ((2, 4), ("a", "b"), P("a")),
+]
+for mesh_shape, names, spec in cases:
+    mesh = Mesh(devices[: int(np.prod(mesh_shape))].reshape(mesh_shape), names)
+    sharding = NamedSharding(mesh, spec)
+    asked.clear()
+    array = wjax.make_array(wi.he_normal(), shape, sharding, seed=7)
+    assert array.sharding == sharding
+    assert np.asarray(array).tobytes() == whole.tobytes(), (mesh_shape, spec)
+    expected = [tuple(i) for i in sharding.devices_indices_map(shape).values()]
+    assert sorted(map(str, asked)) == sorted(map(str, expected)), (asked, expected)
+    for shard in array.addressable_shards:
+        assert np.asarray(shard.data).tobytes() == whole[shard.index].tobytes()
+print("ok", len(cases))
+"""
+
+
+def test_sharded_arrays_equal_the_whole_on_simulated_devices(jax, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "sharding.py"
+    script.write_text(_SHARDING_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok 5"

@@ -21,7 +21,7 @@ from weightinit.fans import check_blocks
 from weightinit.fans import check_groups
 from weightinit.fans import resolve_layout
 
-__all__ = ["haiku_initializer", "initializer", "seed_from_key"]
+__all__ = ["haiku_initializer", "initializer", "make_array", "seed_from_key"]
 
 _DOMAIN = b"weightinit.jax\0"
 
@@ -153,3 +153,64 @@ def haiku_initializer(
         return make(haiku.next_rng_key(), shape, dtype)
 
     return w_init
+
+
+def make_array(
+    init: object,
+    shape: Any,
+    sharding: Any,
+    seed: Any,
+    *,
+    dtype: Any = np.float32,
+    layout: str = "in_out",
+    groups: int = 1,
+    blocks: int = 1,
+) -> Any:
+    """A ``jax.Array`` of ``shape`` with ``sharding``, each device's shard made from its own
+    region (``init(..., region=...)``), equal to the unsharded ``init(shape, dtype,
+    seed=seed, ...)``.
+
+    Only the tiles of each device's shard are generated, on the host, for that device; no
+    device holds more than its shard. A ``Generator`` or ``None`` seed is resolved once,
+    so every shard shares it.
+
+    Examples
+    --------
+    >>> import jax
+    >>> import numpy as np
+    >>> import weightinit as wi
+    >>> from weightinit.jax import make_array
+    >>> mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("rows",))
+    >>> rows = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("rows"))
+    >>> w = make_array(wi.he_normal(), (1024, 512), rows, seed=0)
+    >>> w.sharding == rows, bool((np.asarray(w) == wi.he_normal()((1024, 512), seed=0)).all())
+    (True, True)
+    """
+    jax = _jax()
+    made = registry.get(init)
+    dims = tuple(int(d) for d in shape)
+    key = Key.from_seed(seed)
+    canonical, n_groups, n_blocks = (
+        resolve_layout(layout),
+        check_groups(groups),
+        check_blocks(blocks),
+    )
+    target = jax.dtypes.canonicalize_dtype(dtype)
+    host = np.float64 if target == np.float64 else np.float32
+    # Checked once, here, before any shard is made.
+    made.plan(dims, layout=canonical, groups=n_groups, blocks=n_blocks)
+
+    def shard(index: tuple[slice, ...]) -> Any:
+        values = made(
+            dims,
+            host,
+            seed=key,
+            region=index,
+            threads=1,
+            layout=canonical,
+            groups=n_groups,
+            blocks=n_blocks,
+        )
+        return values.astype(target) if values.dtype != target else values
+
+    return jax.make_array_from_callback(dims, sharding, shard)
