@@ -18,6 +18,7 @@ import numpy as np
 
 from weightinit import presets
 from weightinit import registry
+from weightinit._engine.keys import Key
 from weightinit._engine.keys import SeedLike
 from weightinit._errors import choice_error
 from weightinit._errors import install_hint
@@ -267,6 +268,11 @@ def initialize_(
     device is an error naming it. An ``Embedding``'s ``padding_idx`` row is zero, as in
     PyTorch. Tied parameters are filled once.
 
+    Parameters that are ``DTensor``s (FSDP2's ``fully_shard``, tensor parallelism,
+    ``distribute_tensor``) are filled rank by rank: each rank makes only its local shard,
+    from its region of the whole, without communication, so the gathered parameter equals
+    the unsharded one for every world size and mesh.
+
     Examples
     --------
     >>> import torch
@@ -296,10 +302,15 @@ def initialize_(
                 setattr(module.get_submodule(owner_name), leaf, first)
     elif device is not None:
         module.to(device)
-    values = initialize(result, seed)
+    root = Key.from_seed(seed)  # resolved once: every parameter, sharded or not, shares it
+    sharded = {name for name, p in module.named_parameters() if _is_dtensor(p)}
+    values = initialize({n: p for n, p in result.items() if n not in sharded}, root)
     with torch.no_grad():
         for name, parameter in module.named_parameters():
-            parameter.copy_(torch.from_numpy(values[name]).to(dtype=parameter.dtype))
+            if name in sharded:
+                _fill_shard(parameter, result[name], root.fold_in(name), name)
+            else:
+                parameter.copy_(torch.from_numpy(values[name]).to(dtype=parameter.dtype))
         reset = _reset_buffers(module)
         left = sorted(meta_buffers - reset)
         if left:
@@ -311,8 +322,67 @@ def initialize_(
             padding = getattr(owner, "padding_idx", None)
             embedding = isinstance(owner, (torch.nn.Embedding, torch.nn.EmbeddingBag))
             if embedding and padding is not None:
-                owner.weight[padding].zero_()
+                _zero_row(owner.weight, padding % owner.weight.shape[0])
     return result
+
+
+def _is_dtensor(tensor: Any) -> bool:
+    """Whether ``tensor`` is a ``torch.distributed.tensor.DTensor`` (FSDP2, tensor parallel)."""
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:  # pragma: no cover - PyTorch built without distributed support
+        return False
+    return isinstance(tensor, DTensor)
+
+
+def _fill_shard(parameter: Any, p: Param, key: Key, name: str) -> None:
+    """Fill this rank's shard of a ``DTensor`` parameter from its own region of the whole.
+
+    No communication: each rank computes the region of its local shard (``Shard(d)`` on any
+    mesh dimension, uneven shards, ``Replicate``) and makes only those values, which equal
+    the same slice of the unsharded parameter.
+    """
+    from torch.distributed.tensor import Replicate
+    from torch.distributed.tensor import Shard
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    placements = tuple(parameter.placements)
+    if not all(type(pl) in (Shard, Replicate) for pl in placements):
+        raise ValueError(
+            f"parameter {name!r} is a DTensor with placements {placements}; weightinit.torch "
+            "fills Shard and Replicate placements."
+        )
+    local = parameter.to_local()
+    shape, offset = compute_local_shape_and_global_offset(
+        tuple(parameter.shape), parameter.device_mesh, placements
+    )
+    region = tuple(slice(o, o + n) for o, n in zip(offset, shape, strict=True))
+    dtype = np.float64 if p.dtype == np.float64 else np.float32
+    values = registry.get(p.initializer)(
+        p.shape,
+        dtype,
+        seed=key,
+        layout=p.layout,
+        groups=p.groups,
+        blocks=p.blocks,
+        region=region,
+    )
+    torch = _torch()
+    local.copy_(torch.from_numpy(np.ascontiguousarray(values)).to(dtype=local.dtype))
+
+
+def _zero_row(weight: Any, row: int) -> None:
+    """Zero row ``row`` of a weight, or of this rank's shard of it if it holds that row."""
+    if not _is_dtensor(weight):
+        weight[row].zero_()
+        return
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    shape, offset = compute_local_shape_and_global_offset(
+        tuple(weight.shape), weight.device_mesh, tuple(weight.placements)
+    )
+    if offset[0] <= row < offset[0] + shape[0]:  # the local shard holds (part of) the row
+        weight.to_local()[row - offset[0]].zero_()
 
 
 def _ties(module: Any) -> list[list[str]]:
