@@ -257,6 +257,7 @@ def initialize_(
     activation: object = None,
     rules: Mapping[object, object] | None = None,
     device: Any = None,
+    threads: int | None = None,
 ) -> Plan:
     """Fill every parameter of ``module`` in place (no autograd) and return the plan.
 
@@ -271,7 +272,8 @@ def initialize_(
     Parameters that are ``DTensor``s (FSDP2's ``fully_shard``, tensor parallelism,
     ``distribute_tensor``) are filled rank by rank: each rank makes only its local shard,
     from its region of the whole, without communication, so the gathered parameter equals
-    the unsharded one for every world size and mesh.
+    the unsharded one for every world size and mesh. ``threads`` is as for
+    :func:`weightinit.initialize` (one per rank suits one process per core).
 
     Examples
     --------
@@ -304,11 +306,12 @@ def initialize_(
         module.to(device)
     root = Key.from_seed(seed)  # resolved once: every parameter, sharded or not, shares it
     sharded = {name for name, p in module.named_parameters() if _is_dtensor(p)}
-    values = initialize({n: p for n, p in result.items() if n not in sharded}, root)
+    unsharded = {n: p for n, p in result.items() if n not in sharded}
+    values = initialize(unsharded, root, threads=threads)
     with torch.no_grad():
         for name, parameter in module.named_parameters():
             if name in sharded:
-                _fill_shard(parameter, result[name], root.fold_in(name), name)
+                _fill_shard(parameter, result[name], root.fold_in(name), name, threads)
             else:
                 parameter.copy_(torch.from_numpy(values[name]).to(dtype=parameter.dtype))
         reset = _reset_buffers(module)
@@ -335,7 +338,7 @@ def _is_dtensor(tensor: Any) -> bool:
     return isinstance(tensor, DTensor)
 
 
-def _fill_shard(parameter: Any, p: Param, key: Key, name: str) -> None:
+def _fill_shard(parameter: Any, p: Param, key: Key, name: str, threads: int | None) -> None:
     """Fill this rank's shard of a ``DTensor`` parameter from its own region of the whole.
 
     No communication: each rank computes the region of its local shard (``Shard(d)`` on any
@@ -366,6 +369,7 @@ def _fill_shard(parameter: Any, p: Param, key: Key, name: str) -> None:
         groups=p.groups,
         blocks=p.blocks,
         region=region,
+        threads=threads,
     )
     torch = _torch()
     local.copy_(torch.from_numpy(np.ascontiguousarray(values)).to(dtype=local.dtype))
