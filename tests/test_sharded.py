@@ -3,6 +3,8 @@ model equals the unsharded one for every world size and mesh (needs torch.distri
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
@@ -109,15 +111,19 @@ if __name__ == "__main__":
 def test_sharded_models_gather_to_the_unsharded_values(world, case, tmp_path) -> None:
     script = tmp_path / "sharded.py"
     script.write_text(SCRIPT)
+    # Its own session, so that on a timeout the launcher and every rank it spawned are killed.
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(world), case],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        result = subprocess.run(
-            [sys.executable, str(script), str(world), case],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:  # the spawned ranks end with their parent
+        out, err = process.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
         pytest.fail(f"{case} on {world} ranks did not finish in 180 s")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().endswith("ok")
+    assert process.returncode == 0, err[-3000:]
+    assert out.strip().endswith("ok")
