@@ -136,7 +136,9 @@ def test_models_and_chunks_take_blocks() -> None:
         key = wi.Key.from_seed(5).fold_in(name)
         alone = wi.get(p.initializer)(p.shape, seed=key, layout=p.layout, blocks=p.blocks)
         assert values[name].tobytes() == alone.tobytes()
-    dask_array = pytest.importorskip("weightinit.dask").array
+    pytest.importorskip("dask.array")
+    from weightinit.dask import array as dask_array
+
     lazy = dask_array(
         wi.he_uniform(mode="fan_out"),
         (3 * 64, 64),
