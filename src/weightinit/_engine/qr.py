@@ -1,8 +1,8 @@
 """Gaussian matrices and their orthogonal factors, for the structured initializers.
 
 :func:`gaussian` draws from the same portable sampler as every other initializer.
-:func:`haar` turns a Gaussian matrix into a Haar-distributed (semi-)orthogonal one by QR:
-from :data:`QR_BLOCKED_MIN` columns on, a right-looking blocked Householder QR whose
+:func:`haar_blocks` turns Gaussian matrices into Haar-distributed (semi-)orthogonal ones by
+QR: from :data:`QR_BLOCKED_MIN` columns on, a right-looking blocked Householder QR whose
 products run in the matrix's own precision (:func:`blocked_q`); below, one LAPACK call. The
 factorisation runs on LAPACK and BLAS, so the last bits of an orthogonal weight may differ
 between BLAS/LAPACK builds.
@@ -21,7 +21,7 @@ from weightinit._engine.run import Request
 from weightinit._engine.run import compute_type
 from weightinit._engine.run import generate
 
-__all__ = ["QR_BLOCKED_MIN", "blocked_q", "gaussian", "haar", "haar_blocks"]
+__all__ = ["QR_BLOCKED_MIN", "blocked_q", "gaussian", "haar_blocks"]
 
 Array = npt.NDArray[Any]
 
@@ -182,22 +182,6 @@ def blocked_q(matrix: Array, block: int | None = None) -> Array:
     return q
 
 
-def haar(
-    rows: int,
-    cols: int,
-    dtype: np.dtype[Any],
-    key: Words,
-    threads: int | None,
-) -> Array:
-    """A ``rows x cols`` matrix with orthonormal rows or columns (whichever are fewer), Haar.
-
-    QR of a Gaussian matrix, with the signs of R's diagonal moved into Q so the result is
-    uniform on the orthogonal group (Mezzadri 2007). From :data:`QR_BLOCKED_MIN` columns on,
-    a blocked QR in the output's precision replaces NumPy's float64 LAPACK call.
-    """
-    return haar_blocks(1, rows, cols, dtype, key, threads)
-
-
 def haar_blocks(
     blocks: int,
     rows: int,
@@ -206,11 +190,15 @@ def haar_blocks(
     key: Words,
     threads: int | None,
 ) -> Array:
-    """``blocks`` independent Haar ``rows x cols`` matrices (see :func:`haar`), stacked into
-    one ``(blocks * rows) x cols`` matrix.
+    """``blocks`` independent ``rows x cols`` matrices with orthonormal rows or columns
+    (whichever are fewer), Haar-distributed, stacked into one ``(blocks * rows) x cols``
+    matrix.
 
-    Their Gaussian matrices are the slabs of one ``(blocks, max, min)`` draw; with one block
-    its tiles and values are those of the ``(max, min)`` draw :func:`haar` makes.
+    Each is the QR of a Gaussian matrix, with the signs of R's diagonal moved into Q so the
+    result is uniform on the orthogonal group (Mezzadri 2007). The Gaussian matrices are the
+    slabs of one ``(blocks, max, min)`` draw; with one block its tiles and values are those
+    of a ``(max, min)`` draw. From :data:`QR_BLOCKED_MIN` columns on, a blocked QR in the
+    output's precision replaces NumPy's float64 LAPACK call.
     """
     tall = (max(rows, cols), min(rows, cols))
     draws = gaussian((blocks, *tall), dtype, key, threads)
