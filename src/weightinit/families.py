@@ -20,11 +20,7 @@ from weightinit.distributions import Normal
 from weightinit.distributions import TruncatedNormal as TruncatedLaw
 from weightinit.distributions import Undefined
 from weightinit.distributions import Uniform as UniformLaw
-from weightinit.fans import check_blocks
-from weightinit.fans import check_groups
-from weightinit.fans import check_shape
 from weightinit.fans import fans
-from weightinit.fans import resolve_layout
 from weightinit.initializers import Initializer
 from weightinit.initializers import Weight
 
@@ -271,10 +267,7 @@ class VarianceScaling(Initializer):
         blocks: int = 1,
     ) -> float:
         """Exactly ``scale / fan`` (the distribution's own parameters are rounded from it)."""
-        weight = Weight(
-            check_shape(shape), resolve_layout(layout), check_groups(groups), check_blocks(blocks)
-        )
-        return self.target_variance(weight)
+        return self.target_variance(Weight.checked(shape, layout, groups, blocks))
 
     def _call(self) -> str:
         calls = _preset_calls(self.scale, self.mode, self.distribution)

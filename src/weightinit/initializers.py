@@ -56,6 +56,13 @@ class Weight:
     groups: int = 1
     blocks: int = 1
 
+    @classmethod
+    def checked(cls, shape: object, layout: object, groups: object, blocks: object) -> Weight:
+        """The weight a call describes, every argument validated (layout made canonical)."""
+        return cls(
+            check_shape(shape), resolve_layout(layout), check_groups(groups), check_blocks(blocks)
+        )
+
     @property
     def size(self) -> int:
         """The number of elements."""
@@ -418,7 +425,7 @@ class Initializer:
         This is the hook of :func:`weightinit.initialize`; every check of a call happens
         here, so a bad weight fails before any other is written.
         """
-        weight = Weight(shape, resolve_layout(layout), check_groups(groups), check_blocks(blocks))
+        weight = Weight.checked(shape, layout, groups, blocks)
         check_seed(seed)
         plan = _checked_plan(self, weight, out.dtype)
         if weight.size == 0:
@@ -451,10 +458,7 @@ class Initializer:
         ``plan(shape).elementwise`` says whether any region can be made alone, and
         ``plan(shape).mean()`` is the expected value of each element.
         """
-        weight = Weight(
-            check_shape(shape), resolve_layout(layout), check_groups(groups), check_blocks(blocks)
-        )
-        return self._plan(weight)
+        return self._plan(Weight.checked(shape, layout, groups, blocks))
 
     def variance(
         self,
