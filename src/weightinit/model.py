@@ -11,7 +11,6 @@ one chain of NumPy calls per batch of tiles rather than one per tensor.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -214,7 +213,7 @@ def initialize(
     for name, p, init in entries:
         try:
             array = np.empty(p.shape, dtype=default if p.dtype is None else p.dtype)
-            key = root.fold_in(name if isinstance(name, str) else operator.index(name))
+            key = root.fold_in(name)
             ranges = [range(d) for d in p.shape]
             work.append(
                 init.prepare(

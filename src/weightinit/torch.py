@@ -95,7 +95,7 @@ def _fan_in_bound(weight: Any) -> float:
 
 
 def _scheme_param(
-    module: Any, leaf: str, shape: tuple[int, ...], scheme: str, activation: object
+    module: Any, leaf: str, scheme: str, activation: object
 ) -> tuple[Initializer, dict[str, Any]] | None:
     """The initializer and the ``Param`` options of parameter ``leaf`` of ``module`` under
     ``scheme``, or ``None`` for a module type this module does not know."""
@@ -103,7 +103,6 @@ def _scheme_param(
     nn = torch.nn
     pytorch = scheme == "pytorch"
     weight_init = recommend(activation)
-    del shape
     if isinstance(module, nn.Linear):
         if leaf == "weight":
             init = presets.preset("pytorch.linear") if pytorch else weight_init
@@ -225,7 +224,7 @@ def plan(
             )
         shape = tuple(tensor.shape)
         dtype = np.float64 if tensor.dtype == torch.float64 else np.float32
-        known = _scheme_param(owner, leaf, shape, scheme, activation)
+        known = _scheme_param(owner, leaf, scheme, activation)
         inside = any(name.startswith(f"{t}.") or not t for t in transformers)
         if scheme == "pytorch" and inside and len(shape) > 1:
             known = glorot_uniform(), {"layout": "out_in"}
