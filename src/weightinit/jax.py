@@ -36,17 +36,18 @@ def _jax() -> Any:
     return jax
 
 
-def _key_data(key: Any) -> np.ndarray[Any, Any]:
-    """The raw words of a JAX key (a typed key or a legacy ``uint32[2]`` one), on the host."""
+def _key_data(key: Any) -> Any:
+    """The raw words of a JAX key, a typed key or a legacy ``uint32[2]`` one (traceable)."""
     jax = _jax()
-    data = (
+    return (
         jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
     )
-    return np.asarray(data, dtype=np.uint32).reshape(-1)
 
 
-def _seed_from_words(words: np.ndarray[Any, Any]) -> Key:
-    digest = hashlib.sha256(_DOMAIN + words.astype("<u4").tobytes()).digest()
+def _seed_from_words(words: Any) -> Key:
+    """The seed of a key's raw words, brought to the host."""
+    host = np.asarray(words, dtype=np.uint32).reshape(-1)
+    digest = hashlib.sha256(_DOMAIN + host.astype("<u4").tobytes()).digest()
     return Key(struct.unpack("<4Q", digest))
 
 
@@ -105,16 +106,12 @@ def initializer(
         host = np.float64 if target == jnp.float64 else np.float32
 
         def values(words: Any) -> np.ndarray[Any, Any]:
-            seed = _seed_from_words(np.asarray(words, dtype=np.uint32).reshape(-1))
+            seed = _seed_from_words(words)
             return made(dims, host, seed=seed, layout=canonical, groups=n_groups, blocks=n_blocks)
 
         # Checked on the host now, so a bad shape fails here rather than inside a callback.
         made.plan(dims, layout=canonical, groups=n_groups, blocks=n_blocks)
-        words = (
-            jax.random.key_data(key)
-            if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-            else key
-        )
+        words = _key_data(key)
         # Under vmap each key is its own call: the values stay a function of the key alone.
         shape_dtype = jax.ShapeDtypeStruct(dims, host)
         result = jax.pure_callback(values, shape_dtype, words, vmap_method="sequential")
