@@ -159,9 +159,10 @@ def generate(
 
     Only the tiles each selection touches are generated, by ``threads`` threads (``None``:
     :func:`default_threads` when at least :data:`PARALLEL_MIN` elements are generated in
-    tiles of :data:`SMALL_TILE` elements or more on average, else one). Tiles of one size and kind, from any request, share a batch of up to ``BATCH``
-    elements; each tile's values depend on its own stream and law alone, so neither the
-    batching nor the threads change a byte. Each thread has its own scratch for the call.
+    tiles of :data:`SMALL_TILE` elements or more on average, else one). Tiles of one size
+    and kind, from any request, share a batch of up to ``BATCH`` elements; each tile's
+    values depend on its own stream and law alone, so neither the batching nor the threads
+    change a byte. Each thread has its own scratch for the call.
     ``progress``, if given, is called (from one thread at a time) with the number of
     elements each finished batch wrote.
     """
