@@ -13,9 +13,10 @@ import weightinit
 # The examples of weightinit.dask, .torch, .jax and .keras need their extras; without one,
 # its module is not collected.
 collect_ignore = [
-    f"src/weightinit/{extra}.py"
+    path
     for extra in ("dask", "torch", "jax", "keras")
     if not importlib.util.find_spec(extra)
+    for path in (f"src/weightinit/{extra}.py", f"src/weightinit/{extra}")
 ]
 
 # Keras needs a backend; without a choice of the user's, one that is installed.

@@ -302,3 +302,35 @@ def test_many_tiny_tensors_keep_few_stream_objects() -> None:
     assert len(keys._STREAMS.pool) <= keys.KEPT_STREAMS
     assert run.MAX_TILES_PER_BATCH == 1024
     assert values["b4999"].tobytes() == _alone("b4999", params["b4999"], 0).tobytes()
+
+
+def test_each_fact_of_a_parameter_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The layout is resolved, and the shape, groups and blocks checked, once per parameter
+    # on the whole way from Param to the engine; a Param built from a checked Weight
+    # resolves nothing again.
+    import importlib
+
+    from weightinit.initializers import Weight
+
+    module = importlib.import_module(Weight.__module__)
+    calls: dict[str, int] = {}
+    for name in ("resolve_layout", "check_shape", "check_groups", "check_blocks"):
+        original = getattr(module, name)
+
+        def counting(*args: Any, _name: str = name, _original: Any = original) -> Any:
+            calls[_name] = calls.get(_name, 0) + 1
+            return _original(*args)
+
+        monkeypatch.setattr(module, name, counting)
+    params = {
+        "fc1.weight": wi.Param(wi.he_normal(), (256, 784), layout="pytorch"),
+        "fc1.bias": (wi.zeros(), (256,)),
+        "gates": wi.Param(wi.orthogonal(), (4 * 16, 16), layout="torch", blocks=4),
+    }
+    values = wi.initialize(params, seed=0)
+    assert calls == {"resolve_layout": 3, "check_shape": 3, "check_groups": 3, "check_blocks": 3}
+    assert values["fc1.weight"].tobytes() == _alone("fc1.weight", params["fc1.weight"], 0).tobytes()
+    calls.clear()
+    checked = params["fc1.weight"].weight
+    wi.initialize({"again": wi.Param.of(wi.he_normal(), checked)}, seed=0)
+    assert calls == {}

@@ -17,7 +17,7 @@ from weightinit._engine.keys import Key
 from weightinit._engine.keys import SeedLike
 from weightinit._engine.run import check_dtype
 from weightinit._errors import install_hint
-from weightinit.fans import check_shape
+from weightinit.fans import Weight
 from weightinit.initializers import Initializer
 
 __all__ = ["array"]
@@ -35,26 +35,15 @@ def _dask_array() -> Any:
 
 def _chunk(
     init: Initializer,
-    shape: tuple[int, ...],
+    weight: Weight,
     dtype: np.dtype[Any],
     key: Key,
-    layout: str,
-    groups: int,
-    blocks: int,
     block_info: dict[Any, Any] | None = None,
 ) -> npt.NDArray[Any]:
+    shape = weight.shape
     location = block_info[None]["array-location"] if block_info else [(0, d) for d in shape]
     region = tuple(slice(start, stop) for start, stop in location)
-    return init(
-        shape,
-        dtype,
-        seed=key,
-        layout=layout,
-        groups=groups,
-        blocks=blocks,
-        region=region,
-        threads=1,
-    )
+    return init._make(weight, dtype, key, 1, region)
 
 
 def array(
@@ -105,9 +94,10 @@ def array(
     """
     da = _dask_array()
     initializer = registry.get(init)
-    dims = check_shape(shape)
+    weight = Weight.checked(shape, layout, groups, blocks)
+    dims = weight.shape
     resolved = check_dtype(dtype)
-    if not initializer.plan(dims, layout=layout, groups=groups, blocks=blocks).elementwise:
+    if not initializer._plan(weight).elementwise:
         raise ValueError(
             f"{initializer!r} builds the whole weight at once, so it cannot be made chunk by "
             "chunk; use an element-wise initializer, or compute it in memory."
@@ -115,7 +105,7 @@ def array(
     # Validate fans and parameters once, here (one element, or nothing for an empty shape),
     # rather than in every chunk.
     probe = tuple(slice(0, 1) for _ in dims)
-    initializer(dims, resolved, seed=0, layout=layout, groups=groups, blocks=blocks, region=probe)
+    initializer._make(weight, resolved, 0, 1, probe)
     key = Key.from_seed(seed)
     try:
         normalized = da.core.normalize_chunks(chunks, dims, dtype=resolved)
@@ -123,7 +113,7 @@ def array(
         raise ValueError(f"chunks {chunks!r} do not fit shape {dims}: {error}") from None
     if any(0 in sizes for sizes, d in zip(normalized, dims, strict=True) if d):
         raise ValueError(f"chunks {chunks!r} have an empty chunk along a non-empty axis.")
-    make = functools.partial(_chunk, initializer, dims, resolved, key, layout, groups, blocks)
+    make = functools.partial(_chunk, initializer, weight, resolved, key)
     return da.map_blocks(
         make,
         chunks=normalized,

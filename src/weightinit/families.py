@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,7 +19,6 @@ from weightinit.distributions import Normal
 from weightinit.distributions import TruncatedNormal as TruncatedLaw
 from weightinit.distributions import Undefined
 from weightinit.distributions import Uniform as UniformLaw
-from weightinit.fans import fans
 from weightinit.initializers import Initializer
 from weightinit.initializers import Weight
 
@@ -230,8 +228,8 @@ class VarianceScaling(Initializer):
         return self.scale / fan
 
     def _fan(self, weight: Weight) -> float:
-        """The fan that ``mode`` names (checks the shape, layout and groups)."""
-        f = fans(weight.shape, layout=weight.layout, groups=weight.groups, blocks=weight.blocks)
+        """The fan that ``mode`` names (``ValueError`` where the weight has no fans)."""
+        f = weight.fans
         return {
             "fan_in": float(f.fan_in),
             "fan_out": float(f.fan_out),
@@ -258,16 +256,9 @@ class VarianceScaling(Initializer):
             return UniformLaw(-limit, limit)
         return TruncatedLaw(0.0, std / TRUNCATION_STD, 2.0)
 
-    def variance(
-        self,
-        shape: int | Sequence[int],
-        *,
-        layout: str = "in_out",
-        groups: int = 1,
-        blocks: int = 1,
-    ) -> float:
+    def _variance(self, weight: Weight) -> float:
         """Exactly ``scale / fan`` (the distribution's own parameters are rounded from it)."""
-        return self.target_variance(Weight.checked(shape, layout, groups, blocks))
+        return self.target_variance(weight)
 
     def _call(self) -> str:
         calls = _preset_calls(self.scale, self.mode, self.distribution)

@@ -6,6 +6,7 @@ A weight's shape does not say which axis feeds the layer and which axis it feeds
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from weightinit._errors import resolve_name
 __all__ = [
     "LAYOUTS",
     "Fans",
+    "Weight",
     "canonical_axes",
     "check_blocks",
     "check_groups",
@@ -152,6 +154,24 @@ def _axes(
     return tuple(axes)
 
 
+def _preset(layout: str) -> _Layout:
+    """The table row of ``layout``: a canonical name is looked up directly, anything else is
+    resolved first."""
+    preset = _LAYOUT_TABLE.get(layout)
+    return preset if preset is not None else _LAYOUT_TABLE[resolve_layout(layout)]
+
+
+def _channel_axes(rank: int, preset: _Layout) -> tuple[int, int]:
+    return preset.in_axes[0] % rank, preset.out_axes[0] % rank
+
+
+def _canonical_axes(rank: int, preset: _Layout) -> tuple[int, ...]:
+    if rank < 2:
+        return tuple(range(rank))
+    in_axis, out_axis = _channel_axes(rank, preset)
+    return (out_axis, in_axis, *(a for a in range(rank) if a not in (in_axis, out_axis)))
+
+
 def layout_axes(rank: int, layout: str = "in_out") -> tuple[int, int]:
     """The (input axis, output axis) of a rank-``rank`` weight in ``layout``, non-negative.
 
@@ -160,8 +180,7 @@ def layout_axes(rank: int, layout: str = "in_out") -> tuple[int, int]:
     >>> layout_axes(2)
     (0, 1)
     """
-    preset = _LAYOUT_TABLE[resolve_layout(layout)]
-    return preset.in_axes[0] % rank, preset.out_axes[0] % rank
+    return _channel_axes(rank, _preset(layout))
 
 
 def canonical_axes(rank: int, layout: str = "in_out") -> tuple[int, ...]:
@@ -177,10 +196,75 @@ def canonical_axes(rank: int, layout: str = "in_out") -> tuple[int, ...]:
     >>> canonical_axes(4, "pytorch"), canonical_axes(1)
     ((0, 1, 2, 3), (0,))
     """
-    if rank < 2:
-        return tuple(range(rank))
-    in_axis, out_axis = layout_axes(rank, layout)
-    return (out_axis, in_axis, *(a for a in range(rank) if a not in (in_axis, out_axis)))
+    return _canonical_axes(rank, _preset(layout))
+
+
+@dataclass(frozen=True)
+class Weight:
+    """A weight as a call describes it: its shape, canonical layout, group count and the
+    number of equal blocks stacked along its output axis.
+
+    Made once per call by :meth:`checked`, which validates every argument; everything after
+    (plans, variances, fans, the engine's drawing order) reads it without checking again.
+
+    Examples
+    --------
+    >>> from weightinit.fans import Weight
+    >>> w = Weight.checked((64, 32, 3, 3), "pytorch", 2, 1)
+    >>> w.layout, w.fans
+    ('out_in', Fans(fan_in=288, fan_out=288, receptive_field=9))
+    >>> w.axes, w.canonical_shape
+    ((0, 1, 2, 3), (64, 32, 3, 3))
+    """
+
+    shape: tuple[int, ...]
+    layout: str = "in_out"
+    groups: int = 1
+    blocks: int = 1
+
+    @classmethod
+    def checked(cls, shape: object, layout: object, groups: object, blocks: object) -> Weight:
+        """The weight a call describes, every argument validated (layout made canonical)."""
+        return cls(
+            check_shape(shape), resolve_layout(layout), check_groups(groups), check_blocks(blocks)
+        )
+
+    def with_shape(self, shape: object) -> Weight:
+        """The same layout, groups and blocks for another shape (only the shape is checked):
+        a bridge checks its options once and calls this for each shape it is given."""
+        return Weight(check_shape(shape), self.layout, self.groups, self.blocks)
+
+    @property
+    def size(self) -> int:
+        """The number of elements."""
+        return math.prod(self.shape)
+
+    @functools.cached_property
+    def in_axis(self) -> int:
+        """The input-channel axis (non-negative; rank 2 or more)."""
+        return _channel_axes(len(self.shape), _preset(self.layout))[0]
+
+    @functools.cached_property
+    def out_axis(self) -> int:
+        """The output-channel axis (non-negative; rank 2 or more)."""
+        return _channel_axes(len(self.shape), _preset(self.layout))[1]
+
+    @functools.cached_property
+    def axes(self) -> tuple[int, ...]:
+        """The axes in the order values are drawn in: ``(out, in, *kernel)``
+        (:func:`canonical_axes`)."""
+        return _canonical_axes(len(self.shape), _preset(self.layout))
+
+    @property
+    def canonical_shape(self) -> tuple[int, ...]:
+        """The shape in that order: ``(out, in, *kernel)``."""
+        return tuple(self.shape[a] for a in self.axes)
+
+    @functools.cached_property
+    def fans(self) -> Fans:
+        """Fan-in, fan-out and receptive field (``ValueError`` below rank 2, or for groups
+        or blocks that do not divide their axis)."""
+        return _fans(self, None, None, ())
 
 
 def fans(
@@ -277,15 +361,28 @@ def fans(
     >>> wi.fans((32, 8, 3, 3), layout="out_in", groups=2)
     Fans(fan_in=72, fan_out=144, receptive_field=9)
     """
-    dims = check_shape(shape)
+    weight = Weight.checked(shape, layout, groups, blocks)
+    if in_axis is None and out_axis is None and batch_axis == ():
+        return weight.fans
+    return _fans(weight, in_axis, out_axis, batch_axis)
+
+
+def _fans(
+    weight: Weight,
+    in_axis: int | Sequence[int] | None,
+    out_axis: int | Sequence[int] | None,
+    batch_axis: int | Sequence[int],
+) -> Fans:
+    """The fans of a checked weight, with optional axis overrides."""
+    dims = weight.shape
     rank = len(dims)
     if rank < 2:
         raise ValueError(
             f"shape {dims} of rank {rank} has no fans: biases and scalars have no input and "
             "output axes. Use zeros() (or constant(), uniform(), scaled_normal()) for them."
         )
-    preset = _LAYOUT_TABLE[resolve_layout(layout)]
-    n_groups = check_groups(groups)
+    preset = _preset(weight.layout)
+    n_groups = weight.groups
     ins = _axes("in_axis", in_axis if in_axis is not None else preset.in_axes, rank, dims)
     outs = _axes("out_axis", out_axis if out_axis is not None else preset.out_axes, rank, dims)
     batch = _axes("batch_axis", batch_axis, rank, dims)
@@ -305,7 +402,7 @@ def fans(
     n_out = 1
     for axis in outs:
         n_out *= dims[axis]
-    n_blocks = check_blocks(blocks)
+    n_blocks = weight.blocks
     if n_out % n_blocks:
         raise ValueError(
             f"blocks={n_blocks} does not divide the output channel count {n_out} of shape "
@@ -325,7 +422,7 @@ def fans(
         side = "output" if preset.grouped == "out" else "input"
         raise ValueError(
             f"groups={n_groups} does not divide the {side} channel count {full} of shape "
-            f"{dims} (layout {resolve_layout(layout)!r})."
+            f"{dims} (layout {weight.layout!r})."
         )
     if preset.grouped == "out":
         n_out //= n_groups

@@ -32,51 +32,13 @@ from weightinit._engine.run import generate
 from weightinit._engine.tiles import Region
 from weightinit._engine.tiles import selection
 from weightinit.distributions import Distribution
-from weightinit.fans import canonical_axes
-from weightinit.fans import check_blocks
-from weightinit.fans import check_groups
-from weightinit.fans import check_shape
-from weightinit.fans import layout_axes
-from weightinit.fans import resolve_layout
+from weightinit.fans import Weight
 
-__all__ = ["Builder", "Initializer", "Prepared", "Weight", "labelled", "write_all"]
+__all__ = ["Builder", "Initializer", "Prepared", "Weight", "checked_plan", "labelled", "write_all"]
 
 Array = npt.NDArray[Any]
 InitializerT = TypeVar("InitializerT", bound="Initializer")
 FloatArray = npt.NDArray[np.floating[Any]]
-
-
-@dataclass(frozen=True)
-class Weight:
-    """What a call says about the weight: its shape, canonical layout, group count and the
-    number of equal blocks stacked along its output axis."""
-
-    shape: tuple[int, ...]
-    layout: str = "in_out"
-    groups: int = 1
-    blocks: int = 1
-
-    @classmethod
-    def checked(cls, shape: object, layout: object, groups: object, blocks: object) -> Weight:
-        """The weight a call describes, every argument validated (layout made canonical)."""
-        return cls(
-            check_shape(shape), resolve_layout(layout), check_groups(groups), check_blocks(blocks)
-        )
-
-    @property
-    def size(self) -> int:
-        """The number of elements."""
-        return math.prod(self.shape)
-
-    @property
-    def axes(self) -> tuple[int, ...]:
-        """The axes in the order values are drawn in (:func:`~weightinit.fans.canonical_axes`)."""
-        return canonical_axes(len(self.shape), self.layout)
-
-    @property
-    def canonical_shape(self) -> tuple[int, ...]:
-        """The shape in that order: ``(out, in, *kernel)``."""
-        return tuple(self.shape[a] for a in self.axes)
 
 
 @dataclass(frozen=True)
@@ -183,7 +145,7 @@ def _depthwise(
     """A depthwise kernel ``(*kernel, in, multiplier)`` is drawn as PyTorch stores the same
     layer's weight, ``(in * multiplier, 1, *kernel)`` (output channel ``c * multiplier + m``),
     whole, into a scratch array; the values then go into ``out``."""
-    in_axis, out_axis = layout_axes(len(weight.shape), weight.layout)
+    in_axis, out_axis = weight.in_axis, weight.out_axis
     kernel = [a for a in range(len(weight.shape)) if a not in (in_axis, out_axis)]
     order = (in_axis, out_axis, *kernel)
     channels = weight.shape[in_axis] * weight.shape[out_axis]
@@ -213,9 +175,7 @@ def _plan_uncached(
     return plan
 
 
-def _checked_plan(
-    init: Initializer, weight: Weight, dtype: np.dtype[Any]
-) -> Distribution | Builder:
+def checked_plan(init: Initializer, weight: Weight, dtype: np.dtype[Any]) -> Distribution | Builder:
     """``init._plan(weight)``, checked against ``dtype`` (for a weight with elements).
 
     Plans are pure functions of the parameters, so they are cached (a model repeats few
@@ -348,11 +308,22 @@ class Initializer:
                 f"dtype must be one of float16, float32, float64; got {dtype!r}. The shape is "
                 f"one tuple: init(({shape!r}, {dtype!r})), not init({shape!r}, {dtype!r})."
             )
-        dims = check_shape(shape)
-        resolved = check_dtype(dtype)
-        ranges, dropped = selection(region, dims)
-        out = np.empty(tuple(len(r) for r in ranges), dtype=resolved)
-        self._write(out, dims, ranges, seed, layout, groups, threads, blocks)
+        weight = Weight.checked(shape, layout, groups, blocks)
+        return self._make(weight, check_dtype(dtype), seed, check_threads(threads), region)
+
+    def _make(
+        self,
+        weight: Weight,
+        dtype: np.dtype[Any],
+        seed: SeedLike,
+        threads: int | None,
+        region: Region = None,
+    ) -> FloatArray:
+        """A new array of ``weight`` (checked) and ``dtype`` (checked), or its ``region``:
+        the one path of every call, and of the bridges that already hold a ``Weight``."""
+        ranges, dropped = selection(region, weight.shape)
+        out = np.empty(tuple(len(r) for r in ranges), dtype=dtype)
+        write_all([self.prepare(out, weight, ranges, seed=seed)], threads)
         if dropped:
             out = out.reshape([len(r) for a, r in enumerate(ranges) if a not in dropped])
         return out
@@ -387,47 +358,25 @@ class Initializer:
         check_dtype(array.dtype)
         if not array.flags.writeable:
             raise ValueError("fill needs a writeable array; the array given is read-only.")
+        weight = Weight.checked(array.shape, layout, groups, blocks)
+        count = check_threads(threads)
         full = [range(d) for d in array.shape]
-        self._write(array, array.shape, full, seed, layout, groups, threads, blocks)
+        write_all([self.prepare(array, weight, full, seed=seed)], count)
         return array
 
-    def _write(
-        self,
-        out: FloatArray,
-        shape: tuple[int, ...],
-        ranges: list[range],
-        seed: SeedLike,
-        layout: str,
-        groups: int,
-        threads: int | None,
-        blocks: int = 1,
-    ) -> None:
-        """Validate everything, then write ``full[ranges]`` of a ``shape`` weight into ``out``."""
-        work = self.prepare(
-            out, shape, ranges, seed=seed, layout=layout, groups=groups, blocks=blocks
-        )
-        write_all([work], check_threads(threads))
-
     def prepare(
-        self,
-        out: FloatArray,
-        shape: tuple[int, ...],
-        ranges: list[range],
-        *,
-        seed: SeedLike,
-        layout: str = "in_out",
-        groups: int = 1,
-        blocks: int = 1,
+        self, out: FloatArray, weight: Weight, ranges: list[range], *, seed: SeedLike
     ) -> Prepared:
-        """Validate a call and say what writing ``full[ranges]`` of a ``shape`` weight into
-        ``out`` takes, without doing it; :func:`write_all` then writes many at once.
+        """Say what writing ``full[ranges]`` of ``weight`` into ``out`` takes, without doing
+        it; :func:`write_all` then writes many at once.
 
-        This is the hook of :func:`weightinit.initialize`; every check of a call happens
-        here, so a bad weight fails before any other is written.
+        ``weight`` was checked by :meth:`Weight.checked`; this checks the seed and plans
+        the weight against ``out``'s dtype. This is the hook of
+        :func:`weightinit.initialize`, so a bad weight fails before any other is written.
         """
-        weight = Weight.checked(shape, layout, groups, blocks)
+        shape = weight.shape
         check_seed(seed)
-        plan = _checked_plan(self, weight, out.dtype)
+        plan = checked_plan(self, weight, out.dtype)
         if weight.size == 0:
             return Prepared(out.size)
         if isinstance(plan, Distribution):  # drawn tile by tile: batched with other weights
@@ -473,8 +422,11 @@ class Initializer:
         Raises ``ValueError`` for initializers whose elements have no common variance
         (identity, dirac) and for shapes that leave it undefined (a fan of zero).
         """
-        plan = self.plan(shape, layout=layout, groups=groups, blocks=blocks)
-        return self._finite(plan.variance())
+        return self._variance(Weight.checked(shape, layout, groups, blocks))
+
+    def _variance(self, weight: Weight) -> float:
+        """The variance of each element of a checked ``weight``."""
+        return self._finite(self._plan(weight).variance())
 
     def _finite(self, variance: float) -> float:
         """``variance``, or a ``ValueError`` naming this initializer if it overflowed."""

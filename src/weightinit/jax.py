@@ -17,9 +17,8 @@ import numpy as np
 from weightinit import registry
 from weightinit._engine.keys import Key
 from weightinit._errors import install_hint
-from weightinit.fans import check_blocks
-from weightinit.fans import check_groups
-from weightinit.fans import resolve_layout
+from weightinit.fans import Weight
+from weightinit.initializers import checked_plan
 
 __all__ = ["haiku_initializer", "initializer", "make_array", "seed_from_key"]
 
@@ -94,8 +93,8 @@ def initializer(
     True
     """
     made = registry.get(init)
-    canonical = resolve_layout(layout)
-    n_groups, n_blocks = check_groups(groups), check_blocks(blocks)
+    # Checked here, once, with a shape of the rank that does not matter yet.
+    options = Weight.checked((), layout, groups, blocks)
 
     def make(key: Any, shape: Any, dtype: Any = None) -> Any:
         jax = _jax()
@@ -105,12 +104,13 @@ def initializer(
         target = jax.dtypes.canonicalize_dtype(dtype if dtype is not None else jnp.float32)
         host = np.float64 if target == jnp.float64 else np.float32
 
+        weight = options.with_shape(dims)
+
         def values(words: Any) -> np.ndarray[Any, Any]:
-            seed = _seed_from_words(words)
-            return made(dims, host, seed=seed, layout=canonical, groups=n_groups, blocks=n_blocks)
+            return made._make(weight, np.dtype(host), _seed_from_words(words), None)
 
         # Checked on the host now, so a bad shape fails here rather than inside a callback.
-        made.plan(dims, layout=canonical, groups=n_groups, blocks=n_blocks)
+        checked_plan(made, weight, np.dtype(host))
         words = _key_data(key)
         # Under vmap each key is its own call: the values stay a function of the key alone.
         shape_dtype = jax.ShapeDtypeStruct(dims, host)
@@ -185,29 +185,15 @@ def make_array(
     """
     jax = _jax()
     made = registry.get(init)
-    dims = tuple(int(d) for d in shape)
+    weight = Weight.checked(tuple(int(d) for d in shape), layout, groups, blocks)
     key = Key.from_seed(seed)
-    canonical, n_groups, n_blocks = (
-        resolve_layout(layout),
-        check_groups(groups),
-        check_blocks(blocks),
-    )
     target = jax.dtypes.canonicalize_dtype(dtype)
-    host = np.float64 if target == np.float64 else np.float32
+    host = np.dtype(np.float64 if target == np.float64 else np.float32)
     # Checked once, here, before any shard is made.
-    made.plan(dims, layout=canonical, groups=n_groups, blocks=n_blocks)
+    checked_plan(made, weight, host)
 
     def shard(index: tuple[slice, ...]) -> Any:
-        values = made(
-            dims,
-            host,
-            seed=key,
-            region=index,
-            threads=1,
-            layout=canonical,
-            groups=n_groups,
-            blocks=n_blocks,
-        )
+        values = made._make(weight, host, key, 1, index)
         return values.astype(target) if values.dtype != target else values
 
-    return jax.make_array_from_callback(dims, sharding, shard)
+    return jax.make_array_from_callback(weight.shape, sharding, shard)

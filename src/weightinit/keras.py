@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 
 from weightinit import registry
 from weightinit._engine.keys import Key
 from weightinit._engine.keys import check_seed
-from weightinit.fans import check_blocks
-from weightinit.fans import check_groups
-from weightinit.fans import resolve_layout
+from weightinit.fans import Weight
 
 __all__ = ["Initializer"]
 
@@ -72,10 +71,11 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
         if seed is not None:
             check_seed(seed)
         self.seed = seed
-        self.layout = resolve_layout(layout)
+        options = self._options = Weight.checked((), layout, groups, blocks)
+        self.layout = options.layout
         self.name = name
-        self.groups = check_groups(groups)
-        self.blocks = check_blocks(blocks)
+        self.groups = options.groups
+        self.blocks = options.blocks
 
     def __call__(self, shape: Any, dtype: Any = None) -> Any:
         dims = tuple(int(d) for d in shape)
@@ -87,9 +87,8 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
             seed = self.seed
         else:
             seed = Key.from_seed(self.seed).fold_in(self.name)
-        values = self.init(
-            dims, host, seed=seed, layout=self.layout, groups=self.groups, blocks=self.blocks
-        )
+        weight = self._options.with_shape(dims)
+        values = self.init._make(weight, np.dtype(host), seed, None)
         return keras.ops.cast(keras.ops.convert_to_tensor(values), target)
 
     def get_config(self) -> dict[str, Any]:

@@ -10,7 +10,6 @@ one chain of NumPy calls per batch of tiles rather than one per tensor.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -29,12 +28,10 @@ from weightinit._engine.keys import check_seed
 from weightinit._engine.run import check_dtype
 from weightinit._engine.run import check_threads
 from weightinit._errors import install_hint
-from weightinit.fans import check_blocks
-from weightinit.fans import check_groups
-from weightinit.fans import check_shape
-from weightinit.fans import resolve_layout
+from weightinit.fans import Weight
 from weightinit.initializers import Initializer
 from weightinit.initializers import Prepared
+from weightinit.initializers import checked_plan
 from weightinit.initializers import write_all
 
 __all__ = ["Param", "initialize"]
@@ -52,8 +49,9 @@ class Param:
     dtype.
 
     ``initializer`` may be an :class:`Initializer`, a name or a config dict (as for
-    :func:`weightinit.get`). ``layout`` is stored in its canonical form; ``dtype=None``
-    means the dtype passed to :func:`initialize`.
+    :func:`weightinit.get`). The shape, layout, groups and blocks are checked once, into
+    the :class:`~weightinit.fans.Weight` that :attr:`weight` holds (``layout`` in its
+    canonical form); ``dtype=None`` means the dtype passed to :func:`initialize`.
 
     Examples
     --------
@@ -65,6 +63,8 @@ class Param:
     zeros()
     >>> wi.Param(wi.orthogonal(), (4 * 128, 128), layout="pytorch", blocks=4).blocks  # gates
     4
+    >>> p.weight.fans
+    Fans(fan_in=784, fan_out=256, receptive_field=1)
     """
 
     initializer: Initializer | str | Mapping[str, Any]
@@ -76,12 +76,51 @@ class Param:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "initializer", registry.get(self.initializer))
-        object.__setattr__(self, "shape", check_shape(self.shape))
-        object.__setattr__(self, "layout", resolve_layout(self.layout))
-        object.__setattr__(self, "groups", check_groups(self.groups))
-        object.__setattr__(self, "blocks", check_blocks(self.blocks))
+        weight = Weight.checked(self.shape, self.layout, self.groups, self.blocks)
+        object.__setattr__(self, "_weight", weight)
+        object.__setattr__(self, "shape", weight.shape)
+        object.__setattr__(self, "layout", weight.layout)
+        object.__setattr__(self, "groups", weight.groups)
+        object.__setattr__(self, "blocks", weight.blocks)
         if self.dtype is not None:
             object.__setattr__(self, "dtype", check_dtype(self.dtype))
+
+    @classmethod
+    def of(
+        cls,
+        initializer: Initializer | str | Mapping[str, Any],
+        weight: Weight,
+        *,
+        dtype: npt.DTypeLike | None = None,
+    ) -> Param:
+        """The parameter of ``initializer`` over an already checked ``weight``.
+
+        Examples
+        --------
+        >>> import weightinit as wi
+        >>> from weightinit.fans import Weight
+        >>> wi.Param.of("he_normal", Weight((256, 784), "out_in")).layout
+        'out_in'
+        """
+        p = object.__new__(cls)
+        values = {
+            "initializer": registry.get(initializer),
+            "shape": weight.shape,
+            "layout": weight.layout,
+            "groups": weight.groups,
+            "blocks": weight.blocks,
+            "dtype": None if dtype is None else check_dtype(dtype),
+            "_weight": weight,
+        }
+        for name, value in values.items():
+            object.__setattr__(p, name, value)
+        return p
+
+    @property
+    def weight(self) -> Weight:
+        """The checked weight: shape, canonical layout, groups and blocks."""
+        weight: Weight = self.__dict__["_weight"]
+        return weight
 
 
 ParamLike = Union[Param, tuple[Any, Any]]
@@ -114,9 +153,7 @@ def _param(name: object, entry: object, dtype: np.dtype[Any]) -> tuple[Param, In
                 f"{entry!r} of type {type(entry).__name__}."
             )
         init = registry.get(p.initializer)
-        plan = init.plan(p.shape, layout=p.layout, groups=p.groups, blocks=p.blocks)
-        if math.prod(p.shape):
-            plan.check(np.dtype(dtype if p.dtype is None else p.dtype))
+        checked_plan(init, p.weight, np.dtype(dtype if p.dtype is None else p.dtype))
         return p, init
     except (TypeError, ValueError) as error:
         raise _named(name, error) from error
@@ -215,17 +252,7 @@ def initialize(
             array = np.empty(p.shape, dtype=default if p.dtype is None else p.dtype)
             key = root.fold_in(name)
             ranges = [range(d) for d in p.shape]
-            work.append(
-                init.prepare(
-                    array,
-                    p.shape,
-                    ranges,
-                    seed=key,
-                    layout=p.layout,
-                    groups=p.groups,
-                    blocks=p.blocks,
-                )
-            )
+            work.append(init.prepare(array, p.weight, ranges, seed=key))
         except MemoryError as error:
             raise MemoryError(f"params[{name!r}]: no memory for shape {p.shape}.") from error
         except (TypeError, ValueError) as error:

@@ -26,9 +26,6 @@ from weightinit._errors import shape_hint
 from weightinit.distributions import Constant
 from weightinit.distributions import Normal
 from weightinit.fans import check_groups
-from weightinit.fans import check_shape
-from weightinit.fans import layout_axes
-from weightinit.fans import resolve_layout
 from weightinit.initializers import Builder
 from weightinit.initializers import Initializer
 from weightinit.initializers import Weight
@@ -72,7 +69,7 @@ def _rank_at_least(name: str, shape: tuple[int, ...], rank: int) -> None:
 def _block_rows(name: str, weight: Weight) -> int:
     """The output channels of one of ``weight.blocks`` stacked blocks (a named error if the
     output axis does not split evenly)."""
-    rows, _ = _matrix_dims(weight.shape, weight.layout)
+    rows, _ = _matrix_dims(weight)
     if rows % weight.blocks:
         raise ValueError(
             f"blocks={weight.blocks} does not divide the {rows} output channels of shape "
@@ -86,22 +83,22 @@ def _stacked(block: Array, blocks: int) -> Array:
     return block if blocks == 1 else np.concatenate([block] * blocks, axis=0)
 
 
-def _matrix_dims(shape: tuple[int, ...], layout: str) -> tuple[int, int]:
-    """(rows = out channels, cols = everything else) of a weight: its matrix view, whose
-    columns are the canonical ``(in, *kernel)`` positions in C order."""
-    _, out_axis = layout_axes(len(shape), layout)
-    rows = shape[out_axis]
-    return rows, math.prod(shape) // rows if rows else 0
+def _matrix_dims(weight: Weight) -> tuple[int, int]:
+    """(rows = out channels, cols = everything else) of a weight of rank 2 or more: its
+    matrix view, whose columns are the canonical ``(in, *kernel)`` positions in C order."""
+    rows = weight.shape[weight.out_axis]
+    return rows, weight.size // rows if rows else 0
 
 
-def _conv_axes(name: str, shape: tuple[int, ...], layout: str) -> tuple[int, int]:
+def _conv_axes(name: str, weight: Weight) -> tuple[int, int]:
+    shape = weight.shape
     if not 3 <= len(shape) <= 5:
         raise ValueError(
             f"{name} needs a convolution kernel of rank 3 to 5; got {shape} of rank {len(shape)}."
         )
-    if layout == "keras_depthwise":
+    if weight.layout == "keras_depthwise":
         raise ValueError(f"{name} does not apply to layout 'keras_depthwise'.")
-    return layout_axes(len(shape), layout)
+    return weight.in_axis, weight.out_axis
 
 
 @dataclass(frozen=True)
@@ -119,7 +116,7 @@ class Orthogonal(Initializer):
         shape = weight.shape
         _rank_at_least("orthogonal", shape, 2)
         _no_groups("orthogonal", weight.groups)
-        _, cols = _matrix_dims(shape, weight.layout)
+        _, cols = _matrix_dims(weight)
         rows = _block_rows("orthogonal", weight)  # each block is (semi-)orthogonal
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
@@ -187,7 +184,7 @@ class Dirac(Initializer):
 
     def _plan(self, weight: Weight) -> Builder:
         shape = weight.shape
-        in_axis, out_axis = _conv_axes("dirac", shape, weight.layout)
+        in_axis, out_axis = _conv_axes("dirac", weight)
         count = self._groups(weight.groups)
         # The axis that holds every group: the output channels, or the input channels of a
         # transposed kernel.
@@ -233,7 +230,7 @@ class DeltaOrthogonal(Initializer):
 
     def _plan(self, weight: Weight) -> Builder:
         shape = weight.shape
-        in_axis, _ = _conv_axes("delta_orthogonal", shape, weight.layout)
+        in_axis, _ = _conv_axes("delta_orthogonal", weight)
         _no_groups("delta_orthogonal", weight.groups)
         rows = _block_rows("delta_orthogonal", weight)
         if shape[in_axis] > rows:
@@ -279,15 +276,17 @@ class Sparse(Initializer):
         Computed exactly with the sparsity's shortest decimal form, so 0.07 of 100 inputs is
         7 (PyTorch's ``sparse_`` computes in floating point and zeroes 8 there).
         """
-        dims = check_shape(shape)
-        _rank_at_least("sparse", dims, 2)
-        _, cols = _matrix_dims(dims, resolve_layout(layout))
+        return self._zeros_per_unit(Weight.checked(shape, layout, 1, 1))
+
+    def _zeros_per_unit(self, weight: Weight) -> int:
+        _rank_at_least("sparse", weight.shape, 2)
+        _, cols = _matrix_dims(weight)
         return math.ceil(Fraction(repr(self.sparsity)) * cols)
 
     def _plan(self, weight: Weight) -> Builder:
         shape = weight.shape
         _rank_at_least("sparse", shape, 2)
-        rows, cols = _matrix_dims(shape, weight.layout)
+        rows, cols = _matrix_dims(weight)
         _block_rows("sparse", weight)  # zeros are counted per unit, so blocks change nothing else
         like = Normal(0.0, self.stddev)
 
@@ -301,7 +300,7 @@ class Sparse(Initializer):
             tiny = float(np.finfo(dtype).smallest_subnormal)
             lost = (values != 0) & (np.abs(values) < tiny)
             values[lost] = np.copysign(tiny, values[lost])
-            zeros = self.zeros_per_unit(shape, layout=weight.layout)
+            zeros = self._zeros_per_unit(weight)
             np.put_along_axis(values, order[:, :zeros], 0.0, axis=1)
             weight_values: Array = values.reshape(weight.canonical_shape)
             return weight_values
@@ -309,7 +308,7 @@ class Sparse(Initializer):
         if cols == 0:
             reason = f"shape {shape} has no inputs per unit, so it has no variance."
             return Builder(build, like, weight.axes, None, reason)
-        kept = 1.0 - self.zeros_per_unit(shape, layout=weight.layout) / cols
+        kept = 1.0 - self._zeros_per_unit(weight) / cols
         return Builder(build, like, weight.axes, (0.0, kept * self.stddev * self.stddev))
 
 

@@ -1,0 +1,74 @@
+"""What a parameter does in a model: its role, its geometry and the facts a scheme reads.
+
+A framework's adapter (``weightinit.torch``'s module table) says, for each parameter, one
+:class:`Slot`: the role (a projection, a convolution, a norm's gain, ...), the
+:class:`~weightinit.fans.Weight` geometry its fans are read from, and the few facts a
+framework's own defaults need beyond the shape (the fan-in a bias's bound is computed from,
+a recurrent layer's hidden size). A scheme (:mod:`weightinit.schemes`) maps slots to
+initializers and knows nothing of frameworks; the adapter knows nothing of schemes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from weightinit._errors import choice_error
+from weightinit.fans import Weight
+
+__all__ = ["ROLES", "Slot"]
+
+#: Every role, with what it is. A scheme gives each of them an initializer.
+ROLES: dict[str, str] = {
+    "projection": "a dense weight (a linear layer, an attention's output projection)",
+    "convolution": "a convolution kernel, transposed or not",
+    "bilinear": "a bilinear layer's weight (x1^T W x2)",
+    "embedding": "an embedding table (rows are tokens)",
+    "attention_in": "attention's input projections: q, k and v, packed as blocks or apart",
+    "attention_kv_bias": "the learned key and value biases appended to a sequence",
+    "recurrent_input": "a recurrent layer's input-to-hidden weight (gates as blocks)",
+    "recurrent_hidden": "a recurrent layer's hidden-to-hidden weight (gates as blocks)",
+    "recurrent_projection": "a recurrent layer's hidden-state projection",
+    "recurrent_bias": "a recurrent layer's bias",
+    "norm_gain": "a normalisation layer's scale",
+    "norm_bias": "a normalisation layer's shift",
+    "bias": "any other layer's bias",
+}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One parameter as a scheme sees it.
+
+    Parameters
+    ----------
+    role : str
+        One of :data:`ROLES`.
+    weight : Weight
+        The parameter's shape, layout, groups and stacked blocks.
+    fan_in : int, optional
+        The fan-in of the layer as its framework computes it, where a default needs it
+        beyond the shape (a bias's bound; ``0`` for an empty fan-in; ``None`` where the
+        framework zeroes the bias instead).
+    hidden : int, optional
+        A recurrent layer's hidden size.
+    redrawn : bool, default False
+        The framework's container re-draws this weight with Glorot uniform after building
+        it (PyTorch's ``nn.Transformer`` does so for every weight of two or more axes).
+
+    Examples
+    --------
+    >>> from weightinit.fans import Weight
+    >>> from weightinit.roles import Slot
+    >>> Slot("projection", Weight((256, 784), "out_in")).weight.fans.fan_in
+    784
+    """
+
+    role: str
+    weight: Weight
+    fan_in: int | None = None
+    hidden: int | None = None
+    redrawn: bool = False
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise choice_error("role", self.role, tuple(ROLES))

@@ -1,0 +1,172 @@
+"""Schemes: which initializer each role of a model's parameters gets.
+
+A scheme reads a :class:`~weightinit.roles.Slot` (role, geometry, a framework's facts) and
+the network's activation, and answers with an initializer and the geometry to draw it with.
+Schemes know nothing of frameworks, so one scheme gives a PyTorch model and a JAX model the
+same plan. Two are built in:
+
+- ``"recommended"``: weights from :func:`weightinit.recommend` with their true fans (groups,
+  and stacked q/k/v or gate blocks), attention's input projections Glorot uniform per
+  projection, recurrent input weights Glorot uniform per gate and recurrent hidden weights
+  orthogonal per gate, biases zero, norms one and zero, embeddings ``N(0, 1)``;
+- ``"pytorch"``: each layer's own PyTorch default, from :mod:`weightinit.presets` (whose
+  parity tests pin them against PyTorch itself).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from weightinit import presets
+from weightinit._errors import choice_error
+from weightinit.families import normal
+from weightinit.families import ones
+from weightinit.families import zeros
+from weightinit.fans import Weight
+from weightinit.initializers import Initializer
+from weightinit.named import glorot_normal
+from weightinit.named import glorot_uniform
+from weightinit.recommend import recommend
+from weightinit.roles import Slot
+from weightinit.structured import orthogonal
+
+__all__ = ["SCHEMES", "Scheme", "scheme"]
+
+#: A role's rule: (slot, activation) -> (initializer, the geometry to draw it with).
+Rule = Callable[[Slot, object], tuple[Initializer, Weight]]
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A named map from roles to rules.
+
+    Examples
+    --------
+    >>> from weightinit.fans import Weight
+    >>> from weightinit.roles import Slot
+    >>> from weightinit.schemes import scheme
+    >>> slot = Slot("projection", Weight((256, 784), "out_in"))
+    >>> scheme("recommended").initializer(slot, "relu")
+    (he_normal(), Weight(shape=(256, 784), layout='out_in', groups=1, blocks=1))
+    >>> scheme("pytorch").initializer(slot, None)[0]
+    presets.preset('pytorch.linear')
+    """
+
+    name: str
+    rules: dict[str, Rule] = dataclasses.field(repr=False)
+
+    def initializer(self, slot: Slot, activation: object = None) -> tuple[Initializer, Weight]:
+        """The initializer of ``slot`` under this scheme, and the geometry to draw it with."""
+        return self.rules[slot.role](slot, activation)
+
+
+def _as_is(init: Callable[[], Initializer]) -> Rule:
+    """A rule that gives every slot of a role ``init()`` with the slot's own geometry."""
+    return lambda slot, activation: (init(), slot.weight)
+
+
+def _recommended(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+    return recommend(activation), slot.weight
+
+
+def _bias_bound(slot: Slot) -> Initializer:
+    """PyTorch's ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (zeros where the layer zeroes its
+    bias, or has an empty fan-in)."""
+    if not slot.fan_in:
+        return zeros()
+    return presets.preset("pytorch.linear.bias", slot.fan_in)
+
+
+def _hidden_bound(slot: Slot) -> Initializer:
+    """PyTorch's recurrent layers draw every weight and bias ``U(-1/sqrt(hidden),
+    1/sqrt(hidden))``: the law of a bias of fan-in ``hidden``."""
+    return presets.fan_in_bias(slot.hidden) if slot.hidden else zeros()
+
+
+def _pytorch_weight(name: str) -> Rule:
+    def rule(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+        if slot.redrawn:
+            return glorot_uniform(), slot.weight
+        return presets.preset(name), slot.weight
+
+    return rule
+
+
+def _pytorch_convolution(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+    if slot.redrawn:
+        return glorot_uniform(), slot.weight
+    transposed = slot.weight.layout == "pytorch_transposed"
+    return presets.preset("pytorch.conv_transpose2d" if transposed else "pytorch.conv2d"), (
+        slot.weight
+    )
+
+
+def _pytorch_attention_in(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+    # PyTorch draws a packed q/k/v weight with xavier_uniform_ as one matrix.
+    return glorot_uniform(), dataclasses.replace(slot.weight, blocks=1)
+
+
+def _pytorch_bound(bound: Callable[[Slot], Initializer]) -> Rule:
+    def rule(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+        if slot.redrawn and len(slot.weight.shape) > 1:
+            return glorot_uniform(), slot.weight
+        return bound(slot), slot.weight
+
+    return rule
+
+
+_RECOMMENDED: dict[str, Rule] = {
+    "projection": _recommended,
+    "convolution": _recommended,
+    "bilinear": _recommended,
+    "embedding": _as_is(lambda: normal(1.0)),
+    "attention_in": _as_is(glorot_uniform),
+    "attention_kv_bias": _as_is(glorot_normal),
+    "recurrent_input": _as_is(glorot_uniform),
+    "recurrent_hidden": _as_is(orthogonal),
+    "recurrent_projection": _as_is(glorot_uniform),
+    "recurrent_bias": _as_is(zeros),
+    "norm_gain": _as_is(ones),
+    "norm_bias": _as_is(zeros),
+    "bias": _as_is(zeros),
+}
+
+_PYTORCH: dict[str, Rule] = {
+    "projection": _pytorch_weight("pytorch.linear"),
+    "convolution": _pytorch_convolution,
+    "bilinear": _pytorch_bound(_bias_bound),
+    "embedding": _pytorch_weight("pytorch.embedding"),
+    "attention_in": _pytorch_attention_in,
+    "attention_kv_bias": _as_is(glorot_normal),
+    "recurrent_input": _pytorch_bound(_hidden_bound),
+    "recurrent_hidden": _pytorch_bound(_hidden_bound),
+    "recurrent_projection": _pytorch_bound(_hidden_bound),
+    "recurrent_bias": _pytorch_bound(_hidden_bound),
+    "norm_gain": _as_is(ones),
+    "norm_bias": _as_is(zeros),
+    "bias": _pytorch_bound(_bias_bound),
+}
+
+#: The built-in schemes, by name.
+SCHEMES: dict[str, Scheme] = {
+    "recommended": Scheme("recommended", _RECOMMENDED),
+    "pytorch": Scheme("pytorch", _PYTORCH),
+}
+
+
+def scheme(name: object) -> Scheme:
+    """The built-in scheme called ``name`` (or ``name`` itself, if it is a :class:`Scheme`).
+
+    Examples
+    --------
+    >>> from weightinit.schemes import scheme
+    >>> scheme("pytorch").name
+    'pytorch'
+    """
+    if isinstance(name, Scheme):
+        return name
+    if isinstance(name, str) and name in SCHEMES:
+        return SCHEMES[name]
+    raise choice_error("scheme", name, tuple(SCHEMES))
