@@ -41,7 +41,6 @@ __all__ = ["Comparison", "LayerStats", "Report", "compare", "diagnose"]
 
 Array = npt.NDArray[Any]
 
-VERDICTS: tuple[str, ...] = ("healthy", "vanishing", "exploding", "saturated", "collapsed")
 
 # Where an activation counts as saturated: a test on (activation, pre-activation).
 _SATURATION: dict[str, Callable[[Array, Array], Array]] = {
