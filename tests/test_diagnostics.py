@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 
 import weightinit as wi
-from weightinit.diagnostics import VERDICTS
 from weightinit.diagnostics import Comparison
 from weightinit.diagnostics import LayerStats
 from weightinit.distributions import Constant
@@ -300,6 +299,9 @@ def _one_sentence(text: str) -> bool:
     return text.endswith(".") and not re.search(r"[.!?]\s", text[:-1])
 
 
+#: Every verdict ``diagnose`` may give, as its docstring lists them.
+VERDICTS = ("healthy", "vanishing", "exploding", "saturated", "collapsed")
+
 VERDICT_CASES = [
     ("sigmoid", wi.scaled_normal(1.0), {}, "saturated"),
     ("tanh", wi.scaled_normal(1.0), {}, "saturated"),
@@ -327,6 +329,12 @@ def test_verdicts(
 
 def test_every_verdict_is_reachable() -> None:
     assert {case[-1] for case in VERDICT_CASES} == set(VERDICTS)
+
+
+def test_the_verdicts_are_the_documented_ones() -> None:
+    doc = wi.diagnose.__doc__ or ""
+    listed = doc[doc.index("``report.verdict`` (one of") : doc.index("``report.explanation``")]
+    assert tuple(re.findall(r'``"(\w+)"``', listed)) == VERDICTS
 
 
 def test_collapse_is_seen_in_unit_std() -> None:

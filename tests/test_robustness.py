@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import math
 import operator
+import re
 import typing
 import warnings
 from collections.abc import Callable
@@ -811,56 +812,122 @@ def test_the_sweep_covers_every_public_factory() -> None:
 # --------------------------------------------------------------------------- known bugs
 
 
-def meets_contract(call: Callable[[], Any]) -> None:
-    """What the sweep asks of every call: a finite result, or ValueError/TypeError."""
-    ok, result = outcome(call)
-    if ok and isinstance(result, (np.ndarray, float)):
-        assert np.all(np.isfinite(result))
+def raises(error: type[Exception], message: str, call: Callable[[], object]) -> Callable[[], None]:
+    """A check that ``call()`` raises exactly ``error`` (not a subclass) with ``message``, word
+    for word, in its message, and warns of nothing on the way."""
+
+    def check() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(error, match=re.escape(message)) as info:
+                call()
+        assert type(info.value) is error, type(info.value)
+
+    return check
+
+
+def _pytorch_gain(negative_slope: object) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = wi.gain("leaky_relu", convention="pytorch", negative_slope=negative_slope)
+    assert type(value) is float, type(value)
+    return value
+
+
+def _pytorch_gain_of_a_huge_float() -> None:
+    # sqrt(2 / (1 + slope**2)) where slope**2 overflows a float64: sqrt(2) / slope.
+    value = _pytorch_gain(1e160)
+    assert value == pytest.approx(math.sqrt(2.0) / 1e160, rel=1e-15, abs=0.0)
+
+
+def _pytorch_gain_of_a_huge_float32() -> None:
+    # slope**2 overflows a float32; the gain is that of the same slope as a float64.
+    slope = float(np.float32(3e38))
+    value = _pytorch_gain(np.float32(3e38))
+    assert value == pytest.approx(math.sqrt(2.0) / slope, rel=1e-15, abs=0.0)
 
 
 def _pytorch_gain_of_a_numpy_int() -> None:
-    value = wi.gain("leaky_relu", convention="pytorch", negative_slope=np.int64(2**62))
-    assert value == pytest.approx(math.sqrt(2.0 / (1.0 + 2.0**124)))
+    # slope**2 wraps around in int64 (to 0, a gain of sqrt(2)) unless taken as a real number.
+    value = _pytorch_gain(np.int64(2**62))
+    assert value == pytest.approx(math.sqrt(2.0 / (1.0 + 2.0**124)), rel=1e-15, abs=0.0)
 
 
-#: Minimal examples of bugs the sweep once found, kept as regression tests.
+def _truncated_normal_with_a_bound_past_float32() -> None:
+    # A bound of 3.5e38 standard deviations is not a float32; it truncates nothing, as 10 does.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = wi.truncated_normal(0.05, bound=3.5e38)((4,), np.float32, seed=0)
+        within_ten = wi.truncated_normal(0.05, bound=10.0)((4,), np.float32, seed=0)
+    assert type(values) is np.ndarray, type(values)
+    assert (values.shape, values.dtype) == ((4,), np.dtype(np.float32))
+    expected = [
+        -0.02089434303343296,
+        0.044526707381010056,
+        -0.014506776817142963,
+        -0.06649689376354218,
+    ]
+    np.testing.assert_array_equal(values, np.array(expected, dtype=np.float32))
+    np.testing.assert_array_equal(values, within_ten)
+
+
+#: Minimal examples of bugs the sweep once found, kept as regression tests: each states the
+#: exact error (type and message) or the exact result it expects.
 FIXED_BUGS = [
-    pytest.param(lambda: meets_contract(lambda: wi.zeros()((2**63, 0))), id="bug1"),
     pytest.param(
-        lambda: meets_contract(lambda: wi.orthogonal(1e300)((3, 3), np.float32, seed=0)),
+        raises(
+            ValueError,
+            f"shape ({2**63}, 0) has an axis of {2**63}, too large to index.",
+            lambda: wi.zeros()((2**63, 0)),
+        ),
+        id="bug1",
+    ),
+    pytest.param(
+        raises(
+            ValueError,
+            "values of magnitude up to 1e+300 cannot be represented in float32 (largest "
+            "finite value 3.4028234663852886e+38)",
+            lambda: wi.orthogonal(1e300)((3, 3), np.float32, seed=0),
+        ),
         id="bug2-orthogonal",
     ),
     pytest.param(
-        lambda: meets_contract(lambda: wi.sparse(0.5, 1e308)((4, 4), np.float64, seed=0)),
+        raises(
+            ValueError,
+            "values of magnitude up to inf cannot be represented in float64 (largest finite "
+            "value 1.7976931348623157e+308)",
+            lambda: wi.sparse(0.5, 1e308)((4, 4), np.float64, seed=0),
+        ),
         id="bug2-sparse",
     ),
     pytest.param(
-        lambda: meets_contract(lambda: wi.orthogonal(1e300).variance((3, 3))),
+        raises(
+            ValueError,
+            "the variance of orthogonal(gain=1e+300) overflows a float64.",
+            lambda: wi.orthogonal(1e300).variance((3, 3)),
+        ),
         id="bug3-orthogonal",
     ),
     pytest.param(
-        lambda: meets_contract(lambda: wi.sparse(0.5, 1e300).variance((4, 4))), id="bug3-sparse"
-    ),
-    pytest.param(lambda: meets_contract(lambda: presets.fan_in_bias(10**400)), id="bug4"),
-    pytest.param(
-        lambda: meets_contract(
-            lambda: wi.gain("leaky_relu", convention="pytorch", negative_slope=1e160)
+        raises(
+            ValueError,
+            "the variance of sparse(0.5, 1e+300) overflows a float64.",
+            lambda: wi.sparse(0.5, 1e300).variance((4, 4)),
         ),
-        id="bug5-float",
+        id="bug3-sparse",
     ),
     pytest.param(
-        lambda: meets_contract(
-            lambda: wi.gain("leaky_relu", convention="pytorch", negative_slope=np.float32(3e38))
+        raises(
+            ValueError,
+            f"fan_in must be >= 1 and below 2**62; got {10**400}.",
+            lambda: presets.fan_in_bias(10**400),
         ),
-        id="bug5-float32",
+        id="bug4",
     ),
+    pytest.param(_pytorch_gain_of_a_huge_float, id="bug5-float"),
+    pytest.param(_pytorch_gain_of_a_huge_float32, id="bug5-float32"),
     pytest.param(_pytorch_gain_of_a_numpy_int, id="bug5-int64-wraps"),
-    pytest.param(
-        lambda: meets_contract(
-            lambda: wi.truncated_normal(0.05, bound=3.5e38)((4,), np.float32, seed=0)
-        ),
-        id="bug6",
-    ),
+    pytest.param(_truncated_normal_with_a_bound_past_float32, id="bug6"),
 ]
 
 

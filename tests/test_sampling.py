@@ -695,10 +695,15 @@ def test_golden_digest(init, shape, dtype, digest):
     assert _digest(init, shape, dtype) == digest
 
 
+def _all_tiles(shape: tuple[int, ...]) -> list[tiling.Job]:
+    """The jobs that cover the whole of ``shape``: one per tile, in C order."""
+    return tiling.jobs(shape, [range(d) for d in shape])
+
+
 def test_golden_shapes_cover_several_tiles():
     assert math.prod((300, 301)) > tiling.BLOCK
-    assert len(list(tiling.tiles((300, 301)))) == 2
-    assert len(list(tiling.tiles((3, 3, 64, 300)))) > 2
+    assert len(_all_tiles((300, 301))) == 2
+    assert len(_all_tiles((3, 3, 64, 300))) > 2
 
 
 # --------------------------------------------------------------------------- tiles
@@ -749,10 +754,11 @@ def test_tiles_cover_the_shape_exactly_once(dims):
     shape = tuple(dims)
     count = np.zeros(shape, dtype=np.int8)
     indices = []
-    for index, region in tiling.tiles(shape):
-        indices.append(index)
-        count[region] += 1
-        assert math.prod(s.stop - s.start for s in region) <= tiling.BLOCK
+    for job in _all_tiles(shape):
+        indices.append(job.tile)
+        count[job.out_index] += 1
+        assert math.prod(s.stop - s.start for s in job.out_index) <= tiling.BLOCK
+        assert job.tile_index == tuple(slice(0, d) for d in job.dims)  # the whole tile
     assert (count == 1).all()
     assert indices == list(range(len(indices)))
 

@@ -12,7 +12,6 @@ import functools
 import itertools
 import math
 import operator
-from collections.abc import Iterator
 from typing import Any
 from typing import NamedTuple
 
@@ -28,7 +27,6 @@ __all__ = [
     "jobs",
     "selection",
     "tile_shape",
-    "tiles",
 ]
 
 #: The largest number of elements in one tile (one random stream).
@@ -58,20 +56,6 @@ def tile_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
         axis = max(range(len(tile)), key=lambda a: (tile[a], -a))
         tile[axis] = (tile[axis] + 1) // 2
     return tuple(tile)
-
-
-def tiles(shape: tuple[int, ...]) -> Iterator[tuple[int, tuple[slice, ...]]]:
-    """Yield ``(block index, slices)`` for every tile of ``shape``, in C order."""
-    tile = tile_shape(shape)
-    counts = [-(-d // t) for d, t in zip(shape, tile, strict=True)]
-    for index, corner in enumerate(np.ndindex(*counts)):
-        yield (
-            index,
-            tuple(
-                slice(c * t, min((c + 1) * t, d))
-                for c, t, d in zip(corner, tile, shape, strict=True)
-            ),
-        )
 
 
 def selection(region: Region, shape: tuple[int, ...]) -> tuple[list[range], tuple[int, ...]]:
