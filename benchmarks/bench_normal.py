@@ -31,13 +31,14 @@ import numpy as np
 from timing import rounds
 
 from weightinit._engine import kernels
-from weightinit._engine import keys
+from weightinit._engine import streams
 from weightinit._engine.tiles import BLOCK
+from weightinit.seeds import root_key
 
 Array = np.ndarray[Any, Any]
 SIDE = 4096
 TILES_PER_BATCH = 4
-KEY = keys.root_key(0)
+KEY = root_key(0)
 
 
 def _log(s: Array, scratch: kernels.Scratch) -> Array:
@@ -191,7 +192,7 @@ def fill(
         scratch = kernels.Scratch()
         for first in range(0, tiles, TILES_PER_BATCH):
             batch = list(range(first, min(first + TILES_PER_BATCH, tiles)))
-            generators = keys.streams([(KEY, t) for t in batch])
+            generators = streams.streams([(KEY, t) for t in batch])
             values = transform(generators, BLOCK, scratch)
             flat[batch[0] : batch[-1] + 1] = values[:, :BLOCK]
 
@@ -200,7 +201,7 @@ def fill(
 
 def check(transform: Callable[[list[np.random.Generator], int, kernels.Scratch], Array]) -> str:
     """Mean, standard deviation and tail frequency of one batch (sanity, not a test)."""
-    generators = keys.streams([(KEY, t) for t in range(4)])
+    generators = streams.streams([(KEY, t) for t in range(4)])
     values = transform(generators, BLOCK, kernels.Scratch()).ravel()
     tail, exact = float(np.mean(np.abs(values) > 3.0)), math.erfc(3 / math.sqrt(2))
     return f"mean {values.mean():+.4f} std {values.std():.4f} P(|z|>3) {tail:.5f} ({exact:.5f})"

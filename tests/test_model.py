@@ -293,13 +293,13 @@ def test_a_bad_entry_leaves_a_generator_untouched() -> None:
 
 
 def test_many_tiny_tensors_keep_few_stream_objects() -> None:
-    from weightinit._engine import keys
     from weightinit._engine import run
+    from weightinit._engine import streams
 
     params = {f"b{i}": (wi.uniform(), (1,)) for i in range(5000)}
     values = wi.initialize(params, 0, threads=1)
     assert len(values) == 5000
-    assert len(keys._STREAMS.pool) <= keys.KEPT_STREAMS
+    assert len(streams._STREAMS.pool) <= streams.KEPT_STREAMS
     assert run.MAX_TILES_PER_BATCH == 1024
     assert values["b4999"].tobytes() == _alone("b4999", params["b4999"], 0).tobytes()
 

@@ -36,9 +36,9 @@ from hypothesis import strategies as st
 
 import weightinit as wi
 from weightinit import presets
-from weightinit._engine.keys import Key
 from weightinit.fans import LAYOUTS
 from weightinit.initializers import Initializer
+from weightinit.seeds import Key
 
 # --------------------------------------------------------------------------- the surface
 

@@ -14,8 +14,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import weightinit as wi
-from weightinit._engine import keys
 from weightinit._engine import run
+from weightinit._engine import streams
 from weightinit._engine.kernels import Scratch
 
 INITS = [
@@ -73,13 +73,13 @@ def test_region_equals_slice_of_full(
 @pytest.mark.parametrize("init", [wi.he_normal(), wi.he_uniform(), wi.truncated_normal()])
 def test_region_generates_only_touched_tiles(monkeypatch: pytest.MonkeyPatch, init) -> None:
     started: list[int] = []
-    original = keys.Stream.start
+    original = streams.Stream.start
 
     def counting(self, key, block):  # type: ignore[no-untyped-def]
         started.append(block)
         return original(self, key, block)
 
-    monkeypatch.setattr(keys.Stream, "start", counting)
+    monkeypatch.setattr(streams.Stream, "start", counting)
     shape = (4096, 4096)  # 256 tiles of 256 x 256, 16 per row of tiles
     part = init(shape, seed=0, region=np.s_[:, 1000:1100])
     assert part.shape == (4096, 100)

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 import weightinit as wi
 from weightinit._engine import qr
 from weightinit._engine import run
-from weightinit._engine.keys import root_key
 from weightinit.distributions import Distribution
 from weightinit.initializers import Builder
+from weightinit.seeds import root_key
 
 #: z for two-sided checks with failure odds of about 2e-9 on a correct implementation.
 Z = 6.0

@@ -7,7 +7,6 @@
 """
 
 from weightinit import presets
-from weightinit._engine.keys import Key
 from weightinit.activations import activations
 from weightinit.activations import gain
 from weightinit.activations import register_activation
@@ -40,6 +39,7 @@ from weightinit.recommend import recommend
 from weightinit.registry import get
 from weightinit.registry import names
 from weightinit.registry import register
+from weightinit.seeds import Key
 from weightinit.structured import delta_orthogonal
 from weightinit.structured import dirac
 from weightinit.structured import identity

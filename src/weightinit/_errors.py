@@ -16,6 +16,9 @@ from collections.abc import Iterable
 from typing import Any
 from typing import TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -162,3 +165,28 @@ def resolve_name(what: str, value: object, table: dict[str, str], choices: Itera
         if key in table:
             return table[key]
     raise choice_error(what, value, choices, table)
+
+
+#: The output dtypes, in the order error messages list them.
+DTYPES = ("float16", "float32", "float64")
+
+
+def check_dtype(dtype: npt.DTypeLike) -> np.dtype[np.floating[Any]]:
+    """Return ``np.dtype(dtype)`` if it is float16, float32 or float64 (``None``: float32);
+    else a ``TypeError`` that lists them."""
+    if dtype is None:
+        return np.dtype(np.float32)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}.") from None
+    if resolved.kind != "f" or resolved.name not in DTYPES:
+        raise TypeError(f"dtype must be one of {', '.join(DTYPES)}; got {resolved.name!r}.")
+    return resolved  # type: ignore[return-value]
+
+
+def check_threads(threads: object) -> int | None:
+    """Validate ``threads``: ``None`` or an integer >= 1."""
+    if threads is None:
+        return None
+    return integer("threads", threads, minimum=1)

@@ -13,12 +13,12 @@ import numpy as np
 import numpy.typing as npt
 
 from weightinit import registry
-from weightinit._engine.keys import Key
-from weightinit._engine.keys import SeedLike
-from weightinit._engine.run import check_dtype
+from weightinit._errors import check_dtype
 from weightinit._errors import install_hint
 from weightinit.fans import Weight
 from weightinit.initializers import Initializer
+from weightinit.seeds import Key
+from weightinit.seeds import SeedLike
 
 __all__ = ["array"]
 

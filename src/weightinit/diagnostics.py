@@ -22,9 +22,6 @@ import numpy.typing as npt
 
 from weightinit import families
 from weightinit import registry as _registry
-from weightinit._engine.keys import Key
-from weightinit._engine.keys import SeedLike
-from weightinit._engine.keys import check_seed
 from weightinit._errors import integer
 from weightinit._errors import real
 from weightinit.activations import expect
@@ -36,6 +33,9 @@ from weightinit.report import Comparison
 from weightinit.report import LayerStats
 from weightinit.report import Report
 from weightinit.report import report_json as report_json
+from weightinit.seeds import Key
+from weightinit.seeds import SeedLike
+from weightinit.seeds import check_seed
 
 __all__ = ["Comparison", "LayerStats", "Report", "compare", "diagnose"]
 

@@ -17,10 +17,10 @@ import numpy as np
 import numpy.typing as npt
 
 from weightinit._engine import kernels
-from weightinit._engine.keys import SeedLike
-from weightinit._engine.keys import root_key
 from weightinit._engine.run import Request
 from weightinit._engine.run import compute_type
+from weightinit.seeds import SeedLike
+from weightinit.seeds import root_key
 
 __all__ = [
     "TRUNCATION_STD",

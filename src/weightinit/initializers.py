@@ -22,17 +22,17 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from weightinit._engine.keys import SeedLike
-from weightinit._engine.keys import check_seed
 from weightinit._engine.run import Request
 from weightinit._engine.run import assign
-from weightinit._engine.run import check_dtype
-from weightinit._engine.run import check_threads
 from weightinit._engine.run import generate
 from weightinit._engine.tiles import Region
 from weightinit._engine.tiles import selection
+from weightinit._errors import check_dtype
+from weightinit._errors import check_threads
 from weightinit.distributions import Distribution
 from weightinit.fans import Weight
+from weightinit.seeds import SeedLike
+from weightinit.seeds import check_seed
 
 __all__ = ["Builder", "Initializer", "Prepared", "Weight", "checked_plan", "labelled", "write_all"]
 

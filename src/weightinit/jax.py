@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from weightinit import registry
-from weightinit._engine.keys import Key
 from weightinit._errors import install_hint
 from weightinit.fans import Weight
 from weightinit.initializers import checked_plan
+from weightinit.seeds import Key
 
 __all__ = ["haiku_initializer", "initializer", "make_array", "seed_from_key"]
 

@@ -12,9 +12,9 @@ import keras
 import numpy as np
 
 from weightinit import registry
-from weightinit._engine.keys import Key
-from weightinit._engine.keys import check_seed
 from weightinit.fans import Weight
+from weightinit.seeds import Key
+from weightinit.seeds import check_seed
 
 __all__ = ["Initializer"]
 

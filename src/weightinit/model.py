@@ -22,17 +22,17 @@ import numpy as np
 import numpy.typing as npt
 
 from weightinit import registry
-from weightinit._engine.keys import Key
-from weightinit._engine.keys import SeedLike
-from weightinit._engine.keys import check_seed
-from weightinit._engine.run import check_dtype
-from weightinit._engine.run import check_threads
+from weightinit._errors import check_dtype
+from weightinit._errors import check_threads
 from weightinit._errors import install_hint
 from weightinit.fans import Weight
 from weightinit.initializers import Initializer
 from weightinit.initializers import Prepared
 from weightinit.initializers import checked_plan
 from weightinit.initializers import write_all
+from weightinit.seeds import Key
+from weightinit.seeds import SeedLike
+from weightinit.seeds import check_seed
 
 __all__ = ["Param", "initialize"]
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from weightinit._engine.keys import Key
 from weightinit._errors import install_hint
 from weightinit._text import blocks
 from weightinit._text import side_by_side
+from weightinit.seeds import Key
 
 __all__ = ["Comparison", "LayerStats", "Report", "report_json"]
 

@@ -19,8 +19,6 @@ import numpy as np
 import numpy.typing as npt
 
 from weightinit._engine import qr
-from weightinit._engine.keys import SeedLike
-from weightinit._engine.keys import root_key
 from weightinit._errors import real
 from weightinit._errors import shape_hint
 from weightinit.distributions import Constant
@@ -29,6 +27,8 @@ from weightinit.fans import check_groups
 from weightinit.initializers import Builder
 from weightinit.initializers import Initializer
 from weightinit.initializers import Weight
+from weightinit.seeds import SeedLike
+from weightinit.seeds import root_key
 
 __all__ = [
     "DeltaOrthogonal",

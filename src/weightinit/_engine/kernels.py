@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from weightinit._engine.keys import MASK64
+from weightinit._engine.streams import MASK64
 from weightinit._engine.tiles import BLOCK
 
 __all__ = ["NORMAL_LIMIT", "Law", "Scratch", "batch_kind", "rows"]

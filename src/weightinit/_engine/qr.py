@@ -16,10 +16,10 @@ import numpy as np
 import numpy.typing as npt
 
 from weightinit._engine import kernels
-from weightinit._engine.keys import Words
 from weightinit._engine.run import Request
 from weightinit._engine.run import compute_type
 from weightinit._engine.run import generate
+from weightinit._engine.streams import Words
 
 __all__ = ["QR_BLOCKED_MIN", "blocked_q", "gaussian", "haar_blocks"]
 

@@ -21,19 +21,15 @@ import numpy.typing as npt
 
 from weightinit._engine import kernels
 from weightinit._engine import tiles as _tiles
-from weightinit._engine.keys import Words
-from weightinit._engine.keys import release
-from weightinit._engine.keys import streams
-from weightinit._errors import integer
+from weightinit._engine.streams import Words
+from weightinit._engine.streams import release
+from weightinit._engine.streams import streams
 
 __all__ = [
-    "DTYPES",
     "MAX_DEFAULT_THREADS",
     "PARALLEL_MIN",
     "Request",
     "assign",
-    "check_dtype",
-    "check_threads",
     "compute_type",
     "default_threads",
     "generate",
@@ -41,8 +37,6 @@ __all__ = [
 
 Array = npt.NDArray[Any]
 
-#: The output dtypes, in the order error messages list them.
-DTYPES = ("float16", "float32", "float64")
 #: From this many generated elements on, ``threads=None`` uses :func:`default_threads`.
 PARALLEL_MIN = 2**20
 #: The most tiles in one batch: each holds a stream object while the batch is drawn.
@@ -54,31 +48,10 @@ SMALL_TILE = 2**14
 MAX_DEFAULT_THREADS = 8
 
 
-def check_dtype(dtype: npt.DTypeLike) -> np.dtype[np.floating[Any]]:
-    """Return ``np.dtype(dtype)`` if it is float16, float32 or float64 (``None``: float32);
-    else a ``TypeError`` that lists them."""
-    if dtype is None:
-        return np.dtype(np.float32)
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}.") from None
-    if resolved.kind != "f" or resolved.name not in DTYPES:
-        raise TypeError(f"dtype must be one of {', '.join(DTYPES)}; got {resolved.name!r}.")
-    return resolved  # type: ignore[return-value]
-
-
 def compute_type(dtype: np.dtype[Any]) -> type[np.floating[Any]]:
     """The type values are computed in before they are stored as ``dtype``: float64 for
     float64 output, float32 for float32 and float16 (which is float32 rounded once)."""
     return np.float64 if dtype.itemsize == 8 else np.float32
-
-
-def check_threads(threads: object) -> int | None:
-    """Validate ``threads``: ``None`` or an integer >= 1."""
-    if threads is None:
-        return None
-    return integer("threads", threads, minimum=1)
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from weightinit import registry
-from weightinit._engine.keys import Key
-from weightinit._engine.keys import SeedLike
 from weightinit.model import Param
 from weightinit.model import initialize
+from weightinit.seeds import Key
+from weightinit.seeds import SeedLike
 from weightinit.torch._plan import Plan
 from weightinit.torch._plan import plan
 from weightinit.torch._plan import torch_module

@@ -1,9 +1,9 @@
-"""Seeds, root keys and the SFC64 stream of each tile.
+"""Seeds and keys: what ``seed=`` accepts, and the root key every value is a function of.
 
-A seed resolves once into a root key of four 64-bit words (by :class:`numpy.random.SeedSequence`);
-tile ``i`` of a tensor draws from its own SFC64 stream, whose state is a bijective mix of the
-root key and ``i``. So a value depends on the seed and its tile alone, never on the order or
-the thread that makes it.
+A seed resolves once into a root key of four 64-bit words (by
+:class:`numpy.random.SeedSequence`); :class:`Key` holds one, and :meth:`Key.fold_in` derives
+a child key from a name, so each parameter of a model is keyed by its name. The engine draws
+tile ``i`` of a tensor from a stream keyed by the root key's words and ``i``.
 """
 
 from __future__ import annotations
@@ -12,21 +12,18 @@ import functools
 import hashlib
 import operator
 import struct
-import threading
 from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
 
+from weightinit._engine.streams import MASK64
+from weightinit._engine.streams import Words
 from weightinit._errors import integer
 
-__all__ = ["Key", "SeedLike", "check_seed", "release", "root_key", "streams"]
-
-MASK64 = (1 << 64) - 1
+__all__ = ["Key", "SeedLike", "Words", "check_seed", "root_key"]
 
 SeedLike = Union[None, int, np.integer, np.random.SeedSequence, np.random.Generator, "Key"]
-
-Words = tuple[int, int, int, int]
 
 _FOLD_DOMAIN = b"weightinit.fold_in\0"
 
@@ -150,63 +147,3 @@ def root_key(seed: SeedLike) -> Words:
     if seed is None:
         return _key_from_sequence(np.random.SeedSequence())
     return _key_from_int(operator.index(seed))
-
-
-def _mix64(z: int) -> int:
-    # The finaliser of SplitMix64 (Steele, Lea & Flood 2014): a bijection on 64-bit words.
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
-
-
-class Stream:
-    """One SFC64 bit generator, re-keyed for each tile."""
-
-    def __init__(self) -> None:
-        self.bitgen = np.random.SFC64(0)
-        self.generator = np.random.Generator(self.bitgen)
-        self._state = np.empty(4, dtype=np.uint64)
-
-    def start(self, key: Words, tile: int) -> np.random.Generator:
-        """The generator at the start of tile ``tile``'s stream under ``key``."""
-        salt = _mix64((tile * 0x9E3779B97F4A7C15 + key[3]) & MASK64)
-        for j in range(3):
-            self._state[j] = _mix64((key[j] ^ salt) + j * 0xD1B54A32D192ED03 & MASK64)
-        self._state[3] = 1
-        self.bitgen.state = {
-            "bit_generator": "SFC64",
-            "state": {"state": self._state},
-            "has_uint32": 0,
-            "uinteger": 0,
-        }
-        self.bitgen.random_raw(12)  # as SFC64's own seeding does: mix the state first
-        return self.generator
-
-
-class _Streams(threading.local):
-    """Each thread's stream objects (about a kilobyte each), reused from call to call; at
-    most :data:`KEPT_STREAMS` of them outlive a call (see :func:`release`)."""
-
-    def __init__(self) -> None:
-        self.pool: list[Stream] = []
-
-
-_STREAMS = _Streams()
-
-
-#: The stream objects a thread keeps between calls.
-KEPT_STREAMS = 64
-
-
-def release() -> None:
-    """Drop this thread's stream objects beyond :data:`KEPT_STREAMS`."""
-    del _STREAMS.pool[KEPT_STREAMS:]
-
-
-def streams(tiles: list[tuple[Words, int]]) -> list[np.random.Generator]:
-    """The generators of ``tiles`` (``(root key, tile number)`` pairs), each at the start of
-    its stream: one object per tile, reused by this thread's next call."""
-    pool = _STREAMS.pool
-    while len(pool) < len(tiles):
-        pool.append(Stream())
-    return [stream.start(key, tile) for stream, (key, tile) in zip(pool, tiles, strict=False)]
