@@ -177,7 +177,11 @@ def ziggurat_fast_path(
 
 def box_muller(generators: list[np.random.Generator], n: int, scratch: kernels.Scratch) -> Array:
     return kernels.rows(
-        scratch, generators, n, np.float32, [kernels.Law("normal", 0.0, 1.0)] * len(generators)
+        scratch,
+        generators,
+        n,
+        np.float32,
+        [kernels.Law("normal", loc=0.0, scale=1.0)] * len(generators),
     )
 
 

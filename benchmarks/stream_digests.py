@@ -133,7 +133,7 @@ def _configs() -> Iterator[tuple[str, Any, tuple[int, ...], dict[str, Any]]]:
             shape: tuple[int, ...] = (120,) if recurrent else (40,)
         else:
             shape = (120, 30) if recurrent else (40, 300)
-        yield f"preset:{name}", init, shape, {"seed": 1, "layout": presets.LAYOUTS[name]}
+        yield f"preset:{name}", init, shape, {"seed": 1, "layout": presets.PRESET_LAYOUTS[name]}
 
 
 def main() -> None:

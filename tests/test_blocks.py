@@ -92,7 +92,7 @@ def test_orthogonal_is_orthogonal_per_gate(gain) -> None:
         np.testing.assert_allclose(gate @ gate.T, gain**2 * np.eye(hidden), atol=2e-5 * gain**2)
     # The stacked weight as a whole is not: its gates are independent draws.
     assert not np.allclose(w[:hidden] @ w[hidden : 2 * hidden].T, 0.0, atol=1e-3)
-    plan = wi.orthogonal(gain).plan((4 * hidden, hidden), layout="pytorch", blocks=4)
+    plan = wi.orthogonal(gain).recipe((4 * hidden, hidden), layout="pytorch", blocks=4)
     assert plan.variance() == gain**2 / hidden
 
 

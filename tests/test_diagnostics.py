@@ -26,7 +26,7 @@ import pytest
 import weightinit as wi
 from weightinit.diagnostics import Comparison
 from weightinit.diagnostics import LayerStats
-from weightinit.distributions import Constant
+from weightinit.distributions import ConstantDistribution
 from weightinit.initializers import Builder
 from weightinit.initializers import Weight
 
@@ -424,21 +424,21 @@ class ScaledIdentity(wi.Initializer):
 
     c: float = 0.5
 
-    def _plan(self, weight: Weight) -> Builder:
+    def _recipe(self, weight: Weight) -> Builder:
         rows, cols = weight.canonical_shape  # a builder works in the order (out, in)
 
         def build(dtype: Any, seed: Any, threads: Any) -> Array:
             return self.c * np.eye(rows, cols)
 
         reason = "c * I has no per-element distribution"
-        return Builder(build, Constant(abs(self.c)), weight.axes, None, reason)
+        return Builder(build, ConstantDistribution(abs(self.c)), weight.axes, None, reason)
 
 
 def test_scaled_identity_is_c_times_the_identity_with_no_variance() -> None:
     init = ScaledIdentity(0.5)
     np.testing.assert_array_equal(init((3, 4), np.float64), 0.5 * np.eye(3, 4))
     assert init((2, 2)).dtype == np.float32
-    assert init.plan((3, 3)).elementwise is False
+    assert init.recipe((3, 3)).elementwise is False
     with pytest.raises(ValueError, match="c \\* I has no per-element distribution"):
         init.variance((3, 3))
 

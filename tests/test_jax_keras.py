@@ -82,20 +82,22 @@ def _numpy(keras, variable) -> np.ndarray:  # type: ignore[no-untyped-def]
 
 
 def test_keras_layers_get_name_keyed_values(keras) -> None:
-    from weightinit.keras import Initializer
+    from weightinit.keras import KerasInitializer
 
-    dense = keras.layers.Dense(32, kernel_initializer=Initializer("he_normal", seed=3, name="fc"))
+    dense = keras.layers.Dense(
+        32, kernel_initializer=KerasInitializer("he_normal", seed=3, name="fc")
+    )
     dense.build((None, 20))
     key = wi.Key.from_seed(3).fold_in("fc")
     assert np.array_equal(_numpy(keras, dense.kernel), wi.he_normal()((20, 32), seed=key))
     depthwise = keras.layers.DepthwiseConv2D(
         3, depth_multiplier=2,
-        depthwise_initializer=Initializer("he_uniform", seed=3, layout="keras_depthwise"),
+        depthwise_initializer=KerasInitializer("he_uniform", seed=3, layout="keras_depthwise"),
     )  # fmt: skip
     depthwise.build((None, 8, 8, 4))
     expected = wi.he_uniform()((3, 3, 4, 2), seed=3, layout="keras_depthwise")
     assert np.array_equal(_numpy(keras, depthwise.kernel), expected)
-    unseeded = Initializer(wi.normal(1.0))
+    unseeded = KerasInitializer(wi.normal(1.0))
     a, b = (np.asarray(keras.ops.convert_to_numpy(unseeded((4, 4)))) for _ in range(2))
     assert not np.array_equal(a, b)
 
@@ -104,10 +106,10 @@ def test_keras_layers_get_name_keyed_values(keras) -> None:
 # deprecates; the warning is Keras', not this package's.
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_keras_config_and_saved_models_round_trip(keras, tmp_path) -> None:
-    from weightinit.keras import Initializer
+    from weightinit.keras import KerasInitializer
 
-    init = Initializer(wi.orthogonal(gain=2.0), seed=1, name="dense")
-    again = Initializer.from_config(init.get_config())
+    init = KerasInitializer(wi.orthogonal(gain=2.0), seed=1, name="dense")
+    again = KerasInitializer.from_config(init.get_config())
     assert again.get_config() == init.get_config()
     assert again.init == wi.orthogonal(gain=2.0)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, kernel_initializer=init)])
@@ -120,7 +122,7 @@ def test_keras_config_and_saved_models_round_trip(keras, tmp_path) -> None:
     config = loaded.layers[0].get_config()["kernel_initializer"]
     assert config["config"]["init"] == {"name": "orthogonal", "gain": 2.0}
     with pytest.raises(ValueError, match="layout must be one of"):
-        Initializer("he_normal", layout="sideways")
+        KerasInitializer("he_normal", layout="sideways")
 
 
 def test_haiku_initializer_uses_haikus_key(jax) -> None:
@@ -160,13 +162,13 @@ def test_jax_vmap_and_x64(jax) -> None:
 
 
 def test_keras_blocks_make_gates_orthogonal(keras) -> None:
-    from weightinit.keras import Initializer
+    from weightinit.keras import KerasInitializer
 
-    init = Initializer(wi.orthogonal(), seed=0, blocks=4)
+    init = KerasInitializer(wi.orthogonal(), seed=0, blocks=4)
     kernel = np.asarray(keras.ops.convert_to_numpy(init((16, 64))))  # (H, 4 H), in_out
     for gate in np.split(kernel, 4, axis=1):
         np.testing.assert_allclose(gate.T @ gate, np.eye(16), atol=1e-5)
-    assert Initializer.from_config(init.get_config()).get_config()["blocks"] == 4
+    assert KerasInitializer.from_config(init.get_config()).get_config()["blocks"] == 4
 
 
 _SHARDING_SCRIPT = r"""

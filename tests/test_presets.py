@@ -21,7 +21,7 @@ from weightinit import presets
 from weightinit.distributions import TRUNCATION_STD
 from weightinit.distributions import truncated_variance
 from weightinit.families import VarianceScaling
-from weightinit.presets import LAYOUTS
+from weightinit.presets import PRESET_LAYOUTS
 from weightinit.presets import PRESETS
 from weightinit.presets import Recurrent
 from weightinit.presets import describe
@@ -199,7 +199,7 @@ def test_keras_dense_uses_glorot_with_zero_bias() -> None:
 
 
 def test_layouts_table() -> None:
-    for name, layout in LAYOUTS.items():
+    for name, layout in PRESET_LAYOUTS.items():
         framework = name.split(".")[0]
         if name.startswith("pytorch.conv_transpose"):
             assert layout == "pytorch_transposed"
@@ -214,7 +214,7 @@ def test_layouts_table() -> None:
 
 def test_pytorch_linear_lies_within_one_over_sqrt_fan_in_in_out_in_layout() -> None:
     shape = (256, 784)  # torch.nn.Linear(784, 256).weight
-    w = preset("pytorch.linear")(shape, seed=0, layout=LAYOUTS["pytorch.linear"])
+    w = preset("pytorch.linear")(shape, seed=0, layout=PRESET_LAYOUTS["pytorch.linear"])
     bound = 1.0 / math.sqrt(784)
     assert w.shape == shape and w.dtype == np.float32
     assert float(np.abs(w).max()) <= bound * (1 + 1e-6)
@@ -236,7 +236,7 @@ def test_pytorch_linear_lies_within_one_over_sqrt_fan_in_in_out_in_layout() -> N
 def test_pytorch_convs_lie_within_one_over_sqrt_fan_in(
     name: str, shape: tuple[int, ...], fan_in: int
 ) -> None:
-    w = preset(name)(shape, seed=1, layout=LAYOUTS[name])
+    w = preset(name)(shape, seed=1, layout=PRESET_LAYOUTS[name])
     assert float(np.abs(w).max()) <= (1 + 1e-6) / math.sqrt(fan_in)
     assert preset(name).variance(shape, layout="out_in") == pytest.approx(1 / (3 * fan_in))
 
@@ -256,7 +256,7 @@ def test_pytorch_conv_transpose_scales_by_pytorchs_fan_in() -> None:
 def test_haiku_is_a_normal_of_stddev_one_over_sqrt_fan_in_cut_at_two() -> None:
     shape = (784, 256)
     init = preset("haiku.linear")
-    dist = init.plan(shape)
+    dist = init.recipe(shape)
     # Pre-truncation standard deviation 1 / sqrt(fan_in), cut at two of them.
     assert dist.std == pytest.approx(1.0 / math.sqrt(784), rel=1e-14)
     assert dist.bound == 2.0
@@ -332,10 +332,10 @@ def test_recurrent_is_uniform_one_over_sqrt_hidden(
     assert init == Recurrent(gates)
     for shape in shapes:
         assert shape[0] == gates * hidden
-        dist = init.plan(shape)
+        dist = init.recipe(shape)
         assert (dist.low, dist.high) == (-bound, bound)
         assert init.variance(shape) == pytest.approx(bound * bound / 3)
-        w = init(shape, seed=5, layout=LAYOUTS[name])
+        w = init(shape, seed=5, layout=PRESET_LAYOUTS[name])
         assert w.shape == shape
         assert float(np.abs(w).max()) <= bound * (1 + 1e-6)
         assert float(np.abs(w).max()) >= bound * (1 - 30 / w.size)
@@ -399,9 +399,9 @@ def test_docstring_names_layer_version_and_layout(name: str) -> None:
         name.split(".")[0]
     ]
     assert re.search(rf"{framework}[^,]*\d", doc), doc  # the framework and a version number
-    assert repr(LAYOUTS[name]) in doc
+    assert repr(PRESET_LAYOUTS[name]) in doc
     axes = {"out_in": "(out, in", "in_out": "(*kernel, in, out)", "pytorch_transposed": "(in, out"}
-    assert axes[LAYOUTS[name]] in doc
+    assert axes[PRESET_LAYOUTS[name]] in doc
     if name.endswith(".bias"):
         assert "bias" in doc or f"{layer} b:" in doc  # Haiku calls its bias parameter b
 
@@ -419,7 +419,7 @@ def test_describe_lists_every_preset() -> None:
     assert len(lines) == len(PRESETS)
     for line, name in zip(lines, PRESETS, strict=True):
         assert line.split()[0] == name
-        assert LAYOUTS[name] in line
+        assert PRESET_LAYOUTS[name] in line
         if name in NEEDS_FAN_IN:
             assert line.endswith("needs fan_in")
         else:

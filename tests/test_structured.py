@@ -772,7 +772,7 @@ def test_variance_raises_where_there_is_no_common_variance(init, shape, layout) 
     with pytest.raises(ValueError, match=rf"^{name} .* no common per-element variance"):
         init.variance(shape, layout=layout)
     # The plan says the same: the weight is built whole, with no common moments.
-    plan = init.plan(shape, layout=layout)
+    plan = init.recipe(shape, layout=layout)
     assert plan.elementwise is False
     with pytest.raises(ValueError, match=rf"^{name} .* no common per-element variance"):
         plan.mean()
@@ -790,7 +790,7 @@ STRUCTURED_PLANS = [
 @pytest.mark.parametrize(("init", "shape"), STRUCTURED_PLANS, ids=repr)
 def test_structured_initializers_build_whole_weights(init, shape) -> None:
     # What was the Structured base class is now a plan that is not element-wise: a Builder.
-    plan = init.plan(shape)
+    plan = init.recipe(shape)
     assert isinstance(plan, Builder)
     assert plan.elementwise is False
     w = init(shape, np.float64, seed=2)
@@ -805,7 +805,7 @@ def test_structured_initializers_build_whole_weights(init, shape) -> None:
     "init", [wi.he_normal(), wi.zeros(), wi.uniform(), wi.truncated_normal()], ids=repr
 )
 def test_elementwise_initializers_plan_a_distribution(init) -> None:
-    plan = init.plan((6, 4))
+    plan = init.recipe((6, 4))
     assert isinstance(plan, Distribution)
     assert plan.elementwise is True
 

@@ -188,10 +188,10 @@ def _standardised_kurtosis(
         # A fraction p of N(0, s^2) values, the rest zeros: E[x^4] / E[x^2]^2 = 3 / p.
         kept = init.variance(shape, layout=layout) / init.stddev**2
         return 3.0 / kept
-    dist = init.plan(shape, layout=layout, groups=groups)
-    if isinstance(dist, distributions.Uniform):
+    dist = init.recipe(shape, layout=layout, groups=groups)
+    if isinstance(dist, distributions.UniformDistribution):
         return 9.0 / 5.0
-    if isinstance(dist, distributions.TruncatedNormal) and dist.bound < 8.0:
+    if isinstance(dist, distributions.TruncatedNormalDistribution) and dist.bound < 8.0:
         b = dist.bound
         m2 = truncated_variance(b)
         tail = 2.0 * math.exp(-0.5 * b * b) / math.sqrt(2.0 * math.pi) / math.erf(b / math.sqrt(2))
@@ -219,10 +219,10 @@ def check_distribution(
     assert abs(stats["mean"] - _mean(init)) <= Z * sigma / math.sqrt(n)
     if isinstance(init, (Orthogonal, Sparse)):
         return
-    dist = init.plan(shape, layout=layout, groups=groups)
-    if isinstance(dist, distributions.Uniform):
+    dist = init.recipe(shape, layout=layout, groups=groups)
+    if isinstance(dist, distributions.UniformDistribution):
         edge, density = max(abs(dist.low), abs(dist.high)), 1.0 / (dist.high - dist.low)
-    elif isinstance(dist, distributions.TruncatedNormal) and dist.bound < 8.0:
+    elif isinstance(dist, distributions.TruncatedNormalDistribution) and dist.bound < 8.0:
         edge = abs(dist.loc) + dist.bound * dist.std
         density = (
             math.exp(-0.5 * dist.bound**2)
@@ -283,8 +283,8 @@ def check_init(record: dict[str, Any]) -> None:
         # PyTorch's formula on PyTorch's fans equals our exact variance: no sampling here.
         ours = math.sqrt(init.variance(shape, layout=layout))
         assert ours == pytest.approx(record["formula_std"], rel=1e-12)
-        dist = init.plan(shape, layout=layout)
-        if isinstance(dist, distributions.Uniform):
+        dist = init.recipe(shape, layout=layout)
+        if isinstance(dist, distributions.UniformDistribution):
             assert dist.high == pytest.approx(math.sqrt(3.0) * record["formula_std"], rel=1e-12)
 
 
@@ -363,7 +363,7 @@ def check_layer(layer: dict[str, Any]) -> None:
             assert init == fan_in_bias(fan_in)
             check_distribution(stats, init)
         else:
-            assert wi.presets.LAYOUTS[name] == layout
+            assert wi.presets.PRESET_LAYOUTS[name] == layout
             check_distribution(stats, preset(name), layout, groups)
 
 

@@ -97,7 +97,7 @@ def array(
     weight = Weight.checked(shape, layout, groups, blocks)
     dims = weight.shape
     resolved = check_dtype(dtype)
-    if not initializer._plan(weight).elementwise:
+    if not initializer._recipe(weight).elementwise:
         raise ValueError(
             f"{initializer!r} builds the whole weight at once, so it cannot be made chunk by "
             "chunk; use an element-wise initializer, or compute it in memory."

@@ -249,7 +249,7 @@ def _weight_variance(init: Initializer, width: int) -> float:
     """The weights' variance if the mean-field map applies (zero-mean weights), else NaN."""
     try:
         variance = init.variance((width, width))
-        mean = init.plan((width, width)).mean()
+        mean = init.recipe((width, width)).mean()
     except (ValueError, TypeError):  # no common per-element mean and variance
         return math.nan
     return variance if mean == 0.0 else math.nan

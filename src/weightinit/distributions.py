@@ -24,12 +24,12 @@ from weightinit.seeds import root_key
 
 __all__ = [
     "TRUNCATION_STD",
-    "Constant",
+    "ConstantDistribution",
     "Distribution",
-    "Normal",
-    "TruncatedNormal",
-    "Undefined",
-    "Uniform",
+    "NormalDistribution",
+    "TruncatedNormalDistribution",
+    "UndefinedDistribution",
+    "UniformDistribution",
     "check_representable",
     "truncated_variance",
 ]
@@ -150,7 +150,7 @@ class _Random(Distribution):
 
 
 @dataclass(frozen=True)
-class Constant(Distribution):
+class ConstantDistribution(Distribution):
     """Every element equals ``value``."""
 
     value: float
@@ -172,11 +172,11 @@ class Constant(Distribution):
         self, out: Array, seed: SeedLike, shape: tuple[int, ...], ranges: list[range]
     ) -> Request:
         # No stream is drawn: the seed is not even resolved (a Generator is not advanced).
-        return Request(out, kernels.Law("constant", self.value), None, shape, ranges)
+        return Request(out, kernels.Law("constant", loc=self.value), None, shape, ranges)
 
 
 @dataclass(frozen=True)
-class Normal(_Random):
+class NormalDistribution(_Random):
     """``N(mean, std**2)``."""
 
     loc: float
@@ -196,11 +196,11 @@ class Normal(_Random):
         return self.std
 
     def _law(self) -> kernels.Law:
-        return kernels.Law("normal", self.loc, self.std)
+        return kernels.Law("normal", loc=self.loc, scale=self.std)
 
 
 @dataclass(frozen=True)
-class Uniform(_Random):
+class UniformDistribution(_Random):
     """``U(low, high)``; values never leave ``[low, high]``."""
 
     low: float
@@ -220,11 +220,11 @@ class Uniform(_Random):
         return self.high - self.low
 
     def _law(self) -> kernels.Law:
-        return kernels.Law("uniform", self.low, self.high)
+        return kernels.Law("uniform", low=self.low, high=self.high)
 
 
 @dataclass(frozen=True)
-class TruncatedNormal(_Random):
+class TruncatedNormalDistribution(_Random):
     """``N(loc, std**2)`` conditioned on ``|x - loc| <= bound * std``."""
 
     loc: float
@@ -244,11 +244,11 @@ class TruncatedNormal(_Random):
         return self.std * min(self.bound, 1.0)
 
     def _law(self) -> kernels.Law:
-        return kernels.Law("truncated", self.loc, self.std, self.bound)
+        return kernels.Law("truncated", loc=self.loc, scale=self.std, cut=self.bound)
 
 
 @dataclass(frozen=True)
-class Undefined(Distribution):
+class UndefinedDistribution(Distribution):
     """No law: the weight's shape leaves it undefined (a fan of zero). A weight with no
     element is still made (it is empty); anything else raises ``ValueError(reason)``."""
 

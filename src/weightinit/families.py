@@ -13,12 +13,12 @@ from weightinit._errors import choice_error
 from weightinit._errors import real
 from weightinit._errors import shape_hint
 from weightinit.distributions import TRUNCATION_STD
-from weightinit.distributions import Constant as ConstantLaw
+from weightinit.distributions import ConstantDistribution
 from weightinit.distributions import Distribution
-from weightinit.distributions import Normal
-from weightinit.distributions import TruncatedNormal as TruncatedLaw
-from weightinit.distributions import Undefined
-from weightinit.distributions import Uniform as UniformLaw
+from weightinit.distributions import NormalDistribution
+from weightinit.distributions import TruncatedNormalDistribution
+from weightinit.distributions import UndefinedDistribution
+from weightinit.distributions import UniformDistribution
 from weightinit.initializers import Initializer
 from weightinit.initializers import Weight
 
@@ -67,8 +67,8 @@ class Constant(Initializer):
     def __post_init__(self) -> None:
         object.__setattr__(self, "value", real("value", self.value))
 
-    def _plan(self, weight: Weight) -> Distribution:
-        return ConstantLaw(self.value)
+    def _recipe(self, weight: Weight) -> Distribution:
+        return ConstantDistribution(self.value)
 
     def _call(self) -> str:
         if self.value == 0.0 and math.copysign(1.0, self.value) > 0:
@@ -93,8 +93,8 @@ class ScaledNormal(Initializer):
         object.__setattr__(self, "stddev", real("stddev", self.stddev, positive=True))
         object.__setattr__(self, "mean", real("mean", self.mean))
 
-    def _plan(self, weight: Weight) -> Distribution:
-        return Normal(self.mean, self.stddev)
+    def _recipe(self, weight: Weight) -> Distribution:
+        return NormalDistribution(self.mean, self.stddev)
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,8 @@ class Uniform(Initializer):
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 
-    def _plan(self, weight: Weight) -> Distribution:
-        return UniformLaw(self.low, self.high)
+    def _recipe(self, weight: Weight) -> Distribution:
+        return UniformDistribution(self.low, self.high)
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,8 @@ class TruncatedNormal(Initializer):
         object.__setattr__(self, "mean", real("mean", self.mean))
         object.__setattr__(self, "bound", real("bound", self.bound, positive=True))
 
-    def _plan(self, weight: Weight) -> Distribution:
-        return TruncatedLaw(self.mean, self.stddev, self.bound)
+    def _recipe(self, weight: Weight) -> Distribution:
+        return TruncatedNormalDistribution(self.mean, self.stddev, self.bound)
 
 
 # --------------------------------------------------------------------------- variance scaling
@@ -242,27 +242,39 @@ class VarianceScaling(Initializer):
             f"shape {weight.shape} has {self.mode} = 0, so the variance scale / fan is undefined."
         )
 
-    def _plan(self, weight: Weight) -> Distribution:
+    def _recipe(self, weight: Weight) -> Distribution:
         fan = self._fan(weight)
         if fan == 0.0:
             # Only an empty weight can have a zero fan; it is still made (empty).
-            return Undefined(self._no_fan(weight))
+            return UndefinedDistribution(self._no_fan(weight))
         variance = self.scale / fan
         std = math.sqrt(variance)
         if self.distribution == "normal":
-            return Normal(0.0, std)
+            return NormalDistribution(0.0, std)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0) * std
-            return UniformLaw(-limit, limit)
-        return TruncatedLaw(0.0, std / TRUNCATION_STD, 2.0)
+            return UniformDistribution(-limit, limit)
+        return TruncatedNormalDistribution(0.0, std / TRUNCATION_STD, 2.0)
 
     def _variance(self, weight: Weight) -> float:
         """Exactly ``scale / fan`` (the distribution's own parameters are rounded from it)."""
         return self.target_variance(weight)
 
-    def _call(self) -> str:
+    def named_call(self) -> str | None:
+        """The shortest call of a named preset (``he_normal()``, ``glorot_uniform()``...)
+        that makes this object, or ``None`` if no named preset does.
+
+        >>> import weightinit as wi
+        >>> wi.variance_scaling(2.0, "fan_in", "normal").named_call()
+        'he_normal()'
+        >>> wi.variance_scaling(1.7, "fan_avg", "uniform").named_call() is None
+        True
+        """
         calls = _preset_calls(self.scale, self.mode, self.distribution)
-        return min(calls, key=len) if calls else super()._call()
+        return min(calls, key=len) if calls else None
+
+    def _call(self) -> str:
+        return self.named_call() or super()._call()
 
 
 # --------------------------------------------------------------------------- factories

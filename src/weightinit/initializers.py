@@ -1,6 +1,6 @@
 """The initializer contract: a frozen configuration that says what it draws or how it builds.
 
-Every initializer answers one question, :meth:`Initializer._plan`: for a weight of this shape,
+Every initializer answers one question, :meth:`Initializer._recipe`: for a weight of this shape,
 layout and groups, either the :class:`~weightinit.distributions.Distribution` each element is
 drawn from (element-wise initializers), or a :class:`Builder` that makes the whole weight
 (structured ones). This class does the rest: validation, dtypes, regions, threads, filling
@@ -34,7 +34,15 @@ from weightinit.fans import Weight
 from weightinit.seeds import SeedLike
 from weightinit.seeds import check_seed
 
-__all__ = ["Builder", "Initializer", "Prepared", "Weight", "checked_plan", "labelled", "write_all"]
+__all__ = [
+    "Builder",
+    "Initializer",
+    "Prepared",
+    "Weight",
+    "checked_recipe",
+    "labelled",
+    "write_all",
+]
 
 Array = npt.NDArray[Any]
 InitializerT = TypeVar("InitializerT", bound="Initializer")
@@ -140,7 +148,7 @@ def _parameter_names(kind: type) -> tuple[str, ...]:
 
 
 def _depthwise(
-    plan: Distribution, out: FloatArray, weight: Weight, ranges: list[range], seed: SeedLike
+    recipe: Distribution, out: FloatArray, weight: Weight, ranges: list[range], seed: SeedLike
 ) -> Prepared:
     """A depthwise kernel ``(*kernel, in, multiplier)`` is drawn as PyTorch stores the same
     layer's weight, ``(in * multiplier, 1, *kernel)`` (output channel ``c * multiplier + m``),
@@ -151,7 +159,7 @@ def _depthwise(
     channels = weight.shape[in_axis] * weight.shape[out_axis]
     drawn = (channels, 1, *(weight.shape[a] for a in kernel))
     scratch = np.empty(drawn, dtype=out.dtype)
-    request = plan.request(scratch, seed, drawn, [range(d) for d in drawn])
+    request = recipe.request(scratch, seed, drawn, [range(d) for d in drawn])
 
     def finish() -> None:
         grouped = scratch.reshape([weight.shape[a] for a in order])
@@ -166,36 +174,38 @@ def _exact(value: object) -> object:
     return value.hex() if isinstance(value, float) else value
 
 
-def _plan_uncached(
+def _recipe_uncached(
     init: Initializer, weight: Weight, dtype: np.dtype[Any]
 ) -> Distribution | Builder:
-    plan = init._plan(weight)
+    recipe = init._recipe(weight)
     if weight.size:
-        plan.check(dtype)
-    return plan
+        recipe.check(dtype)
+    return recipe
 
 
-def checked_plan(init: Initializer, weight: Weight, dtype: np.dtype[Any]) -> Distribution | Builder:
-    """``init._plan(weight)``, checked against ``dtype`` (for a weight with elements).
+def checked_recipe(
+    init: Initializer, weight: Weight, dtype: np.dtype[Any]
+) -> Distribution | Builder:
+    """``init._recipe(weight)``, checked against ``dtype`` (for a weight with elements).
 
     Plans are pure functions of the parameters, so they are cached (a model repeats few
     shapes), keyed by the exact parameter values; an initializer whose parameters cannot
-    be hashed is planned every time.
+    be hashed is asked every time.
     """
     kind = type(init)
     exact = (kind, tuple(_exact(getattr(init, name)) for name in _parameter_names(kind)))
     try:
         hash(exact)
     except TypeError:
-        return _plan_uncached(init, weight, dtype)
-    return _cached_plan(exact, init, weight, dtype)
+        return _recipe_uncached(init, weight, dtype)
+    return _cached_recipe(exact, init, weight, dtype)
 
 
 @functools.lru_cache(maxsize=1024)
-def _cached_plan(
+def _cached_recipe(
     exact: tuple[Any, ...], init: Initializer, weight: Weight, dtype: np.dtype[Any]
 ) -> Distribution | Builder:
-    return _plan_uncached(init, weight, dtype)
+    return _recipe_uncached(init, weight, dtype)
 
 
 def _literal(value: object) -> str:
@@ -208,7 +218,7 @@ class Initializer:
     """Base class of every initializer: a frozen, hashable configuration.
 
     A subclass is a frozen dataclass whose fields are its parameters; it defines
-    :meth:`_plan` and sets ``_name``, the name :func:`weightinit.get` knows it by (see
+    :meth:`_recipe` and sets ``_name``, the name :func:`weightinit.get` knows it by (see
     :func:`weightinit.register`).
 
     Examples
@@ -217,7 +227,7 @@ class Initializer:
     >>> init = wi.glorot_uniform()
     >>> init, init.variance((300, 100))
     (glorot_uniform(), 0.005)
-    >>> init.plan((300, 100)).elementwise
+    >>> init.recipe((300, 100)).elementwise
     True
     """
 
@@ -250,14 +260,14 @@ class Initializer:
         if "_call" not in cls.__dict__:
             cls._call = Initializer._call  # type: ignore[method-assign]
 
-    def _plan(self, weight: Weight) -> Distribution | Builder:
+    def _recipe(self, weight: Weight) -> Distribution | Builder:
         """What each element of ``weight`` is drawn from, or how the weight is built.
 
         Raise ``ValueError`` for a shape this initializer cannot fill; this is checked before
         any work, even for shapes that hold no element.
         """
         raise TypeError(
-            f"{type(self).__name__} does not define _plan(); Initializer is a base class: "
+            f"{type(self).__name__} does not define _recipe(); Initializer is a base class: "
             "subclass it (see weightinit.register) or use one of the factories."
         )
 
@@ -370,30 +380,30 @@ class Initializer:
         """Say what writing ``full[ranges]`` of ``weight`` into ``out`` takes, without doing
         it; :func:`write_all` then writes many at once.
 
-        ``weight`` was checked by :meth:`Weight.checked`; this checks the seed and plans
-        the weight against ``out``'s dtype. This is the hook of
+        ``weight`` was checked by :meth:`Weight.checked`; this checks the seed and the
+        weight's recipe against ``out``'s dtype. This is the hook of
         :func:`weightinit.initialize`, so a bad weight fails before any other is written.
         """
         shape = weight.shape
         check_seed(seed)
-        plan = checked_plan(self, weight, out.dtype)
+        recipe = checked_recipe(self, weight, out.dtype)
         if weight.size == 0:
             return Prepared(out.size)
-        if isinstance(plan, Distribution):  # drawn tile by tile: batched with other weights
+        if isinstance(recipe, Distribution):  # drawn tile by tile: batched with other weights
             if weight.layout == "keras_depthwise" and len(shape) >= 2:
-                return _depthwise(plan, out, weight, ranges, seed)
+                return _depthwise(recipe, out, weight, ranges, seed)
             # Tiles are cut and numbered in the canonical order (out, in, *kernel), and the
             # values land in ``out`` through the matching axis permutation.
             axes = weight.axes
-            request = plan.request(
+            request = recipe.request(
                 out.transpose(axes), seed, weight.canonical_shape, [ranges[a] for a in axes]
             )
             return Prepared(out.size, request=request)
-        return Prepared(out.size, build=functools.partial(plan.write, out, seed, shape, ranges))
+        return Prepared(out.size, build=functools.partial(recipe.write, out, seed, shape, ranges))
 
     # ------------------------------------------------------------------ describing
 
-    def plan(
+    def recipe(
         self,
         shape: int | Sequence[int],
         *,
@@ -404,10 +414,10 @@ class Initializer:
         """What each element of a weight of ``shape`` is drawn from (a ``Distribution``,
         for element-wise initializers), or how the weight is built whole (a ``Builder``).
 
-        ``plan(shape).elementwise`` says whether any region can be made alone, and
-        ``plan(shape).mean()`` is the expected value of each element.
+        ``recipe(shape).elementwise`` says whether any region can be made alone, and
+        ``recipe(shape).mean()`` is the expected value of each element.
         """
-        return self._plan(Weight.checked(shape, layout, groups, blocks))
+        return self._recipe(Weight.checked(shape, layout, groups, blocks))
 
     def variance(
         self,
@@ -426,7 +436,7 @@ class Initializer:
 
     def _variance(self, weight: Weight) -> float:
         """The variance of each element of a checked ``weight``."""
-        return self._finite(self._plan(weight).variance())
+        return self._finite(self._recipe(weight).variance())
 
     def _finite(self, variance: float) -> float:
         """``variance``, or a ``ValueError`` naming this initializer if it overflowed."""

@@ -17,7 +17,7 @@ import numpy as np
 from weightinit import registry
 from weightinit._errors import install_hint
 from weightinit.fans import Weight
-from weightinit.initializers import checked_plan
+from weightinit.initializers import checked_recipe
 from weightinit.seeds import Key
 
 __all__ = ["haiku_initializer", "initializer", "make_array", "seed_from_key"]
@@ -110,7 +110,7 @@ def initializer(
             return made._make(weight, np.dtype(host), _seed_from_words(words), None)
 
         # Checked on the host now, so a bad shape fails here rather than inside a callback.
-        checked_plan(made, weight, np.dtype(host))
+        checked_recipe(made, weight, np.dtype(host))
         words = _key_data(key)
         # Under vmap each key is its own call: the values stay a function of the key alone.
         shape_dtype = jax.ShapeDtypeStruct(dims, host)
@@ -190,7 +190,7 @@ def make_array(
     target = jax.dtypes.canonicalize_dtype(dtype)
     host = np.dtype(np.float64 if target == np.float64 else np.float32)
     # Checked once, here, before any shard is made.
-    checked_plan(made, weight, host)
+    checked_recipe(made, weight, host)
 
     def shard(index: tuple[slice, ...]) -> Any:
         values = made._make(weight, host, key, 1, index)

@@ -1,7 +1,7 @@
 """Keras: a serialisable ``keras.initializers.Initializer`` around any weightinit initializer.
 
 Needs the ``keras`` extra (with any Keras backend). Importing this module imports Keras and
-registers :class:`Initializer`, so a model saved as ``.keras`` with it loads back.
+registers :class:`KerasInitializer`, so a model saved as ``.keras`` with it loads back.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from weightinit.fans import Weight
 from weightinit.seeds import Key
 from weightinit.seeds import check_seed
 
-__all__ = ["Initializer"]
+__all__ = ["KerasInitializer"]
 
 
-@keras.saving.register_keras_serializable(package="weightinit")
-class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
+# Saved under its first name, "weightinit>Initializer", so models saved before load back.
+@keras.saving.register_keras_serializable(package="weightinit", name="Initializer")
+class KerasInitializer(keras.initializers.Initializer):  # type: ignore[misc]
     """A weightinit initializer as a Keras initializer.
 
     Parameters
@@ -45,15 +46,15 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
     >>> import keras
     >>> import numpy as np
     >>> import weightinit as wi
-    >>> from weightinit.keras import Initializer
-    >>> init = Initializer(wi.he_normal(), seed=0, name="dense")
+    >>> from weightinit.keras import KerasInitializer
+    >>> init = KerasInitializer(wi.he_normal(), seed=0, name="dense")
     >>> layer = keras.layers.Dense(256, kernel_initializer=init)
     >>> layer.build((None, 784))
     >>> key = wi.Key.from_seed(0).fold_in("dense")
     >>> kernel = keras.ops.convert_to_numpy(layer.kernel.value)
     >>> bool((kernel == wi.he_normal()((784, 256), seed=key)).all())
     True
-    >>> Initializer.from_config(init.get_config()).get_config() == init.get_config()
+    >>> KerasInitializer.from_config(init.get_config()).get_config() == init.get_config()
     True
     """
 
@@ -102,5 +103,5 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
         }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Initializer:
+    def from_config(cls, config: dict[str, Any]) -> KerasInitializer:
         return cls(**config)

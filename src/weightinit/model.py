@@ -28,7 +28,7 @@ from weightinit._errors import install_hint
 from weightinit.fans import Weight
 from weightinit.initializers import Initializer
 from weightinit.initializers import Prepared
-from weightinit.initializers import checked_plan
+from weightinit.initializers import checked_recipe
 from weightinit.initializers import write_all
 from weightinit.seeds import Key
 from weightinit.seeds import SeedLike
@@ -153,7 +153,7 @@ def _param(name: object, entry: object, dtype: np.dtype[Any]) -> tuple[Param, In
                 f"{entry!r} of type {type(entry).__name__}."
             )
         init = registry.get(p.initializer)
-        checked_plan(init, p.weight, np.dtype(dtype if p.dtype is None else p.dtype))
+        checked_recipe(init, p.weight, np.dtype(dtype if p.dtype is None else p.dtype))
         return p, init
     except (TypeError, ValueError) as error:
         raise _named(name, error) from error

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import inspect
 import math
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -33,13 +34,13 @@ from weightinit._errors import integer
 from weightinit._errors import normalise_name
 from weightinit.distributions import TRUNCATION_STD
 from weightinit.distributions import Distribution
-from weightinit.distributions import Undefined
-from weightinit.distributions import Uniform
+from weightinit.distributions import UndefinedDistribution
+from weightinit.distributions import UniformDistribution
 from weightinit.initializers import Initializer
 from weightinit.initializers import Weight
 from weightinit.initializers import labelled
 
-__all__ = ["LAYOUTS", "PRESETS", "Recurrent", "describe", "fan_in_bias", "preset"]
+__all__ = ["PRESETS", "PRESET_LAYOUTS", "Recurrent", "describe", "fan_in_bias", "preset"]
 
 
 def _pytorch_default() -> families.VarianceScaling:
@@ -81,7 +82,7 @@ class Recurrent(Initializer):
             self, "gates", integer("gates", self.gates, minimum=1, maximum=SIZE_LIMIT - 1)
         )
 
-    def _plan(self, weight: Weight) -> Distribution:
+    def _recipe(self, weight: Weight) -> Distribution:
         shape = weight.shape
         if not shape:
             raise ValueError("a recurrent weight or bias needs at least one axis.")
@@ -90,11 +91,11 @@ class Recurrent(Initializer):
             f"gate); {shape[0]} is not a positive multiple of {self.gates}."
         )
         if shape[0] == 0:
-            return Undefined(reason)  # an empty weight is still made
+            return UndefinedDistribution(reason)  # an empty weight is still made
         if shape[0] % self.gates:
             raise ValueError(reason)
         bound = 1.0 / math.sqrt(shape[0] // self.gates)
-        return Uniform(-bound, bound)
+        return UniformDistribution(-bound, bound)
 
 
 def _recurrent(gates: int) -> Callable[[], Recurrent]:
@@ -174,6 +175,22 @@ _LAYOUT_WORDS = {
 }
 
 
+def _names_itself(init: Initializer) -> bool:
+    """Whether ``init`` prints as a named preset or a public factory's call (not as a bare
+    ``variance_scaling(...)`` or a ``get({...})`` of a private class)."""
+    if isinstance(init, families.VarianceScaling):
+        return init.named_call() is not None
+    return type(init)._public
+
+
+def _needs(factory: Callable[..., Initializer]) -> tuple[str, ...]:
+    """The parameters a preset's factory cannot do without (``fan_in`` for PyTorch's
+    biases)."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    parameters = inspect.signature(factory).parameters.values()
+    return tuple(p.name for p in parameters if p.kind in kinds and p.default is p.empty)
+
+
 def _documented(
     name: str, factory: Callable[..., Initializer], layout: str, what: str
 ) -> Callable[..., Initializer]:
@@ -182,7 +199,7 @@ def _documented(
     @functools.wraps(factory)
     def make(*args: object, **kwargs: object) -> Initializer:
         init = factory(*args, **kwargs)
-        if repr(init).startswith(("variance_scaling(", "get(")):
+        if not _names_itself(init):
             # Neither a named preset nor a public factory says what this is: the framework's
             # default does.
             return labelled(init, f"presets.preset({name!r})")
@@ -203,7 +220,7 @@ PRESETS = {
 }
 
 #: Dotted name -> the layout the framework stores that weight in.
-LAYOUTS: dict[str, str] = {name: layout for name, (_, layout, _) in PRESETS.items()}
+PRESET_LAYOUTS: dict[str, str] = {name: layout for name, (_, layout, _) in PRESETS.items()}
 
 
 def preset(name: str, *args: object, **kwargs: object) -> Initializer:
@@ -220,10 +237,10 @@ def preset(name: str, *args: object, **kwargs: object) -> Initializer:
     Examples
     --------
     >>> import weightinit as wi
-    >>> from weightinit.presets import preset, LAYOUTS
+    >>> from weightinit.presets import preset, PRESET_LAYOUTS
     >>> preset("pytorch.linear") == wi.variance_scaling(1 / 3, "fan_in", "uniform")
     True
-    >>> LAYOUTS["pytorch.conv2d"]
+    >>> PRESET_LAYOUTS["pytorch.conv2d"]
     'out_in'
     >>> preset("flax.dense") == wi.variance_scaling(1.0, "fan_in", "truncated_normal")
     True
@@ -245,13 +262,9 @@ def preset(name: str, *args: object, **kwargs: object) -> Initializer:
 def _core(init: Initializer) -> str:
     """The call of a preset's initializer that shows its numbers (not ``presets.preset``):
     a named preset, or the whole ``variance_scaling`` call, defaults included."""
-    shown = repr(dataclasses.replace(init))
-    config = init.get_config()
-    if shown.startswith("variance_scaling("):
-        return (
-            f"variance_scaling({config['scale']!r}, {config['mode']!r}, {config['distribution']!r})"
-        )
-    return shown
+    if isinstance(init, families.VarianceScaling) and init.named_call() is None:
+        return f"variance_scaling({init.scale!r}, {init.mode!r}, {init.distribution!r})"
+    return repr(dataclasses.replace(init))
 
 
 def describe(names: Sequence[str] | None = None) -> str:
@@ -269,6 +282,7 @@ def describe(names: Sequence[str] | None = None) -> str:
         if name not in PRESETS:
             raise choice_error("preset name", name, tuple(PRESETS))
         factory, layout, what = PRESETS[name]
-        shown = "needs fan_in" if what.endswith("fan_in)") else _core(factory())
+        needs = _needs(factory)
+        shown = f"needs {', '.join(needs)}" if needs else _core(factory())
         rows.append(f"{name:32} {layout:20} {what:58} {shown}")
     return "\n".join(rows)

@@ -21,8 +21,8 @@ import numpy.typing as npt
 from weightinit._engine import qr
 from weightinit._errors import real
 from weightinit._errors import shape_hint
-from weightinit.distributions import Constant
-from weightinit.distributions import Normal
+from weightinit.distributions import ConstantDistribution
+from weightinit.distributions import NormalDistribution
 from weightinit.fans import check_groups
 from weightinit.initializers import Builder
 from weightinit.initializers import Initializer
@@ -112,7 +112,7 @@ class Orthogonal(Initializer):
     def __post_init__(self) -> None:
         object.__setattr__(self, "gain", real("gain", self.gain, positive=True))
 
-    def _plan(self, weight: Weight) -> Builder:
+    def _recipe(self, weight: Weight) -> Builder:
         shape = weight.shape
         _rank_at_least("orthogonal", shape, 2)
         _no_groups("orthogonal", weight.groups)
@@ -128,9 +128,9 @@ class Orthogonal(Initializer):
 
         if weight.size == 0:
             reason = f"shape {shape} is empty, so it has no variance."
-            return Builder(build, Constant(self.gain), weight.axes, None, reason)
+            return Builder(build, ConstantDistribution(self.gain), weight.axes, None, reason)
         moments = (0.0, self.gain * self.gain / max(rows, cols))
-        return Builder(build, Constant(self.gain), weight.axes, moments)
+        return Builder(build, ConstantDistribution(self.gain), weight.axes, moments)
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class Identity(Initializer):
     def __post_init__(self) -> None:
         object.__setattr__(self, "gain", real("gain", self.gain))
 
-    def _plan(self, weight: Weight) -> Builder:
+    def _recipe(self, weight: Weight) -> Builder:
         shape = weight.shape
         if len(shape) != 2:
             raise ValueError(
@@ -159,7 +159,7 @@ class Identity(Initializer):
             return _stacked(np.eye(rows, cols, dtype=np.float64) * self.gain, weight.blocks)
 
         reason = _DETERMINISTIC.format(name="identity")
-        return Builder(build, Constant(abs(self.gain)), weight.axes, None, reason)
+        return Builder(build, ConstantDistribution(abs(self.gain)), weight.axes, None, reason)
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class Dirac(Initializer):
             )
         return max(groups, self.groups)
 
-    def _plan(self, weight: Weight) -> Builder:
+    def _recipe(self, weight: Weight) -> Builder:
         shape = weight.shape
         in_axis, out_axis = _conv_axes("dirac", weight)
         count = self._groups(weight.groups)
@@ -213,7 +213,7 @@ class Dirac(Initializer):
             return _stacked(values, weight.blocks)
 
         reason = _DETERMINISTIC.format(name="dirac")
-        return Builder(build, Constant(abs(self.gain)), weight.axes, None, reason)
+        return Builder(build, ConstantDistribution(abs(self.gain)), weight.axes, None, reason)
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ class DeltaOrthogonal(Initializer):
     def __post_init__(self) -> None:
         object.__setattr__(self, "gain", real("gain", self.gain, positive=True))
 
-    def _plan(self, weight: Weight) -> Builder:
+    def _recipe(self, weight: Weight) -> Builder:
         shape = weight.shape
         in_axis, _ = _conv_axes("delta_orthogonal", weight)
         _no_groups("delta_orthogonal", weight.groups)
@@ -250,7 +250,7 @@ class DeltaOrthogonal(Initializer):
             return values
 
         reason = _DETERMINISTIC.format(name="delta_orthogonal")
-        return Builder(build, Constant(self.gain), weight.axes, None, reason)
+        return Builder(build, ConstantDistribution(self.gain), weight.axes, None, reason)
 
 
 @dataclass(frozen=True)
@@ -283,12 +283,12 @@ class Sparse(Initializer):
         _, cols = _matrix_dims(weight)
         return math.ceil(Fraction(repr(self.sparsity)) * cols)
 
-    def _plan(self, weight: Weight) -> Builder:
+    def _recipe(self, weight: Weight) -> Builder:
         shape = weight.shape
         _rank_at_least("sparse", shape, 2)
         rows, cols = _matrix_dims(weight)
         _block_rows("sparse", weight)  # zeros are counted per unit, so blocks change nothing else
-        like = Normal(0.0, self.stddev)
+        like = NormalDistribution(0.0, self.stddev)
 
         def build(dtype: np.dtype[Any], seed: SeedLike, threads: int | None) -> Array:
             # One draw gives the values and, as a second slab, the keys that pick the zeros.

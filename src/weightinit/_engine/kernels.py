@@ -371,11 +371,11 @@ def _truncated_rows(
     """
     count = len(generators)
     rows = scratch.get(ftype, "rows", count * n).reshape(count, n)
-    if laws[0].c < 1.0:  # uniform proposals: tile by tile
+    if laws[0].cut < 1.0:  # uniform proposals: tile by tile
         for row, (generator, law) in enumerate(zip(generators, laws, strict=True)):
-            _truncated_by_uniforms(scratch, generator, n, law.c, rows[row])
+            _truncated_by_uniforms(scratch, generator, n, law.cut, rows[row])
     else:
-        limits = [ftype(min(law.c, 1e4)) for law in laws]
+        limits = [ftype(min(law.cut, 1e4)) for law in laws]
         filled, drawn = [0] * count, [0] * count
         todo = list(range(count))
         while todo:
@@ -401,10 +401,10 @@ def _truncated_rows(
                         filled[r] = n
                 drawn[r] += sizes[i]
             todo = [r for r in todo if filled[r] < n]
-    rows *= _column(ftype, [law.b for law in laws])
-    rows += _column(ftype, [law.a for law in laws])
-    low = _column(ftype, [law.a - law.c * law.b for law in laws])
-    high = _column(ftype, [law.a + law.c * law.b for law in laws])
+    rows *= _column(ftype, [law.scale for law in laws])
+    rows += _column(ftype, [law.loc for law in laws])
+    low = _column(ftype, [law.loc - law.cut * law.scale for law in laws])
+    high = _column(ftype, [law.loc + law.cut * law.scale for law in laws])
     np.clip(rows, low, high, out=rows)
     return rows
 
@@ -419,47 +419,50 @@ def _column(ftype: type, values: list[float]) -> Any:
 def _normal_scaled(
     scratch: Scratch, generators: Generators, n: int, ftype: type, laws: list[Law]
 ) -> Array:
-    """Standard normals scaled (``b``) and shifted (``a``) in the compute precision."""
+    """Standard normals scaled (``scale``) and shifted (``loc``) in the compute precision."""
     rows = _normal_rows(scratch, generators, n, ftype)
-    rows *= _column(ftype, [law.b for law in laws])
-    rows += _column(ftype, [law.a for law in laws])
+    rows *= _column(ftype, [law.scale for law in laws])
+    rows += _column(ftype, [law.loc for law in laws])
     return rows
 
 
 def _uniform_scaled(
     scratch: Scratch, generators: Generators, n: int, ftype: type, laws: list[Law]
 ) -> Array:
-    """Uniforms on ``(-1, 1)`` mapped onto ``[a, b]`` in the compute precision (and clipped
-    to it, against rounding)."""
+    """Uniforms on ``(-1, 1)`` mapped onto ``[low, high]`` in the compute precision (and
+    clipped to it, against rounding)."""
     rows = _uniform_rows(scratch, generators, n, ftype)
-    rows *= _column(ftype, [(law.b - law.a) / 2.0 for law in laws])
-    rows += _column(ftype, [law.a + (law.b - law.a) / 2.0 for law in laws])
+    rows *= _column(ftype, [(law.high - law.low) / 2.0 for law in laws])
+    rows += _column(ftype, [law.low + (law.high - law.low) / 2.0 for law in laws])
     np.clip(
         rows,
-        _column(ftype, [law.a for law in laws]),
-        _column(ftype, [law.b for law in laws]),
+        _column(ftype, [law.low for law in laws]),
+        _column(ftype, [law.high for law in laws]),
         out=rows,
     )
     return rows
 
 
 class Law(NamedTuple):
-    """What a tile is drawn from, as the kernels see it.
+    """What a tile is drawn from, as the kernels see it. Each field means one thing; a kind
+    reads the fields it needs and leaves the others at zero.
 
-    ``kind`` is ``"constant"`` (value ``a``), ``"normal"`` (mean ``a``, std ``b``),
-    ``"uniform"`` (``[a, b]``) or ``"truncated"`` (mean ``a``, std ``b``, cut at ``c``
-    standard deviations).
+    ``kind`` is ``"constant"`` (every value ``loc``), ``"normal"`` (mean ``loc``, standard
+    deviation ``scale``), ``"uniform"`` (on ``[low, high]``) or ``"truncated"`` (mean
+    ``loc``, standard deviation ``scale`` before the cut, cut at ``cut`` of them).
     """
 
     kind: str
-    a: float
-    b: float = 0.0
-    c: float = 0.0
+    loc: float = 0.0
+    scale: float = 0.0
+    cut: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
 
 
 def batch_kind(law: Law) -> tuple[str, bool]:
     """Tiles whose laws share this (and their size) can share one chain of calls."""
-    return law.kind, law.kind == "truncated" and law.c < 1.0
+    return law.kind, law.kind == "truncated" and law.cut < 1.0
 
 
 _ROWS: dict[str, Callable[[Scratch, Generators, int, type, list[Law]], Array]] = {

@@ -31,7 +31,7 @@ def gaussian(
 ) -> Array:
     """Standard normals of ``shape`` in the compute type of ``dtype``, tile-keyed by ``key``."""
     out = np.empty(shape, dtype=compute_type(dtype))
-    law = kernels.Law("normal", 0.0, 1.0)
+    law = kernels.Law("normal", loc=0.0, scale=1.0)
     generate([Request(out, law, key, shape, [range(d) for d in shape])], threads)
     return out
 

@@ -144,7 +144,7 @@ def generate(
         if request.out.size == 0:
             continue
         if request.law.kind == "constant" or request.key is None:
-            request.out[...] = request.law.a
+            request.out[...] = request.law.loc
             if progress is not None:
                 progress(request.out.size)
         else:
