@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from weightinit.fans import LAYOUTS
+from weightinit._fans import LAYOUTS
 
 __all__ = ["DTYPES", "dtypes", "layouts", "seeds", "shapes"]
 
@@ -36,7 +36,7 @@ def shapes(
 
 
 def layouts() -> st.SearchStrategy[str]:
-    """The canonical layout names of :func:`weightinit.fans`."""
+    """The canonical layout names of :func:`weightinit._fans`."""
     return st.sampled_from(LAYOUTS)
 
 

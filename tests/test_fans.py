@@ -1,4 +1,4 @@
-"""Tests of ``weightinit.fans``: a hand-checkable table against PyTorch and Keras, aliases,
+"""Tests of ``weightinit._fans``: a hand-checkable table against PyTorch and Keras, aliases,
 JAX-style axis overrides, properties over random shapes, and every error message."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from strategies import shapes
 
 from weightinit import Fans
 from weightinit import fans
-from weightinit.fans import LAYOUTS
-from weightinit.fans import resolve_layout
+from weightinit._fans import LAYOUTS
+from weightinit._fans import resolve_layout
 
 _PROPERTY = settings(max_examples=100, deadline=None)
 

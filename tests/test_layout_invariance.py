@@ -11,7 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import weightinit as wi
-from weightinit.fans import canonical_axes
+from weightinit._fans import canonical_axes
 
 LAYOUTS = ("in_out", "out_in", "pytorch_transposed", "keras_depthwise")
 

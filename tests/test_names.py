@@ -124,6 +124,7 @@ NOT_FACTORIES = frozenset(
         "Key",
         "LSUVReport",
         "Param",
+        "Weight",
         "Report",
         "activations",
         "compare",

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 
 import weightinit as wi
 from weightinit import presets
-from weightinit.fans import LAYOUTS
+from weightinit._fans import LAYOUTS
 from weightinit.initializers import Initializer
 from weightinit.seeds import Key
 

@@ -7,6 +7,11 @@
 """
 
 from weightinit import presets
+from weightinit._fans import Fans
+from weightinit._fans import Weight
+from weightinit._fans import fans
+from weightinit._lsuv import LSUVReport
+from weightinit._lsuv import lsuv
 from weightinit.activations import activations
 from weightinit.activations import gain
 from weightinit.activations import register_activation
@@ -21,11 +26,7 @@ from weightinit.families import truncated_normal
 from weightinit.families import uniform
 from weightinit.families import variance_scaling
 from weightinit.families import zeros
-from weightinit.fans import Fans
-from weightinit.fans import fans
 from weightinit.initializers import Initializer
-from weightinit.lsuv import LSUVReport
-from weightinit.lsuv import lsuv
 from weightinit.model import Param
 from weightinit.model import initialize
 from weightinit.named import glorot_normal
@@ -60,6 +61,7 @@ __all__ = [
     "LSUVReport",
     "Param",
     "Report",
+    "Weight",
     "activations",
     "compare",
     "constant",

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from weightinit import registry
 from weightinit._errors import check_dtype
 from weightinit._errors import install_hint
-from weightinit.fans import Weight
+from weightinit._fans import Weight
 from weightinit.initializers import Initializer
 from weightinit.seeds import Key
 from weightinit.seeds import SeedLike

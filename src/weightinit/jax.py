@@ -16,7 +16,7 @@ import numpy as np
 
 from weightinit import registry
 from weightinit._errors import install_hint
-from weightinit.fans import Weight
+from weightinit._fans import Weight
 from weightinit.initializers import checked_recipe
 from weightinit.seeds import Key
 

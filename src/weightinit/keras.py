@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from weightinit import registry
-from weightinit.fans import Weight
+from weightinit._fans import Weight
 from weightinit.seeds import Key
 from weightinit.seeds import check_seed
 

@@ -25,7 +25,7 @@ from weightinit import registry
 from weightinit._errors import check_dtype
 from weightinit._errors import check_threads
 from weightinit._errors import install_hint
-from weightinit.fans import Weight
+from weightinit._fans import Weight
 from weightinit.initializers import Initializer
 from weightinit.initializers import Prepared
 from weightinit.initializers import checked_recipe
@@ -50,7 +50,7 @@ class Param:
 
     ``initializer`` may be an :class:`Initializer`, a name or a config dict (as for
     :func:`weightinit.get`). The shape, layout, groups and blocks are checked once, into
-    the :class:`~weightinit.fans.Weight` that :attr:`weight` holds (``layout`` in its
+    the :class:`~weightinit._fans.Weight` that :attr:`weight` holds (``layout`` in its
     canonical form); ``dtype=None`` means the dtype passed to :func:`initialize`.
 
     Examples
@@ -98,7 +98,7 @@ class Param:
         Examples
         --------
         >>> import weightinit as wi
-        >>> from weightinit.fans import Weight
+        >>> from weightinit import Weight
         >>> wi.Param.of("he_normal", Weight((256, 784), "out_in")).layout
         'out_in'
         """

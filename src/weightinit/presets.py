@@ -35,7 +35,6 @@ from weightinit._errors import normalise_name
 from weightinit.distributions import TRUNCATION_STD
 from weightinit.distributions import Distribution
 from weightinit.distributions import UndefinedDistribution
-from weightinit.distributions import UniformDistribution
 from weightinit.initializers import Initializer
 from weightinit.initializers import Weight
 from weightinit.initializers import labelled
@@ -94,8 +93,8 @@ class Recurrent(Initializer):
             return UndefinedDistribution(reason)  # an empty weight is still made
         if shape[0] % self.gates:
             raise ValueError(reason)
-        bound = 1.0 / math.sqrt(shape[0] // self.gates)
-        return UniformDistribution(-bound, bound)
+        # The law of a bias of fan-in ``hidden``: one formula for both.
+        return fan_in_bias(shape[0] // self.gates)._recipe(weight)
 
 
 def _recurrent(gates: int) -> Callable[[], Recurrent]:

@@ -2,7 +2,7 @@
 
 A framework's adapter (``weightinit.torch``'s module table) says, for each parameter, one
 :class:`Slot`: the role (a projection, a convolution, a norm's gain, ...), the
-:class:`~weightinit.fans.Weight` geometry its fans are read from, and the few facts a
+:class:`~weightinit._fans.Weight` geometry its fans are read from, and the few facts a
 framework's own defaults need beyond the shape (the fan-in a bias's bound is computed from,
 a recurrent layer's hidden size). A scheme (:mod:`weightinit.schemes`) maps slots to
 initializers and knows nothing of frameworks; the adapter knows nothing of schemes.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from weightinit._errors import choice_error
-from weightinit.fans import Weight
+from weightinit._fans import Weight
 
 __all__ = ["ROLES", "Slot"]
 
@@ -57,7 +57,7 @@ class Slot:
 
     Examples
     --------
-    >>> from weightinit.fans import Weight
+    >>> from weightinit import Weight
     >>> from weightinit.roles import Slot
     >>> Slot("projection", Weight((256, 784), "out_in")).weight.fans.fan_in
     784

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 from weightinit import presets
 from weightinit._errors import choice_error
+from weightinit._fans import Weight
 from weightinit.families import normal
 from weightinit.families import ones
 from weightinit.families import zeros
-from weightinit.fans import Weight
 from weightinit.initializers import Initializer
 from weightinit.named import glorot_normal
 from weightinit.named import glorot_uniform
@@ -44,7 +44,7 @@ class Scheme:
 
     Examples
     --------
-    >>> from weightinit.fans import Weight
+    >>> from weightinit import Weight
     >>> from weightinit.roles import Slot
     >>> from weightinit.schemes import scheme
     >>> slot = Slot("projection", Weight((256, 784), "out_in"))

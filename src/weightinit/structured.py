@@ -21,9 +21,9 @@ import numpy.typing as npt
 from weightinit._engine import qr
 from weightinit._errors import real
 from weightinit._errors import shape_hint
+from weightinit._fans import check_groups
 from weightinit.distributions import ConstantDistribution
 from weightinit.distributions import NormalDistribution
-from weightinit.fans import check_groups
 from weightinit.initializers import Builder
 from weightinit.initializers import Initializer
 from weightinit.initializers import Weight

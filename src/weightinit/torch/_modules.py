@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from weightinit.fans import Weight
+from weightinit._fans import Weight
 from weightinit.roles import Slot
 
 __all__ = ["ROWS", "slot"]

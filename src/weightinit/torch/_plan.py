@@ -13,7 +13,7 @@ import numpy as np
 
 from weightinit import registry
 from weightinit._errors import install_hint
-from weightinit.fans import Weight
+from weightinit._fans import Weight
 from weightinit.model import Param
 from weightinit.schemes import scheme as resolve_scheme
 from weightinit.torch._modules import slot

@@ -209,7 +209,7 @@ class Weight:
 
     Examples
     --------
-    >>> from weightinit.fans import Weight
+    >>> from weightinit import Weight
     >>> w = Weight.checked((64, 32, 3, 3), "pytorch", 2, 1)
     >>> w.layout, w.fans
     ('out_in', Fans(fan_in=288, fan_out=288, receptive_field=9))
