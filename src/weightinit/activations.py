@@ -249,6 +249,9 @@ def activations() -> dict[str, tuple[str, ...]]:
     return {name: entry.aliases for name, entry in _TABLE.items()}
 
 
+# --------------------------------------------------------------------------- registration
+
+
 def register_activation(
     name: str,
     fn: Function,
@@ -256,47 +259,138 @@ def register_activation(
     derivative: Function | None = None,
     aliases: tuple[str, ...] = (),
     recommend: Callable[..., Initializer] | None = None,
+    family: str = "gain",
+    pytorch_gain: float | Callable[..., float] | None = None,
+    saturation: Saturation | None = None,
+    reason: str | None = None,
+    caveats: tuple[str, ...] = (),
 ) -> None:
-    """Add an activation to the table, so :func:`gain` and :func:`recommend` know it by name.
+    """Add an activation to the table, with every fact a built-in one has.
 
-    ``fn`` (and ``derivative``) take a float64 array and return an array of the same shape.
-    ``recommend``, if given, is called with the activation's parameters and returns the
-    initializer to recommend; otherwise the gain-scaled LeCun normal is recommended.
+    Parameters
+    ----------
+    name, fn : str, callable
+        The name and ``fn(x, **params)``, NumPy-vectorised, whose keyword parameters are the
+        activation's.
+    derivative, aliases, recommend : callable, tuple of str, callable, optional
+        The derivative (called like ``fn``), other names, and a function of the parameters
+        that returns the initializer to recommend instead of a family's.
+    family : {"he", "glorot", "lecun", "gain"}, default "gain"
+        What :func:`weightinit.recommend` answers: ``he_normal(negative_slope=a)`` (``a`` the
+        ``negative_slope`` parameter, if any), ``glorot_uniform()``, ``lecun_normal()``, or
+        ``lecun_normal(gain=name)`` (variance ``gain**2 / fan_in`` with its own gain).
+    pytorch_gain : float or callable, optional
+        ``gain(name, convention="pytorch")``: a number, or a function of the parameters.
+    saturation : callable, optional
+        ``saturation(h, a)`` with ``a = fn(h)``: booleans of ``h``'s shape, true where ``a``
+        is saturated (:func:`weightinit.diagnose` reports their share).
+    reason, caveats : str, tuple of str, optional
+        What :func:`weightinit.explain` says of the recommendation (default: the family's),
+        and paragraphs it adds after ``Caveat:``. They may use ``TEXT_FIELDS`` (``{gain:.3f}``)
+        and write other braces twice.
+
+    A wrong type is a ``TypeError``; a taken name, an unknown family or field, or a function
+    failing on a few probe points is a ``ValueError``; either leaves the table unchanged.
 
     Examples
     --------
     >>> import numpy as np
     >>> import weightinit as wi
     >>> wi.register_activation("abs_demo", np.abs)
-    >>> round(wi.gain("abs_demo"), 6)
-    1.0
+    >>> round(wi.gain("abs_demo"), 6), wi.recommend("abs_demo")
+    (1.0, lecun_normal(gain='abs_demo'))
+    >>> wi.register_activation("hard_sigmoid_demo", lambda x: np.clip(x / 6 + 0.5, 0, 1),
+    ...     family="glorot", pytorch_gain=1.0, saturation=lambda h, a: (a <= 0) | (a >= 1),
+    ...     caveats=("its mean is 1/2; its gain is {gain:.3f}.",))
+    >>> wi.recommend("hard_sigmoid_demo"), wi.gain("hard_sigmoid_demo", convention="pytorch")
+    (glorot_uniform(), 1.0)
+    >>> print(wi.explain("hard_sigmoid_demo").splitlines()[-1])
+    Caveat: its mean is 1/2; its gain is 1.898.
     """
+    facts = (family, pytorch_gain, saturation, reason, caveats)
+    entry = _checked(Activation(name, fn, derivative, aliases, recommend, (), *facts))  # type: ignore[arg-type]
+    _TABLE[entry.name] = entry
+    _rebuild_lookup()
+    try:
+        second_moment(entry.name)
+    except BaseException:
+        del _TABLE[entry.name]
+        _rebuild_lookup()
+        raise
+
+
+def _checked(entry: Activation) -> Activation:
+    """``entry`` with its names normalised and its parameters and PyTorch gain filled in, or
+    the ``TypeError``/``ValueError`` of its first bad fact."""
+    name, fn = entry.name, entry.function
     if not isinstance(name, str) or not name.strip():
         raise TypeError(f"name must be a non-empty string; got {name!r}.")
     if not callable(fn):
         raise TypeError(f"fn must be callable; got {fn!r}.")
-    for label, value in (("derivative", derivative), ("recommend", recommend)):
-        if value is not None and not callable(value):
-            raise TypeError(f"{label} must be callable or None; got {value!r}.")
-    if isinstance(aliases, str) or not all(isinstance(a, str) and a.strip() for a in aliases):
-        raise TypeError(f"aliases must be a tuple of non-empty strings; got {aliases!r}.")
+    for label in ("derivative", "recommend", "saturation"):
+        if getattr(entry, label) is not None and not callable(getattr(entry, label)):
+            raise TypeError(f"{label} must be callable or None; got {getattr(entry, label)!r}.")
+    if entry.reason is not None and not (isinstance(entry.reason, str) and entry.reason.strip()):
+        raise TypeError(f"reason must be a non-empty string or None; got {entry.reason!r}.")
+    aliases, caveats = _strings("aliases", entry.aliases), _strings("caveats", entry.caveats)
+    entry = dataclasses.replace(entry, caveats=caveats)
     keys = [normalise_name(name), *(normalise_name(a) for a in aliases)]
     if len(set(keys)) != len(keys):
         raise ValueError(f"activation name and aliases repeat a name: {keys}.")
     taken = [k for k in keys if k in _LOOKUP]
     if taken:
         raise ValueError(f"activation name(s) {taken} are already registered.")
-    parameters = tuple(_keyword_defaults(fn))
-    entry = Activation(keys[0], fn, derivative, tuple(keys[1:]), recommend, parameters)
     _check_callable(fn, repr(keys[0]))
-    _TABLE[keys[0]] = entry
-    _rebuild_lookup()
+    family = normalise_name(entry.family) if isinstance(entry.family, str) else entry.family
+    if family not in FAMILIES:
+        raise choice_error("family", entry.family, FAMILIES)
+    if entry.recommend is not None and family != "gain":
+        raise ValueError(f"give recommend or family={family!r}, not both.")
+    defaults = _keyword_defaults(fn)
+    pytorch = _pytorch_gain(entry.pytorch_gain, defaults)
+    if entry.saturation is not None:
+        _check_saturation(entry.saturation, fn)
+    fields = TEXT_FIELDS if pytorch is not None else TEXT_FIELDS[:2]
+    for text in caveats if entry.reason is None else (entry.reason, *caveats):
+        try:
+            text.format(**{f: "x" if f == "name" else 1.0 for f in fields})
+        except (KeyError, IndexError, ValueError) as error:
+            problem = f"unknown field {error}" if isinstance(error, KeyError) else str(error)
+            raise ValueError(
+                f"reason or caveat {text!r}: {problem}. Its fields may be {', '.join(fields)} "
+                "(pytorch_* need a pytorch_gain); write other braces twice."
+            ) from None
+    entry = dataclasses.replace(entry, name=keys[0], aliases=tuple(keys[1:]), family=family)
+    return dataclasses.replace(entry, parameters=tuple(defaults), pytorch_gain=pytorch)
+
+
+def _strings(label: str, values: object) -> tuple[str, ...]:
+    if isinstance(values, (tuple, list)) and all(isinstance(v, str) and v.strip() for v in values):
+        return tuple(values)
+    raise TypeError(f"{label} must be a tuple of non-empty strings; got {values!r}.")
+
+
+def _pytorch_gain(value: object, defaults: Mapping[str, Any]) -> Callable[..., float] | None:
+    """PyTorch's gain as a function of the parameters, tried at their defaults."""
+    if value is None or not callable(value):
+        number = None if value is None else real("pytorch_gain", value, positive=True)
+        return None if number is None else lambda **params: number
+    call = f"pytorch_gain({', '.join(f'{k}={v!r}' for k, v in defaults.items())})"
     try:
-        second_moment(keys[0])
-    except BaseException:
-        del _TABLE[keys[0]]
-        _rebuild_lookup()
-        raise
+        real("it", value(**defaults), positive=True)
+    except Exception as error:  # any failure of a user's function is reported as bad input
+        raise ValueError(f"{call} gives no gain: {type(error).__name__}: {error}") from None
+    return value
+
+
+def _check_saturation(test: Saturation, fn: Function) -> None:
+    h = np.linspace(-3.0, 3.0, 7)
+    try:
+        out = np.asarray(test(h, np.asarray(fn(h), dtype=np.float64)))
+    except Exception as error:  # any failure of a user's function is reported as bad input
+        raise ValueError(f"saturation(h, a) raised {type(error).__name__}: {error}") from None
+    if out.dtype != np.bool_ or out.shape != h.shape:
+        raise ValueError(f"saturation(h, a) must give booleans of h's shape; got {out!r}.")
 
 
 # --------------------------------------------------------------------------- quadrature

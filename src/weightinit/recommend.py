@@ -84,7 +84,9 @@ def recommend(
     - ``selu`` -> ``lecun_normal()`` (Klambauer et al. 2017);
     - any other activation -> ``lecun_normal(gain=name)``: variance ``gain**2 / fan_in``
       with the activation's second-moment :func:`gain`; with parameters or for a callable,
-      the same variance as ``variance_scaling(gain**2, "fan_in", "normal")``.
+      the same variance as ``variance_scaling(gain**2, "fan_in", "normal")``;
+    - a registered activation -> what its ``family`` (or ``recommend``) says, as given to
+      :func:`weightinit.register_activation`.
 
     Parameters
     ----------
