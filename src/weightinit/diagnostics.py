@@ -42,17 +42,6 @@ __all__ = ["Comparison", "LayerStats", "Report", "compare", "diagnose"]
 Array = npt.NDArray[Any]
 
 
-# Where an activation counts as saturated: a test on (activation, pre-activation).
-_SATURATION: dict[str, Callable[[Array, Array], Array]] = {
-    "tanh": lambda a, h: np.abs(a) > 0.99,
-    "sigmoid": lambda a, h: (a < 0.01) | (a > 0.99),
-    "hard_tanh": lambda a, h: np.abs(h) >= 1.0,
-    "softsign": lambda a, h: np.abs(a) > 0.99,
-    "relu6": lambda a, h: h >= 6.0,
-    "elu": lambda a, h: h < math.log(0.01),
-    "selu": lambda a, h: h < math.log(0.01),
-}
-
 
 def _resolved(seed: SeedLike) -> int | Key:
     """The seed to report: an int as it is, any other seed as the ``Key`` it resolves to
@@ -88,8 +77,10 @@ def _derivative(
 
 
 def _saturation(name: str | None, fn: Callable[[Array], Array]) -> Callable[[Array, Array], Array]:
-    if name in _SATURATION:
-        return _SATURATION[name]
+    test = lookup(name).saturation if name is not None else None
+    if test is not None:
+        known = test
+        return lambda a, h: known(h, a)  # the table's tests take (pre-activation, activation)
     if name is not None:
         return lambda a, h: np.zeros(a.shape, dtype=bool)
     # A callable: saturated where its slope is under 1% of its steepest slope on [-3, 3].

@@ -2,12 +2,15 @@
 
 Rectifiers get He's variance, near-linear activations Glorot's, SELU LeCun's; any other
 activation or callable gets LeCun's variance times its second-moment gain, named by the
-activation (``lecun_normal(gain='gelu')``).
+activation (``lecun_normal(gain='gelu')``). Which of these an activation gets is the
+``family`` of its record (:class:`weightinit.activations.Activation`); this module maps each
+family to its initializer and to the paragraph :func:`explain` gives.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import textwrap
 from collections.abc import Mapping
@@ -15,6 +18,7 @@ from typing import Any
 
 from weightinit import named
 from weightinit._errors import choice_error
+from weightinit.activations import Activation
 from weightinit.activations import gain
 from weightinit.activations import lookup
 from weightinit.activations import resolve
@@ -26,28 +30,44 @@ from weightinit.initializers import Initializer
 
 __all__ = ["explain", "recommend"]
 
-_FAMILIES: dict[str, str] = {
-    "relu": "he",
-    "leaky_relu": "he",
-    "tanh": "glorot",
-    "sigmoid": "glorot",
-    "linear": "glorot",
-    "selu": "lecun",
+# What explain says of each family's recommendation (an activation's own reason replaces it).
+_REASONS: dict[str, str] = {
+    "he": "A rectifier zeroes half of its inputs, so E[f(z)^2] = (1 + a^2) / 2 and weights of "
+    "variance 2 / ((1 + a^2) fan_in) keep the signal's scale through depth (He et al. (2015), "
+    "'Delving Deep into Rectifiers').",
+    "glorot": "Near zero this activation is close to linear, and Glorot's variance "
+    "2 / (fan_in + fan_out) balances the forward signal and the backward gradient (Glorot & "
+    "Bengio (2010), 'Understanding the difficulty of training deep feedforward neural "
+    "networks').",
+    "lecun": "LeCun's variance 1 / fan_in keeps the signal's scale when the activation's second "
+    "moment E[f(z)^2] is near 1 (LeCun et al. (1998), 'Efficient BackProp').",
+    "gain": "Its gain 1 / sqrt(E[f(z)^2]) = {gain:.6f} makes unit pre-activation variance a "
+    "fixed point of a deep, wide, bias-free stack, so the weights get variance gain^2 / fan_in "
+    "(the mean-field view of Poole et al. (2016), 'Exponential expressivity in deep neural "
+    "networks through transient chaos', and Schoenholz et al. (2017), 'Deep Information "
+    "Propagation').",
 }
 
 
 def _family_init(
-    name: str, distribution: DistributionName | None, params: Mapping[str, float]
+    entry: Activation, distribution: DistributionName | None, params: Mapping[str, float]
 ) -> Initializer:
-    family = _FAMILIES[name]
-    if family == "he":
-        slope = float(params.get("negative_slope", 0.01 if name == "leaky_relu" else 0.0))
+    """The initializer of the activation's family, He's, Glorot's or LeCun's."""
+    if entry.family == "he":
+        slope = float(params.get("negative_slope", _default_slope(entry)))
         if distribution in (None, "normal"):
             return named.he_normal(negative_slope=slope)
         return VarianceScaling(he_scale(slope), "fan_in", distribution)
-    if family == "glorot":
+    if entry.family == "glorot":
         return VarianceScaling(1.0, "fan_avg", distribution or "uniform")
     return VarianceScaling(1.0, "fan_in", distribution or "normal")
+
+
+def _default_slope(entry: Activation) -> float:
+    """The default of a rectifier's ``negative_slope`` parameter (0 if it has none)."""
+    if "negative_slope" not in entry.parameters:
+        return 0.0
+    return float(inspect.signature(entry.function).parameters["negative_slope"].default)
 
 
 def recommend(
@@ -64,7 +84,9 @@ def recommend(
     - ``selu`` -> ``lecun_normal()`` (Klambauer et al. 2017);
     - any other activation -> ``lecun_normal(gain=name)``: variance ``gain**2 / fan_in``
       with the activation's second-moment :func:`gain`; with parameters or for a callable,
-      the same variance as ``variance_scaling(gain**2, "fan_in", "normal")``.
+      the same variance as ``variance_scaling(gain**2, "fan_in", "normal")``;
+    - a registered activation -> what its ``family`` (or ``recommend``) says, as given to
+      :func:`weightinit.register_activation`.
 
     Parameters
     ----------
@@ -92,14 +114,14 @@ def recommend(
         raise choice_error("distribution", distribution, DISTRIBUTIONS)
     name, _ = resolve(activation, params)
     if name is not None:
-        custom = lookup(name).recommend
-        if custom is not None:
-            chosen = custom(**params)
+        entry = lookup(name)
+        if entry.recommend is not None:
+            chosen = entry.recommend(**params)
             if distribution is not None and "distribution" in chosen.get_config():
                 return dataclasses.replace(chosen, distribution=distribution)  # type: ignore[call-arg]
             return chosen
-        if name in _FAMILIES:
-            return _family_init(name, distribution, params)
+        if entry.family != "gain":
+            return _family_init(entry, distribution, params)
         if not params and distribution in (None, "normal"):
             return named.lecun_normal(gain=name)
         if not params and distribution == "uniform":
@@ -112,14 +134,6 @@ def recommend(
             "cannot hold; check its parameters."
         )
     return VarianceScaling(scale, "fan_in", distribution or "normal")
-
-
-_CITATIONS = {
-    "he": "He et al. (2015), 'Delving Deep into Rectifiers'",
-    "glorot": "Glorot & Bengio (2010), 'Understanding the difficulty of training deep "
-    "feedforward neural networks'",
-    "lecun": "Klambauer et al. (2017), 'Self-Normalizing Neural Networks'",
-}
 
 
 def explain(
@@ -141,36 +155,17 @@ def explain(
     name, _ = resolve(activation, params)
     label = name or getattr(activation, "__name__", "callable")
     g = gain(activation, **params)
-    lines = [f"{label}: {init!r}"]
-    family = _FAMILIES.get(name or "")
-    custom = name is not None and lookup(name).recommend is not None
-    if custom:
-        lines.append("This activation was registered with its own recommendation.")
-    elif family == "he":
-        lines.append(
-            "A rectifier zeroes half of its inputs, so E[f(z)^2] = (1 + a^2) / 2 and weights "
-            "of variance 2 / ((1 + a^2) fan_in) keep the signal's scale through depth "
-            f"({_CITATIONS['he']})."
-        )
-    elif family == "glorot":
-        lines.append(
-            "Near zero this activation is close to linear, and Glorot's variance "
-            "2 / (fan_in + fan_out) balances the forward signal and the backward gradient "
-            f"({_CITATIONS['glorot']})."
-        )
-    elif family == "lecun":
-        lines.append(
-            "SELU's constants make N(0, 1) a stable fixed point when weights have variance "
-            f"1 / fan_in ({_CITATIONS['lecun']})."
-        )
+    entry = lookup(name) if name is not None else None
+    family = entry.family if entry is not None else "gain"
+    custom = entry is not None and entry.recommend is not None
+    values = _text_values(entry, str(label), g, params)
+    if entry is not None and entry.reason is not None:
+        reason = entry.reason
+    elif custom:
+        reason = "This activation was registered with its own recommendation."
     else:
-        lines.append(
-            f"Its gain 1 / sqrt(E[f(z)^2]) = {g:.6f} makes unit pre-activation variance a "
-            "fixed point of a deep, wide, bias-free stack, so the weights get variance "
-            "gain^2 / fan_in (the mean-field view of Poole et al. (2016), 'Exponential "
-            "expressivity in deep neural networks through transient chaos', and Schoenholz "
-            "et al. (2017), 'Deep Information Propagation')."
-        )
+        reason = _REASONS[family]
+    lines = [f"{label}: {init!r}", reason.format(**values)]
     if family in ("glorot", "lecun") and not custom and abs(g - 1.0) > 1e-6:
         lines.append(
             f"Second-moment gain: {g:.6f}, shown for reference: {init!r} uses gain 1, the "
@@ -178,20 +173,18 @@ def explain(
         )
     else:
         lines.append(f"Second-moment gain: {g:.6f}.")
-    if name == "sigmoid":
-        lines.append(
-            "Caveat: sigmoid is not zero-centred (its mean is 1/2), so no gain keeps the signal "
-            "alive through depth; prefer tanh or a rectifier in deep stacks."
-        )
-    if name == "tanh":
-        lines.append(
-            f"Caveat: PyTorch's tanh gain 5/3 sits {5 / 3 / g - 1:.1%} above this fixed-point "
-            "gain, which pushes tanh towards saturation in deep stacks."
-        )
-    if name in ("gelu", "gelu_tanh", "silu", "mish"):
-        lines.append(
-            "Caveat: for this activation the unit-variance fixed point is unstable without "
-            "normalisation or residual connections: small deviations grow with depth."
-        )
+    caveats = entry.caveats if entry is not None else ()
+    lines += [f"Caveat: {caveat.format(**values)}" for caveat in caveats]
     # The first line is the answer; each following line is a paragraph, wrapped to 88 columns.
     return "\n".join([lines[0], *(textwrap.fill(line, 88) for line in lines[1:])])
+
+
+def _text_values(
+    entry: Activation | None, label: str, g: float, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The values of ``TEXT_FIELDS`` for an activation's reason and caveats."""
+    values: dict[str, Any] = {"name": label, "gain": g}
+    if entry is not None and entry.pytorch_gain is not None:
+        torch = gain(entry.name, convention="pytorch", **params)
+        values.update(pytorch_gain=torch, pytorch_excess=torch / g - 1.0)
+    return values
