@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import weightinit as wi
-from weightinit.activations import lookup
+from weightinit._activations import lookup
 
 Array = np.ndarray
 ACTIVATIONS = ("tanh", "relu")

@@ -20,9 +20,9 @@ import pytest
 import weightinit as wi
 
 # ``weightinit.activations`` is the function re-exported by the package; the module itself
-# is reached through importlib (or ``from weightinit.activations import ...``).
-acts = importlib.import_module("weightinit.activations")
-recommend_module = importlib.import_module("weightinit.recommend")
+# is reached through importlib (or ``from weightinit._activations import ...``).
+acts = importlib.import_module("weightinit._activations")
+recommend_module = importlib.import_module("weightinit._recommend")
 
 BUILTIN: dict[str, tuple[str, ...]] = dict(wi.activations())
 
@@ -375,3 +375,39 @@ def test_builtin_saturation_tests(name: str, h: float, saturated: bool) -> None:
 def test_records_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         acts._TABLE["tanh"].family = "he"  # type: ignore[misc]
+
+
+@pytest.mark.usefixtures("isolated_activations")
+def test_a_record_registers_as_the_same_facts_given_as_keywords() -> None:
+    record = wi.Activation(
+        "Rec-Record",
+        hard_sigmoid,
+        aliases=("rec_rec",),
+        family="glorot",
+        pytorch_gain=lambda: 1.0,
+        saturation=lambda h, a: (a <= 0.0) | (a >= 1.0),
+        caveats=("its gain is {gain:.3f}.",),
+    )
+    wi.register_activation(record)
+    entry = acts.lookup("rec_rec")
+    assert entry.name == "rec_record" and entry.aliases == ("rec_rec",)
+    assert wi.recommend("rec_record") == wi.glorot_uniform()
+    assert wi.gain("rec_record", convention="pytorch") == 1.0
+    assert wi.explain("rec_record").splitlines()[-1] == (
+        f"Caveat: its gain is {wi.gain('rec_record'):.3f}."
+    )
+    assert wi.gain("rec_record") == pytest.approx(wi.gain(hard_sigmoid), rel=1e-12)
+
+
+@pytest.mark.usefixtures("isolated_activations")
+def test_a_record_with_other_arguments_is_refused_and_registers_nothing() -> None:
+    before = wi.activations()
+    record = wi.Activation("rec_mixed", np.tanh)
+    with pytest.raises(TypeError, match="an Activation record alone"):
+        wi.register_activation(record, np.tanh)
+    with pytest.raises(TypeError, match="an Activation record alone"):
+        wi.register_activation(record, family="lecun")
+    assert "rec_mixed" not in wi.activations()
+    with pytest.raises(ValueError, match=r"family must be one of 'he', 'glorot'.*'lecun'"):
+        wi.register_activation(wi.Activation("rec_mixed", np.tanh, family="lecunn"))
+    assert wi.activations() == before

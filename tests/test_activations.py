@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 import weightinit as wi
 
-# ``weightinit.activations`` is the function re-exported by the package, which hides the
+# ``weightinit._activations`` is the function re-exported by the package, which hides the
 # submodule of the same name; ``from ... import`` still reaches the module.
-from weightinit.activations import _TABLE
-from weightinit.activations import lookup
+from weightinit._activations import _TABLE
+from weightinit._activations import lookup
 
 # Taken once, at import, before any test registers an activation of its own.
 BUILTIN: dict[str, tuple[str, ...]] = dict(wi.activations())

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import weightinit as wi
+from weightinit._activations import _TABLE
 from weightinit._lsuv import LSUVLayer
-from weightinit.activations import _TABLE
 
 Array = np.ndarray
 Forward = Callable[[list[Array], Array], list[Array]]

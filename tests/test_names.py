@@ -119,6 +119,7 @@ EVERY = {**FACTORY_CALLS, **RECOMMENDATIONS, **PRESET_CALLS}
 #: Public callables of the package that do not make an initializer.
 NOT_FACTORIES = frozenset(
     {
+        "Activation",
         "Fans",
         "Initializer",
         "Key",

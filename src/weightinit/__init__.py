@@ -7,14 +7,17 @@
 """
 
 from weightinit import presets
+from weightinit._activations import Activation
+from weightinit._activations import activations
+from weightinit._activations import gain
+from weightinit._activations import register_activation
 from weightinit._fans import Fans
 from weightinit._fans import Weight
 from weightinit._fans import fans
 from weightinit._lsuv import LSUVReport
 from weightinit._lsuv import lsuv
-from weightinit.activations import activations
-from weightinit.activations import gain
-from weightinit.activations import register_activation
+from weightinit._recommend import explain
+from weightinit._recommend import recommend
 from weightinit.diagnostics import Report
 from weightinit.diagnostics import compare
 from weightinit.diagnostics import diagnose
@@ -35,8 +38,6 @@ from weightinit.named import he_normal
 from weightinit.named import he_uniform
 from weightinit.named import lecun_normal
 from weightinit.named import lecun_uniform
-from weightinit.recommend import explain
-from weightinit.recommend import recommend
 from weightinit.registry import get
 from weightinit.registry import names
 from weightinit.registry import register
@@ -55,6 +56,7 @@ kaiming_normal = he_normal
 kaiming_uniform = he_uniform
 
 __all__ = [
+    "Activation",
     "Fans",
     "Initializer",
     "Key",

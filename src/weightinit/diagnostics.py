@@ -22,11 +22,11 @@ import numpy.typing as npt
 
 from weightinit import families
 from weightinit import registry as _registry
+from weightinit._activations import lookup
+from weightinit._activations import resolve
 from weightinit._errors import integer
 from weightinit._errors import real
-from weightinit.activations import expect
-from weightinit.activations import lookup
-from weightinit.activations import resolve
+from weightinit._quadrature import expect
 from weightinit.initializers import Initializer
 from weightinit.report import _BINS
 from weightinit.report import Comparison
@@ -40,7 +40,6 @@ from weightinit.seeds import check_seed
 __all__ = ["Comparison", "LayerStats", "Report", "compare", "diagnose"]
 
 Array = npt.NDArray[Any]
-
 
 
 def _resolved(seed: SeedLike) -> int | Key:

@@ -295,7 +295,7 @@ class Initializer:
             The same int or ``SeedSequence`` gives the same bytes on every call and
             platform; a ``Generator`` is advanced, so two calls with it differ.
         layout, groups
-            How fans are read from the shape (see :func:`weightinit._fans`).
+            How fans are read from the shape (see :func:`weightinit.fans`).
         threads : int, optional
             Threads to generate with; ``None`` means the usable cores (at most 8) when at
             least 2^20 elements are generated in tiles of 2^14 or more on average, and one

@@ -50,7 +50,7 @@ class Param:
 
     ``initializer`` may be an :class:`Initializer`, a name or a config dict (as for
     :func:`weightinit.get`). The shape, layout, groups and blocks are checked once, into
-    the :class:`~weightinit._fans.Weight` that :attr:`weight` holds (``layout`` in its
+    the :class:`~weightinit.Weight` that :attr:`weight` holds (``layout`` in its
     canonical form); ``dtype=None`` means the dtype passed to :func:`initialize`.
 
     Examples

@@ -6,8 +6,8 @@ or the name of an activation, whose second-moment gain (:func:`weightinit.gain`)
 
 from __future__ import annotations
 
+from weightinit._activations import gain as activation_gain
 from weightinit._errors import shape_hint
-from weightinit.activations import gain as activation_gain
 from weightinit.families import DistributionName
 from weightinit.families import Mode
 from weightinit.families import VarianceScaling

@@ -2,7 +2,7 @@
 
 A framework's adapter (``weightinit.torch``'s module table) says, for each parameter, one
 :class:`Slot`: the role (a projection, a convolution, a norm's gain, ...), the
-:class:`~weightinit._fans.Weight` geometry its fans are read from, and the few facts a
+:class:`~weightinit.Weight` geometry its fans are read from, and the few facts a
 framework's own defaults need beyond the shape (the fan-in a bias's bound is computed from,
 a recurrent layer's hidden size). A scheme (:mod:`weightinit.schemes`) maps slots to
 initializers and knows nothing of frameworks; the adapter knows nothing of schemes.

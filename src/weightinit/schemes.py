@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from weightinit import presets
 from weightinit._errors import choice_error
 from weightinit._fans import Weight
+from weightinit._recommend import recommend
 from weightinit.families import normal
 from weightinit.families import ones
 from weightinit.families import zeros
 from weightinit.initializers import Initializer
 from weightinit.named import glorot_normal
 from weightinit.named import glorot_uniform
-from weightinit.recommend import recommend
 from weightinit.roles import Slot
 from weightinit.structured import orthogonal
 

@@ -23,6 +23,8 @@ import numpy.typing as npt
 from weightinit._errors import choice_error
 from weightinit._errors import normalise_name
 from weightinit._errors import real
+from weightinit._quadrature import call
+from weightinit._quadrature import expect
 from weightinit.initializers import Initializer
 
 __all__ = [
@@ -30,7 +32,6 @@ __all__ = [
     "TEXT_FIELDS",
     "Activation",
     "activations",
-    "expect",
     "gain",
     "lookup",
     "register_activation",
@@ -57,7 +58,7 @@ class Activation:
 
     Examples
     --------
-    >>> from weightinit.activations import lookup
+    >>> from weightinit._activations import lookup
     >>> tanh = lookup("TanH")
     >>> tanh.name, tanh.family, tanh.pytorch_gain()
     ('tanh', 'glorot', 1.6666666666666667)
@@ -253,8 +254,8 @@ def activations() -> dict[str, tuple[str, ...]]:
 
 
 def register_activation(
-    name: str,
-    fn: Function,
+    name: str | Activation,
+    fn: Function | None = None,
     *,
     derivative: Function | None = None,
     aliases: tuple[str, ...] = (),
@@ -271,7 +272,8 @@ def register_activation(
     ----------
     name, fn : str, callable
         The name and ``fn(x, **params)``, NumPy-vectorised, whose keyword parameters are the
-        activation's.
+        activation's. Or ``name`` is a whole :class:`Activation` record (``fn`` and the
+        keywords then stay unset): the same facts, as a built-in's record holds them.
     derivative, aliases, recommend : callable, tuple of str, callable, optional
         The derivative (called like ``fn``), other names, and a function of the parameters
         that returns the initializer to recommend instead of a family's.
@@ -289,8 +291,13 @@ def register_activation(
         and paragraphs it adds after ``Caveat:``. They may use ``TEXT_FIELDS`` (``{gain:.3f}``)
         and write other braces twice.
 
-    A wrong type is a ``TypeError``; a taken name, an unknown family or field, or a function
-    failing on a few probe points is a ``ValueError``; either leaves the table unchanged.
+    Raises
+    ------
+    TypeError
+        For an argument of the wrong type; the table is left unchanged.
+    ValueError
+        For a taken name, an unknown family or text field, or a function that fails on a
+        few probe points; the table is left unchanged.
 
     Examples
     --------
@@ -306,9 +313,22 @@ def register_activation(
     (glorot_uniform(), 1.0)
     >>> print(wi.explain("hard_sigmoid_demo").splitlines()[-1])
     Caveat: its mean is 1/2; its gain is 1.898.
+    >>> wi.register_activation(wi.Activation("cube_demo", np.cbrt, family="lecun"))
+    >>> wi.recommend("cube_demo")
+    lecun_normal()
     """
-    facts = (family, pytorch_gain, saturation, reason, caveats)
-    entry = _checked(Activation(name, fn, derivative, aliases, recommend, (), *facts))  # type: ignore[arg-type]
+    if isinstance(name, Activation):
+        given = (fn, derivative, recommend, pytorch_gain, saturation, reason)
+        if any(v is not None for v in given) or aliases or caveats or family != "gain":
+            raise TypeError(
+                "register_activation takes an Activation record alone, or a name and a "
+                "function with keywords; not a record and other arguments."
+            )
+        entry = _checked(name)
+    else:
+        facts = (family, pytorch_gain, saturation, reason, caveats)
+        record = Activation(name, fn, derivative, aliases, recommend, (), *facts)  # type: ignore[arg-type]
+        entry = _checked(record)
     _TABLE[entry.name] = entry
     _rebuild_lookup()
     try:
@@ -393,87 +413,6 @@ def _check_saturation(test: Saturation, fn: Function) -> None:
         raise ValueError(f"saturation(h, a) must give booleans of h's shape; got {out!r}.")
 
 
-# --------------------------------------------------------------------------- quadrature
-
-# Gauss-Kronrod 7-15 nodes and weights on [-1, 1].
-# fmt: off
-_XGK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
-                 0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
-                 0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
-                 0.207784955007898467600689403773245, 0.000000000000000000000000000000000])
-_WGK = np.array([0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
-                 0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
-                 0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
-                 0.204432940075298892414161999234649, 0.209482141084727828012999174891714])
-_WG = np.array([0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
-                0.381830050505118944950369775488975, 0.417959183673469387755102040816327])
-# fmt: on
-_NODES = np.concatenate((-_XGK[:-1], [0.0], _XGK[:-1][::-1]))
-_KRONROD = np.concatenate((_WGK[:-1], [_WGK[-1]], _WGK[:-1][::-1]))
-_GAUSS = np.zeros(15)
-_GAUSS[1::2] = np.concatenate((_WG[:-1], [_WG[-1]], _WG[:-1][::-1]))
-
-
-def expect(fn: Callable[[Array], Array], *, rel_tol: float = 1e-12, abs_tol: float = 0.0) -> float:
-    """``E[fn(z)]`` for ``z ~ N(0, 1)`` by adaptive Gauss-Kronrod (7-15) on ``[-40, 40]``.
-
-    Intervals are split where the Gauss and Kronrod estimates disagree most, until their
-    summed disagreement is below ``rel_tol`` times the integral; kinks are found that way.
-    ``abs_tol`` serves integrals that may vanish (odd integrands). Raises ``ValueError`` if
-    it does not converge or the integrand does not vanish in the tails (an infinite
-    expectation).
-    """
-    # A fine start grid: a kink hidden between an interval's edge and its outermost node
-    # (0.5 per mille of 1/8) costs at most ~1e-10 of the integral even if never found.
-    edges = np.concatenate(([-40.0, -16.0], np.linspace(-8.0, 8.0, 129), [16.0, 40.0]))
-    lo, hi = edges[:-1], edges[1:]
-    settled = settled_error = 0.0
-    for _ in range(80):
-        mid, half = (lo + hi) / 2.0, (hi - lo) / 2.0
-        z = mid[:, None] + half[:, None] * _NODES[None, :]
-        density = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-        with np.errstate(over="ignore", invalid="ignore"):
-            values = _call(fn, z.ravel()).reshape(z.shape) * density
-        finite = np.isfinite(values)
-        if not finite.all():
-            if not finite[np.abs(z) <= 10.0].all():
-                raise ValueError("it returns non-finite values on normal inputs")
-            raise ValueError("E[f(z)^2] is infinite: f(z)^2 grows as fast as exp(z^2 / 2)")
-        kronrod = (values * _KRONROD).sum(axis=1) * half
-        error = np.abs(kronrod - (values * _GAUSS).sum(axis=1) * half)
-        total = settled + float(kronrod.sum())
-        budget = rel_tol * abs(total) + abs_tol
-        if settled_error + float(error.sum()) <= budget:
-            # The integrand at +-40 (density exp(-800) ~ 1e-348) is compared in logs.
-            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-                ends = np.log(np.abs(_call(fn, np.array([-40.0, 40.0]))))
-            log_tail = float(np.max(ends)) - 800.0 - 0.5 * math.log(2.0 * math.pi)
-            if not (budget > 0.0 and log_tail <= math.log(budget)) and log_tail > -745.0:
-                raise ValueError("E[f(z)^2] is infinite: f(z)^2 grows as fast as exp(z^2 / 2)")
-            return total
-        # Keep intervals whose error is already negligible; split the rest.
-        keep = error <= budget / (4.0 * len(error))
-        settled += float(kronrod[keep].sum())
-        settled_error += float(error[keep].sum())
-        lo, hi = lo[~keep], hi[~keep]
-        if lo.size > 200_000:
-            break
-        mid = (lo + hi) / 2.0
-        lo, hi = np.concatenate((lo, mid)), np.concatenate((mid, hi))
-    raise ValueError("the quadrature of E[f(z)^2] did not converge")
-
-
-def _call(fn: Callable[[Array], Array], x: Array) -> Array:
-    """``fn(x)`` as float64; an exception from a user's callable becomes a ``ValueError``."""
-    try:
-        out = fn(x)
-    except Exception as error:  # any failure of a user's function is reported as bad input
-        raise ValueError(f"it raised {type(error).__name__}: {error}") from None
-    if np.iscomplexobj(out):
-        raise ValueError("it returns complex values")
-    return np.asarray(out, dtype=np.float64)
-
-
 def _check_callable(fn: Function, name: str) -> None:
     probe = np.linspace(-3.0, 3.0, 7)
     try:
@@ -530,13 +469,13 @@ def _normalised_second_moment(activation: object, params: Mapping[str, Any]) -> 
 
     try:
         # Integrate (f / size)^2 so that the result does not depend on f's overall scale.
-        size = float(np.max(np.abs(_call(fn, np.linspace(-4.0, 4.0, 161)))))
+        size = float(np.max(np.abs(call(fn, np.linspace(-4.0, 4.0, 161)))))
         if not math.isfinite(size):
             raise ValueError("it returns non-finite values on normal inputs")
         size = size or 1.0
 
         def squared(x: Array) -> Array:
-            values = _call(fn, x) / size
+            values = call(fn, x) / size
             with np.errstate(over="ignore"):
                 return values * values
 

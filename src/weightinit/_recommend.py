@@ -3,7 +3,7 @@
 Rectifiers get He's variance, near-linear activations Glorot's, SELU LeCun's; any other
 activation or callable gets LeCun's variance times its second-moment gain, named by the
 activation (``lecun_normal(gain='gelu')``). Which of these an activation gets is the
-``family`` of its record (:class:`weightinit.activations.Activation`); this module maps each
+``family`` of its record (:class:`weightinit.Activation`); this module maps each
 family to its initializer and to the paragraph :func:`explain` gives.
 """
 
@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from weightinit import named
+from weightinit._activations import Activation
+from weightinit._activations import gain
+from weightinit._activations import lookup
+from weightinit._activations import resolve
 from weightinit._errors import choice_error
-from weightinit.activations import Activation
-from weightinit.activations import gain
-from weightinit.activations import lookup
-from weightinit.activations import resolve
 from weightinit.families import DISTRIBUTIONS
 from weightinit.families import DistributionName
 from weightinit.families import VarianceScaling
