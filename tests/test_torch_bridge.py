@@ -124,7 +124,7 @@ def test_unknown_modules_need_a_rule() -> None:
             super().__init__()
             self.alpha = nn.Parameter(torch.empty(3, 4))
 
-    with pytest.raises(ValueError, match=r"parameter 'alpha' belongs to a Scale.*give it a rule"):
+    with pytest.raises(ValueError, match=r"parameters 'alpha' belong to a Scale.*give it a rule"):
         plan(Scale())
     result = initialize_(Scale(), 0, rules={Scale: wi.he_normal()})
     assert result["alpha"].layout == "out_in"
@@ -151,8 +151,11 @@ def test_meta_device_models_are_materialised_with_their_buffers() -> None:
 
     with torch.device("meta"):
         odd = WithBuffer()
-    with pytest.raises(ValueError, match=r"buffers \['table'\] were on the meta device"):
+    with pytest.raises(ValueError, match=r"buffer 'table' of a WithBuffer is on the meta device"):
         initialize_(odd, 0)
+    assert all(t.is_meta for t in [*odd.parameters(), *odd.buffers()])  # untouched
+    initialize_(odd, 0, buffers={"table": torch.arange(3.0)})
+    assert torch.equal(odd.table, torch.arange(3.0)) and not odd.fc.weight.is_meta
 
 
 def test_tied_dtypes_and_padding() -> None:
@@ -199,6 +202,7 @@ def test_the_plan_prints_as_a_table() -> None:
         "fan_in",
         "fan_out",
         "std",
+        "tied_to",
     ]
     assert lines[1].split() == [
         "in_proj_weight",

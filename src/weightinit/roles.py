@@ -23,14 +23,20 @@ ROLES: dict[str, str] = {
     "convolution": "a convolution kernel, transposed or not",
     "bilinear": "a bilinear layer's weight (x1^T W x2)",
     "embedding": "an embedding table (rows are tokens)",
+    "tied_embedding": "an embedding table that is also the output head (tied weights)",
+    "position_embedding": "a table of position or segment embeddings",
+    "token": "a learned token a model prepends (class, register, distillation)",
+    "mask_token": "the learned token that stands for masked inputs",
     "attention_in": "attention's input projections: q, k and v, packed as blocks or apart",
     "attention_kv_bias": "the learned key and value biases appended to a sequence",
     "recurrent_input": "a recurrent layer's input-to-hidden weight (gates as blocks)",
     "recurrent_hidden": "a recurrent layer's hidden-to-hidden weight (gates as blocks)",
     "recurrent_projection": "a recurrent layer's hidden-state projection",
     "recurrent_bias": "a recurrent layer's bias",
-    "norm_gain": "a normalisation layer's scale",
+    "norm_gain": "a normalisation layer's scale (its neutral value in ``value``)",
     "norm_bias": "a normalisation layer's shift",
+    "layer_scale": "a per-channel scale of a residual branch (its start in ``value``)",
+    "activation_parameter": "a learned activation's parameter (PReLU's slope, in ``value``)",
     "bias": "any other layer's bias",
 }
 
@@ -54,6 +60,14 @@ class Slot:
     redrawn : bool, default False
         The framework's container re-draws this weight with Glorot uniform after building
         it (PyTorch's ``nn.Transformer`` does so for every weight of two or more axes).
+    value : float, optional
+        The value the parameter starts at where the model fixes it: a norm's neutral gain
+        (1, or 0 where the layer multiplies by ``1 + gain``), a layer scale's start, PReLU's
+        slope. ``None`` where it is unknown (a layer scale on the meta device whose module
+        does not keep its start).
+    default : str, optional
+        The framework preset of this parameter where it differs from its role's
+        (``"pytorch.embedding"`` for a position table held in an ``nn.Embedding``).
 
     Examples
     --------
@@ -68,6 +82,8 @@ class Slot:
     fan_in: int | None = None
     hidden: int | None = None
     redrawn: bool = False
+    value: float | None = None
+    default: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:

@@ -8,7 +8,12 @@ same plan. Two are built in:
 - ``"recommended"``: weights from :func:`weightinit.recommend` with their true fans (groups,
   and stacked q/k/v or gate blocks), attention's input projections Glorot uniform per
   projection, recurrent input weights Glorot uniform per gate and recurrent hidden weights
-  orthogonal per gate, biases zero, norms one and zero, embeddings ``N(0, 1)``;
+  orthogonal per gate, biases zero, norms at their neutral gain and zero, embeddings
+  ``N(0, 1)``; an embedding tied to the output head ``N(0, 1/d)`` (``d`` its width), so the
+  logits after a unit-variance final norm have a standard deviation of about 1; position
+  tables and class tokens ``N(0, 0.02**2)`` (GPT-2's, BERT's and ViT's own standard
+  deviation), mask tokens zero, layer scales and learned activation slopes at the value the
+  model starts them at;
 - ``"pytorch"``: each layer's own PyTorch default, from :mod:`weightinit.presets` (whose
   parity tests pin them against PyTorch itself).
 """
@@ -16,6 +21,7 @@ same plan. Two are built in:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +29,7 @@ from weightinit import presets
 from weightinit._errors import choice_error
 from weightinit._fans import Weight
 from weightinit._recommend import recommend
+from weightinit.families import constant
 from weightinit.families import normal
 from weightinit.families import ones
 from weightinit.families import zeros
@@ -32,7 +39,7 @@ from weightinit.named import glorot_uniform
 from weightinit.roles import Slot
 from weightinit.structured import orthogonal
 
-__all__ = ["SCHEMES", "Scheme", "scheme"]
+__all__ = ["SCHEMES", "Scheme", "UnknownValue", "scheme"]
 
 #: A role's rule: (slot, activation) -> (initializer, the geometry to draw it with).
 Rule = Callable[[Slot, object], tuple[Initializer, Weight]]
@@ -69,6 +76,39 @@ def _as_is(init: Callable[[], Initializer]) -> Rule:
 
 def _recommended(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
     return recommend(activation), slot.weight
+
+
+class UnknownValue(LookupError):
+    """A rule needs a fact of the model that its adapter could not read (a layer scale's
+    starting value on the meta device): the parameter needs a rule of the user's."""
+
+
+def _value(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+    """The value the model starts the parameter at (:class:`UnknownValue` where unknown)."""
+    if slot.value is None:
+        raise UnknownValue(f"its starting value ({slot.role}) is not known")
+    value = slot.value
+    return (ones() if value == 1.0 else zeros() if value == 0.0 else constant(value)), slot.weight
+
+
+def _tied(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+    width = slot.weight.shape[-1] if slot.weight.shape else 1
+    return normal(1.0 / math.sqrt(max(width, 1))), slot.weight
+
+
+def _small(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+    return normal(0.02), slot.weight
+
+
+def _pytorch_default_or(rule: Rule) -> Rule:
+    """The slot's own PyTorch preset where it has one, else ``rule``."""
+
+    def chosen(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+        if slot.default is not None:
+            return presets.preset(slot.default), slot.weight
+        return rule(slot, activation)
+
+    return chosen
 
 
 def _bias_bound(slot: Slot) -> Initializer:
@@ -122,14 +162,20 @@ _RECOMMENDED: dict[str, Rule] = {
     "convolution": _recommended,
     "bilinear": _recommended,
     "embedding": _as_is(lambda: normal(1.0)),
+    "tied_embedding": _tied,
+    "position_embedding": _small,
+    "token": _small,
+    "mask_token": _as_is(zeros),
     "attention_in": _as_is(glorot_uniform),
     "attention_kv_bias": _as_is(glorot_normal),
     "recurrent_input": _as_is(glorot_uniform),
     "recurrent_hidden": _as_is(orthogonal),
     "recurrent_projection": _as_is(glorot_uniform),
     "recurrent_bias": _as_is(zeros),
-    "norm_gain": _as_is(ones),
+    "norm_gain": _value,
     "norm_bias": _as_is(zeros),
+    "layer_scale": _value,
+    "activation_parameter": _value,
     "bias": _as_is(zeros),
 }
 
@@ -138,14 +184,20 @@ _PYTORCH: dict[str, Rule] = {
     "convolution": _pytorch_convolution,
     "bilinear": _pytorch_bound(_bias_bound),
     "embedding": _pytorch_weight("pytorch.embedding"),
+    "tied_embedding": _pytorch_weight("pytorch.embedding"),
+    "position_embedding": _pytorch_default_or(_small),
+    "token": _small,
+    "mask_token": _as_is(zeros),
     "attention_in": _pytorch_attention_in,
     "attention_kv_bias": _as_is(glorot_normal),
     "recurrent_input": _pytorch_bound(_hidden_bound),
     "recurrent_hidden": _pytorch_bound(_hidden_bound),
     "recurrent_projection": _pytorch_bound(_hidden_bound),
     "recurrent_bias": _pytorch_bound(_hidden_bound),
-    "norm_gain": _as_is(ones),
+    "norm_gain": _value,
     "norm_bias": _as_is(zeros),
+    "layer_scale": _value,
+    "activation_parameter": _value,
     "bias": _pytorch_bound(_bias_bound),
 }
 

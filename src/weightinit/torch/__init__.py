@@ -2,16 +2,21 @@
 
 Needs the ``torch`` extra (PyTorch is imported when a function here is called).
 :func:`plan` reads each parameter's role, layout, groups and stacked blocks from its
-module's type (the module table) and asks a scheme for its initializer;
-:func:`initialize_` fills the model in place with ``weightinit.initialize(plan, seed)``: the
-same bytes on every machine and device, each parameter keyed by its qualified name.
+module's type (the module table knows ``torch.nn``'s layers and those of transformers, timm
+and torchvision by their class names, without importing those packages) and asks a scheme
+for its initializer; :func:`initialize_` fills the model in place with
+``weightinit.initialize(plan, seed)``: the same bytes on every machine and device, each
+parameter keyed by its qualified name.
 
 The package is split by job: ``_modules`` (what each module type's parameters are),
-``_plan`` (table x scheme x rules -> :class:`Plan`) and ``_fill`` (materialising and filling).
+``_buffers`` (the buffers that are functions of a configuration), ``_plan`` (table x scheme
+x rules -> :class:`Plan`) and ``_fill`` (materialising and filling).
 """
 
 from weightinit.torch._fill import initialize_
+from weightinit.torch._plan import KEEP
 from weightinit.torch._plan import Plan
+from weightinit.torch._plan import Rule
 from weightinit.torch._plan import plan
 
-__all__ = ["Plan", "initialize_", "plan"]
+__all__ = ["KEEP", "Plan", "Rule", "initialize_", "plan"]

@@ -3,17 +3,21 @@ tied parameters and the shards of ``DTensor`` parameters."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from weightinit import registry
+from weightinit._errors import check_threads
+from weightinit.families import normal
+from weightinit.initializers import Prepared
+from weightinit.initializers import write_all
 from weightinit.model import Param
-from weightinit.model import initialize
 from weightinit.seeds import Key
 from weightinit.seeds import SeedLike
+from weightinit.torch._plan import BufferPlan
 from weightinit.torch._plan import Plan
 from weightinit.torch._plan import plan
 from weightinit.torch._plan import torch_module
@@ -25,21 +29,29 @@ def initialize_(
     module: Any,
     seed: SeedLike,
     *,
-    scheme: str = "recommended",
+    scheme: object = "recommended",
     activation: object = None,
     rules: Mapping[object, object] | None = None,
+    buffers: Mapping[str, object] | None = None,
     device: Any = None,
     threads: int | None = None,
 ) -> Plan:
     """Fill every parameter of ``module`` in place (no autograd) and return the plan.
 
-    The values equal ``weightinit.initialize(plan(module, ...), seed)``: float16 and
-    bfloat16 parameters get the float32 values cast by PyTorch, float64 parameters float64
-    values, and the bytes do not depend on the device. A model built on the meta device is
-    materialised on ``device`` (default CPU) without running PyTorch's own initialisation;
-    the running statistics of batch norms are reset, and any other buffer left on the meta
-    device is an error naming it. An ``Embedding``'s ``padding_idx`` row is zero, as in
-    PyTorch. Tied parameters are filled once.
+    Everything is planned first (:func:`plan`, with the same arguments): an error, which
+    lists every problem at once, leaves the model exactly as it was. Then only tensors on
+    the meta device are materialised (on ``device``, default CPU), every planned parameter
+    is filled, and the buffers are set: a buffer already on a real device keeps its value
+    unless ``buffers=`` gives one; a buffer on the meta device that is a function of the
+    configuration (position ids, token type ids, running statistics, rotary frequencies)
+    gets the value a normally built model has. An ``Embedding``'s ``padding_idx`` row is
+    zero, as in PyTorch. Tied parameters are filled once; a weight norm's magnitude is the
+    norm of its direction, so the layer's weight equals the drawn direction.
+
+    The values equal ``weightinit.initialize(plan(module, ...), seed)``: float32 and float64
+    parameters on the CPU are written in place (no copy of the model), float16, bfloat16 and
+    other devices' parameters get the float32 values cast by PyTorch through a staging
+    buffer of at most 64 MiB, and the bytes do not depend on the device.
 
     Parameters that are ``DTensor``s (FSDP2's ``fully_shard``, tensor parallelism,
     ``distribute_tensor``) are filled rank by rank: each rank makes only its local shard,
@@ -63,42 +75,135 @@ def initialize_(
     True
     """
     torch = torch_module()
-    result = plan(module, scheme=scheme, activation=activation, rules=rules)
-    tensors = [*module.parameters(), *module.buffers()]
-    meta_buffers = {n for n, b in module.named_buffers() if b.is_meta}
-    if any(t.is_meta for t in tensors):
-        ties = _ties(module)
-        module.to_empty(device=device if device is not None else "cpu")
-        for names in ties:  # to_empty makes a new tensor for every name: tie them again
-            first = module.get_parameter(names[0])
-            for other in names[1:]:
-                owner_name, _, leaf = other.rpartition(".")
-                setattr(module.get_submodule(owner_name), leaf, first)
-    elif device is not None:
-        module.to(device)
+    result = plan(module, scheme=scheme, activation=activation, rules=rules, buffers=buffers)
+    check_threads(threads)
     root = Key.from_seed(seed)  # resolved once: every parameter, sharded or not, shares it
-    sharded = {name for name, p in module.named_parameters() if _is_dtensor(p)}
-    unsharded = {n: p for n, p in result.items() if n not in sharded}
-    values = initialize(unsharded, root, threads=threads)
+    # Nothing has been touched so far; from here on nothing can fail for a planned reason.
+    _materialise(torch, module, device)
+    if device is not None:
+        module.to(device)
+    parameters = dict(module.named_parameters())
     with torch.no_grad():
-        for name, parameter in module.named_parameters():
-            if name in sharded:
-                _fill_shard(parameter, result[name], root.fold_in(name), name, threads)
+        work: list[Prepared] = []
+        staged: list[tuple[Any, Param, Key]] = []
+        for name, p in result.items():
+            tensor, key = parameters[name], root.fold_in(name)
+            if _is_dtensor(tensor):
+                _fill_shard(tensor, p, key, name, threads)
+            elif _in_place(torch, tensor):
+                out = tensor.detach().numpy()
+                whole = [range(d) for d in p.shape]
+                work.append(registry.get(p.initializer).prepare(out, p.weight, whole, seed=key))
             else:
-                parameter.copy_(torch.from_numpy(values[name]).to(dtype=parameter.dtype))
-        reset = _reset_buffers(module)
-        left = sorted(meta_buffers - reset)
-        if left:
-            raise ValueError(
-                f"buffers {left} were on the meta device and weightinit.torch does not know "
-                "their values; set them after initialize_."
-            )
+                staged.append((tensor, p, key))
+        write_all(work, threads)
+        for tensor, p, key in staged:
+            _stage(torch, tensor, p, key, threads)
+        for name, direction in result.derived.items():
+            _weight_norm(torch, parameters[name], parameters[direction])
+        for name, planned in result.buffers.items():
+            _set_buffer(torch, module, name, planned, root.fold_in(name))
         for owner in module.modules():
             padding = getattr(owner, "padding_idx", None)
             embedding = isinstance(owner, (torch.nn.Embedding, torch.nn.EmbeddingBag))
-            if embedding and padding is not None:
+            drawn = any(parameters.get(n) is getattr(owner, "weight", None) for n in result)
+            if embedding and padding is not None and drawn:
                 _zero_row(owner.weight, padding % owner.weight.shape[0])
     return result
+
+
+#: The most bytes of float32 values made at once for a parameter that is not filled in place.
+STAGING = 64 * 2**20
+
+
+def _in_place(torch: Any, tensor: Any) -> bool:
+    """Whether the values can be written straight into ``tensor``'s memory."""
+    return tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
+
+
+def _stage(torch: Any, tensor: Any, p: Param, key: Key, threads: int | None) -> None:
+    """Fill a parameter of another dtype or device through float32 slabs of at most
+    :data:`STAGING` bytes along its first axis (a structured weight is built whole)."""
+    init = registry.get(p.initializer)
+    weight = p.weight
+    host = np.dtype(np.float64 if p.dtype == np.float64 else np.float32)
+    if not weight.shape or not init._recipe(weight).elementwise:
+        values = init._make(weight, host, key, threads)
+        tensor.copy_(torch.from_numpy(np.ascontiguousarray(values)).to(dtype=tensor.dtype))
+        return
+    row = max(1, math.prod(weight.shape[1:])) * host.itemsize
+    step = max(1, STAGING // row)
+    for start in range(0, weight.shape[0], step):
+        region = (slice(start, min(start + step, weight.shape[0])),)
+        values = init._make(weight, host, key, threads, region)
+        tensor[region].copy_(torch.from_numpy(values).to(dtype=tensor.dtype))
+
+
+def _materialise(torch: Any, module: Any, device: Any) -> None:
+    """Give every tensor on the meta device real (uninitialised) memory on ``device``
+    (default CPU), touching no other tensor, and keep tied parameters tied."""
+    if not any(t.is_meta for t in (*module.parameters(), *module.buffers())):
+        return
+    target = device if device is not None else "cpu"
+    ties = _ties(module)
+
+    def real(t: Any) -> Any:
+        return torch.empty_like(t, device=target) if t.is_meta else t
+
+    module._apply(real)
+    for names in ties:  # each owner got its own new tensor: tie them again
+        first = module.get_parameter(names[0])
+        for other in names[1:]:
+            owner_name, _, leaf = other.rpartition(".")
+            owner = module.get_submodule(owner_name)
+            if owner.get_parameter(leaf) is not first:
+                setattr(owner, leaf, first)
+
+
+def _set_buffer(torch: Any, module: Any, name: str, planned: BufferPlan, key: Key) -> None:
+    """Set one buffer as planned (a kept buffer is left alone)."""
+    owner_name, _, leaf = name.rpartition(".")
+    owner = module.get_submodule(owner_name)
+    buffer = owner.get_buffer(leaf)
+    if planned.action == "spectral":
+        _spectral_vector(torch, module, owner_name, leaf, key)
+        return
+    if planned.make is None:
+        return
+    value = planned.make()
+    value = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    if tuple(value.shape) != tuple(buffer.shape):
+        raise ValueError(
+            f"buffers[{name!r}] has shape {tuple(value.shape)}; the buffer has "
+            f"{tuple(buffer.shape)}."
+        )
+    buffer.copy_(value.to(dtype=buffer.dtype))
+
+
+def _weight_norm(torch: Any, magnitude: Any, direction: Any) -> None:
+    """A weight norm's magnitude: the norm of each output's row of the direction, summed
+    exactly (``math.fsum``), so the layer's weight equals the direction on every machine."""
+    v = direction.detach().to(torch.float64).cpu().numpy()
+    rows = v.reshape(v.shape[0], -1) if v.ndim else v.reshape(1, 1)
+    norms = [math.sqrt(math.fsum((row * row).tolist())) for row in rows]
+    values = torch.tensor(norms, dtype=torch.float64).reshape(magnitude.shape)
+    magnitude.copy_(values.to(dtype=magnitude.dtype))
+
+
+def _spectral_vector(torch: Any, module: Any, path: str, leaf: str, key: Key) -> None:
+    """One of a spectral norm's power-iteration vectors (``_u`` or ``_v``), made as
+    PyTorch's constructor makes them: a normalised normal vector (here keyed by the buffer's
+    name), then, once both are set, its 15 power iterations on the filled weight."""
+    norm = module.get_submodule(path)
+    original = module.get_submodule(path.rpartition(".")[0]).original.detach()
+    matrix = norm._reshape_weight_to_matrix(original)
+    size = matrix.shape[0] if leaf == "_u" else matrix.shape[1]
+    host = np.float64 if original.dtype == torch.float64 else np.float32
+    values = torch.from_numpy(normal(1.0)((size,), host, seed=key))
+    vector = torch.nn.functional.normalize(values, dim=0, eps=norm.eps)
+    norm.get_buffer(leaf).copy_(vector.to(norm.get_buffer(leaf).dtype))
+    if leaf == "_v":
+        norm._power_method(matrix, 15)
 
 
 def _is_dtensor(tensor: Any) -> bool:
@@ -158,15 +263,3 @@ def _ties(module: Any) -> list[list[str]]:
     for name, parameter in module.named_parameters(remove_duplicate=False):
         names.setdefault(id(parameter), []).append(name)
     return [group for group in names.values() if len(group) > 1]
-
-
-def _reset_buffers(module: Any) -> set[str]:
-    """Reset the running statistics of every norm; return the buffers it set."""
-    done: set[str] = set()
-    for prefix, owner in module.named_modules():
-        reset: Callable[[], None] | None = getattr(owner, "reset_running_stats", None)
-        if reset is not None and getattr(owner, "track_running_stats", False):
-            reset()
-            for name, _ in owner.named_buffers(recurse=False):
-                done.add(f"{prefix}.{name}" if prefix else name)
-    return done

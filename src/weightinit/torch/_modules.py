@@ -1,16 +1,21 @@
 """What each PyTorch module type's parameters are: one row per type, read by class name.
 
-A row is a function of the module and a parameter's leaf name that returns the parameter's
-:class:`~weightinit.roles.Slot` (role, geometry, PyTorch's facts), or ``None`` for a leaf
-it does not know. Rows are keyed by the qualified class name, and a module is matched
-through its class's method resolution order, so subclasses inherit their parent's row and a
-third-party class can have a row without its package being imported. Adding a module type
-is adding one row; what a scheme gives a role is :mod:`weightinit.schemes`' business.
+A row is a function of the module, a parameter's leaf name, its shape and the module's
+qualified name in the model, that returns the parameter's :class:`~weightinit.roles.Slot`
+(role, geometry, PyTorch's facts), or ``None`` for a leaf it does not know. Rows are keyed
+by the qualified class name, and a module is matched through its class's method resolution
+order, so subclasses inherit their parent's row and a third-party class (transformers,
+timm, torchvision) has a row without its package being imported. Classes a library names
+by a pattern (its many ``*RMSNorm`` and ``*LayerNorm`` variants) are matched by the class
+name's ending; parameters a model holds itself (class tokens, position embeddings, layer
+scales) by their leaf name. Adding a module type is adding one row; what a scheme gives a
+role is :mod:`weightinit.schemes`' business.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +24,7 @@ from weightinit.roles import Slot
 
 __all__ = ["ROWS", "slot"]
 
-Row = Callable[[Any, str, tuple[int, ...]], "Slot | None"]
+Row = Callable[[Any, str, tuple[int, ...], str], "Slot | None"]
 
 
 def _weight(
@@ -38,28 +43,84 @@ def _pytorch_fan_in(weight: Any) -> int:
     return int(weight.shape[1]) * receptive
 
 
-def _linear(module: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
-    if leaf == "weight":
-        return Slot("projection", _weight(shape))
-    if leaf == "bias":
-        return Slot("bias", _weight(shape), fan_in=_pytorch_fan_in(module.weight))
-    return None
+def _attribute(path: str) -> str:
+    """The module's own name in its parent (``"c_attn"`` of ``"h.0.attn.c_attn"``)."""
+    return path.rpartition(".")[2]
 
 
-def _attention_out(module: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
+#: Attribute names of dense layers that stack equal projections along their output axis:
+#: q, k and v (``None``: as many as the output is a multiple of the input, 3 or 2), or the
+#: gate and up projections of a gated MLP.
+FUSED: dict[str, int | None] = {
+    "qkv": None,  # timm Attention, Swin, BEiT
+    "c_attn": None,  # GPT-2 (q, k, v; or k, v in cross-attention)
+    "query_key_value": None,  # GPT-NeoX, Falcon, BLOOM
+    "Wqkv": None,  # MPT, ModernBERT
+    "qkv_proj": None,  # Phi-3 (without grouped queries)
+    "in_proj": None,
+    "gate_up_proj": 2,  # Phi-3's fused gate and up projections
+}
+
+#: Attribute names of embeddings (and embedding-like tables) that encode positions or
+#: segments rather than tokens.
+POSITIONAL = frozenset(
+    {
+        "wpe",
+        "position_embeddings",
+        "position_embedding",
+        "embed_positions",
+        "token_type_embeddings",
+        "relative_attention_bias",
+        "pos_embed",
+    }
+)
+
+
+def _blocks(path: str, out: int, fan_in: int) -> int:
+    """The stacked blocks of a dense layer called ``path`` with ``out`` outputs."""
+    name = _attribute(path)
+    if name not in FUSED:
+        return 1
+    count = FUSED[name]
+    if count is None:
+        count = out // fan_in if fan_in and out % fan_in == 0 and out // fan_in in (2, 3) else 1
+    return count if out % count == 0 else 1
+
+
+def _dense(layout: str) -> Row:
+    """A dense layer: ``(out, in)`` (``nn.Linear``) or ``(in, out)`` (transformers' ``Conv1D``)."""
+
+    def row(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
+        weight = module.weight
+        out, fan_in = (weight.shape[0], weight.shape[1])
+        if layout == "in_out":
+            out, fan_in = fan_in, out
+        blocks = _blocks(path, int(out), int(fan_in))
+        if leaf == "weight":
+            role = "attention_in" if blocks > 1 and FUSED.get(_attribute(path)) is None else None
+            return Slot(role or "projection", _weight(shape, layout, blocks=blocks))
+        if leaf == "bias":
+            bound = _pytorch_fan_in(weight) if layout == "out_in" else int(fan_in)
+            return Slot("bias", _weight(shape), fan_in=bound, default=None)
+        return None
+
+    return row
+
+
+def _attention_out(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
     # MultiheadAttention's output projection: a Linear whose bias PyTorch zeroes.
     if leaf == "bias":
         return Slot("bias", _weight(shape))
-    return _linear(module, leaf, shape)
+    return _dense("out_in")(module, leaf, shape, path)
 
 
-def _bilinear(module: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
+def _bilinear(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
     role = {"weight": "bilinear", "bias": "bias"}.get(leaf)
     return Slot(role, _weight(shape), fan_in=int(module.in1_features)) if role else None
 
 
 def _convolution(layout: str) -> Row:
-    def row(module: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
+    def row(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
         if leaf == "weight":
             return Slot("convolution", _weight(shape, layout, int(module.groups)))
         if leaf == "bias":
@@ -69,11 +130,15 @@ def _convolution(layout: str) -> Row:
     return row
 
 
-def _embedding(module: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
-    return Slot("embedding", _weight(shape, "in_out")) if leaf == "weight" else None
+def _embedding(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
+    if leaf != "weight":
+        return None
+    positional = _attribute(path) in POSITIONAL
+    role = "position_embedding" if positional else "embedding"
+    return Slot(role, _weight(shape, "in_out"), default="pytorch.embedding")
 
 
-def _attention(module: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
+def _attention(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
     if leaf == "in_proj_weight":  # q, k and v stacked along the output axis
         return Slot("attention_in", _weight(shape, blocks=3))
     if leaf in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
@@ -86,7 +151,7 @@ def _attention(module: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
 
 
 def _recurrent(gates: Callable[[Any], int]) -> Row:
-    def row(module: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
+    def row(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
         hidden = int(module.hidden_size)
         n = gates(module)
         if leaf.startswith("weight_ih"):
@@ -102,17 +167,72 @@ def _recurrent(gates: Callable[[Any], int]) -> Row:
     return row
 
 
-def _norm(module: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
-    role = {"weight": "norm_gain", "bias": "norm_bias"}.get(leaf)
-    return Slot(role, _weight(shape)) if role else None
+def _norm(neutral: float) -> Row:
+    """A normalisation layer whose gain is the identity at ``neutral`` (1, or 0 for layers
+    that multiply by ``1 + gain``)."""
 
+    def row(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
+        if leaf in ("weight", "scale", "gamma", "g"):
+            return Slot("norm_gain", _weight(shape), value=neutral)
+        if leaf in ("bias", "beta", "shift"):
+            return Slot("norm_bias", _weight(shape))
+        return None
+
+    return row
+
+
+def _prelu(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
+    value = float(getattr(module, "init", 0.25))
+    return Slot("activation_parameter", _weight(shape), value=value) if leaf == "weight" else None
+
+
+_LAYER_SCALE_VALUES = ("init_values", "layer_scale_init_value", "layerscale_value", "ls_init_value")
+
+
+def _layer_scale_value(module: Any, tensor: Any) -> float | None:
+    """The value a layer scale starts at: the module's (or its config's) own number, else
+    the tensor's if it holds one value everywhere; ``None`` if neither says."""
+    for owner in (module, getattr(module, "config", None)):
+        for name in _LAYER_SCALE_VALUES:
+            value = getattr(owner, name, None)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+    if tensor is not None and not tensor.is_meta and tensor.numel():
+        flat = tensor.detach().reshape(-1)
+        if bool((flat == flat[0]).all()):
+            return float(flat[0])
+    return None
+
+
+def _layer_scale(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
+    tensor = getattr(module, leaf, None)
+    value = _layer_scale_value(module, tensor)
+    return Slot("layer_scale", _weight(shape), value=value)
+
+
+#: Leaf names of parameters a model holds itself (not through a layer), for any module.
+LEAVES: dict[str, Row] = {
+    "cls_token": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
+    "reg_token": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
+    "dist_token": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
+    "mask_token": lambda m, leaf, shape, path: Slot("mask_token", _weight(shape, "in_out")),
+    "pos_embed": lambda m, leaf, shape, path: Slot("position_embedding", _weight(shape, "in_out")),
+    "position_embeddings": lambda m, leaf, shape, path: Slot(
+        "position_embedding", _weight(shape, "in_out")
+    ),
+    "gamma": _layer_scale,
+    "gamma_1": _layer_scale,
+    "gamma_2": _layer_scale,
+    "lambda1": _layer_scale,
+    "layer_scale_parameter": _layer_scale,
+}
 
 _GATES = {"LSTM": 4, "GRU": 3}
 _NN = "torch.nn.modules"
 
 #: Qualified class name -> row. A module takes the row of the first class of its MRO here.
 ROWS: dict[str, Row] = {
-    f"{_NN}.linear.Linear": _linear,
+    f"{_NN}.linear.Linear": _dense("out_in"),
     f"{_NN}.linear.NonDynamicallyQuantizableLinear": _attention_out,
     f"{_NN}.linear.Bilinear": _bilinear,
     f"{_NN}.conv.Conv1d": _convolution("out_in"),
@@ -124,28 +244,54 @@ ROWS: dict[str, Row] = {
     f"{_NN}.sparse.Embedding": _embedding,
     f"{_NN}.sparse.EmbeddingBag": _embedding,
     f"{_NN}.activation.MultiheadAttention": _attention,
+    f"{_NN}.activation.PReLU": _prelu,
     f"{_NN}.rnn.RNNBase": _recurrent(lambda m: _GATES.get(m.mode, 1)),
     f"{_NN}.rnn.LSTMCell": _recurrent(lambda m: 4),
     f"{_NN}.rnn.GRUCell": _recurrent(lambda m: 3),
     f"{_NN}.rnn.RNNCellBase": _recurrent(lambda m: 1),
-    f"{_NN}.batchnorm._NormBase": _norm,  # batch and instance norms
-    f"{_NN}.normalization.LayerNorm": _norm,
-    f"{_NN}.normalization.GroupNorm": _norm,
-    f"{_NN}.normalization.RMSNorm": _norm,
+    f"{_NN}.batchnorm._NormBase": _norm(1.0),  # batch and instance norms
+    f"{_NN}.normalization.LayerNorm": _norm(1.0),
+    f"{_NN}.normalization.GroupNorm": _norm(1.0),
+    f"{_NN}.normalization.RMSNorm": _norm(1.0),
+    # transformers: GPT-2's (in, out) dense layer.
+    "transformers.pytorch_utils.Conv1D": _dense("in_out"),
+    # timm: a layer scale module of its own.
+    "timm.layers.layer_scale.LayerScale": _layer_scale,
+    "timm.layers.layer_scale.LayerScale2d": _layer_scale,
 }
+
+#: Class-name endings -> row, for the norms libraries define once per model (LlamaRMSNorm,
+#: T5LayerNorm, LayerNorm2d, ...). Gemma's norms multiply by ``1 + gain``: their gain is 0.
+PATTERNS: list[tuple[re.Pattern[str], Row]] = [
+    (re.compile(r"^Gemma\d*RMSNorm$"), _norm(0.0)),
+    (re.compile(r"(RMSNorm|LayerNorm|LayerNorm2d|GroupNorm|BatchNorm[123]d|RmsNorm)$"), _norm(1.0)),
+]
+
+
+def _qualified(kind: type) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def row_of(module: Any) -> Row | None:
-    """The row of ``module``'s type: that of the first class of its MRO with one."""
-    for kind in type(module).__mro__:
-        row = ROWS.get(f"{kind.__module__}.{kind.__qualname__}")
+    """The row of ``module``'s type: that of the first class of its MRO with one, else the
+    first class-name pattern that one of those classes matches."""
+    mro = type(module).__mro__
+    for kind in mro:
+        row = ROWS.get(_qualified(kind))
         if row is not None:
             return row
+    for kind in mro:
+        for pattern, row in PATTERNS:
+            if pattern.search(kind.__name__):
+                return row
     return None
 
 
-def slot(module: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
-    """The slot of parameter ``leaf`` (of ``shape``) of ``module``, or ``None`` if its type
-    or the leaf is unknown."""
+def slot(module: Any, leaf: str, shape: tuple[int, ...], path: str = "") -> Slot | None:
+    """The slot of parameter ``leaf`` (of ``shape``) of ``module`` (called ``path`` in the
+    model), or ``None`` if neither its type's row nor the model-held leaves know it."""
     row = row_of(module)
-    return row(module, leaf, shape) if row is not None else None
+    found = row(module, leaf, shape, path) if row is not None else None
+    if found is None and leaf in LEAVES:
+        found = LEAVES[leaf](module, leaf, shape, path)
+    return found

@@ -1,12 +1,20 @@
 """A PyTorch model's plan: the module table's slots, a scheme's initializers and the user's
-rules, one :class:`~weightinit.Param` per parameter."""
+rules, one :class:`~weightinit.Param` per parameter, and what becomes of every buffer.
+
+Everything is planned before anything is touched: :func:`plan` collects every problem (each
+unknown parameter, each rule that matches nothing, each buffer it cannot know) and raises
+them together, so :func:`~weightinit.torch.initialize_` fails before it changes the model.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import fnmatch
 import math
+from collections.abc import Callable
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,11 +22,24 @@ import numpy as np
 from weightinit import registry
 from weightinit._errors import install_hint
 from weightinit._fans import Weight
+from weightinit.initializers import Initializer
 from weightinit.model import Param
+from weightinit.roles import Slot
+from weightinit.schemes import UnknownValue
 from weightinit.schemes import scheme as resolve_scheme
+from weightinit.torch._buffers import recompute
 from weightinit.torch._modules import slot
 
-__all__ = ["Plan", "plan"]
+__all__ = ["KEEP", "BufferPlan", "Plan", "Rule", "plan", "torch_module"]
+
+#: A rule that leaves a parameter's current value (refused on the meta device).
+KEEP = "keep"
+
+_PARAMETRIZATIONS = "torch.nn.utils.parametrize.ParametrizationList"
+_WEIGHT_NORM = "torch.nn.utils.parametrizations._WeightNorm"
+_SPECTRAL_NORM = "torch.nn.utils.parametrizations._SpectralNorm"
+_HEADS = ("torch.nn.modules.linear.Linear", "transformers.pytorch_utils.Conv1D")
+_EMBEDDINGS = ("torch.nn.modules.sparse.Embedding", "torch.nn.modules.sparse.EmbeddingBag")
 
 
 def torch_module() -> Any:
@@ -32,14 +53,68 @@ def torch_module() -> Any:
     return torch
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What a rule may say of a parameter without fixing its shape: an initializer (``None``:
+    the scheme's) and any of the layout, groups and stacked blocks its fans are read with
+    (``None``: the module table's).
+
+    Examples
+    --------
+    >>> import weightinit as wi
+    >>> from weightinit.torch import Rule
+    >>> Rule("lecun_normal", layout="in_out").layout
+    'in_out'
+    """
+
+    init: object = None
+    layout: str | None = None
+    groups: int | None = None
+    blocks: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.init is not None:
+            object.__setattr__(self, "init", registry.get(self.init))
+        checked = Weight.checked((), self.layout or "out_in", self.groups or 1, self.blocks or 1)
+        if self.layout is not None:
+            object.__setattr__(self, "layout", checked.layout)
+
+
+@dataclass(frozen=True)
+class BufferPlan:
+    """What :func:`~weightinit.torch.initialize_` does with one buffer: ``"keep"`` (a real
+    buffer), ``"recompute"`` (a function of the configuration) or ``"given"``
+    (``buffers=``), and the function that makes the value where it makes one."""
+
+    action: str
+    make: Callable[[], Any] | None = None
+
+
 class Plan(dict[str, Param]):
     """What :func:`plan` says each parameter gets, in ``named_parameters()`` order; it
-    prints as a table (name, shape, initializer, layout, groups, blocks, fans, std)."""
+    prints as a table (name, shape, initializer, layout, groups, blocks, fans, std, and the
+    other names of a tied parameter).
+
+    ``kept`` are parameters a rule keeps as they are; ``derived`` maps a weight norm's
+    magnitude to the direction it is the norm of; ``ties`` maps each tied parameter to its
+    other names; ``buffers`` says what becomes of each buffer.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: list[str] = []
+        self.derived: dict[str, str] = {}
+        self.ties: dict[str, tuple[str, ...]] = {}
+        self.buffers: dict[str, BufferPlan] = {}
 
     def __str__(self) -> str:
         head = ("name", "shape", "initializer", "layout", "groups", "blocks", "fan_in")
-        rows: list[tuple[str, ...]] = [(*head, "fan_out", "std")]
-        rows += [_row(name, p) for name, p in self.items()]
+        rows: list[tuple[str, ...]] = [(*head, "fan_out", "std", "tied_to")]
+        rows += [(*_row(name, p), ", ".join(self.ties.get(name, ()))) for name, p in self.items()]
+        rows += [(name, "", "keep", "", "", "", "", "", "", "") for name in self.kept]
+        rows += [
+            (m, "", f"norm of {d}", "", "", "", "", "", "", "") for m, d in self.derived.items()
+        ]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
         return "\n".join(line.rstrip() for line in lines)
@@ -62,52 +137,146 @@ def _row(name: str, p: Param) -> tuple[str, ...]:
     return (name, shape, repr(init), *options_text, fan_in, fan_out, std)
 
 
-def _rule(rules: Mapping[object, object], name: str, module: Any) -> object | None:
-    """The rule for parameter ``name`` of ``module``: the first glob pattern that matches
-    the qualified name, else the first module class it is an instance of."""
-    for key, value in rules.items():
-        if isinstance(key, str) and fnmatch.fnmatchcase(name, key):
-            return value
-    for key, value in rules.items():
-        if isinstance(key, type) and isinstance(module, key):
-            return value
-    return None
+def _qualified(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _is(obj: Any, names: tuple[str, ...]) -> bool:
+    """Whether ``obj`` is an instance of a class called one of ``names`` (MRO included),
+    without importing that class's package."""
+    return any(f"{k.__module__}.{k.__qualname__}" in names for k in type(obj).__mro__)
+
+
+class _Rules:
+    """The user's rules, each remembered once it matched a parameter."""
+
+    def __init__(self, rules: Mapping[object, object] | None) -> None:
+        if rules is not None and not isinstance(rules, Mapping):
+            raise TypeError(f"rules must be a mapping; got {type(rules).__name__}.")
+        self.items = list((rules or {}).items())
+        for key, _ in self.items:
+            if not isinstance(key, (str, type)):
+                raise TypeError(
+                    f"a rule's key must be a glob pattern (str) or a module class; got {key!r}."
+                )
+        self.used: set[int] = set()
+
+    def find(self, names: list[str], owners: list[Any], leaf: str) -> tuple[int, object] | None:
+        """The first pattern matching one of ``names``, else the first class one of
+        ``owners`` is an instance of; a leaf dict is looked into for ``leaf``."""
+        found = None
+        for i, (key, value) in enumerate(self.items):
+            if isinstance(key, str) and any(fnmatch.fnmatchcase(n, key) for n in names):
+                found = i, value
+                break
+        if found is None:
+            for i, (key, value) in enumerate(self.items):
+                if isinstance(key, type) and any(isinstance(o, key) for o in owners):
+                    found = i, value
+                    break
+        if found is None:
+            return None
+        i, value = found
+        if isinstance(value, Mapping):
+            if leaf not in value:
+                return None
+            value = value[leaf]
+        self.used.add(i)
+        return i, value
+
+    def unused(self, names: list[str], kinds: set[str]) -> list[str]:
+        """A line per rule that matched nothing, with the closest names."""
+        lines = []
+        for i, (key, _) in enumerate(self.items):
+            if i in self.used:
+                continue
+            if isinstance(key, str):
+                close = difflib.get_close_matches(key, names, n=3, cutoff=0.0)
+                lines.append(
+                    f"rule {key!r} matches no parameter; the closest names are "
+                    f"{', '.join(map(repr, close))}."
+                )
+            elif isinstance(key, type):
+                close = difflib.get_close_matches(key.__name__, sorted(kinds), n=3, cutoff=0.0)
+                lines.append(
+                    f"rule {key.__name__} matches no module with a parameter; the model's "
+                    f"closest module types are {', '.join(close)}."
+                )
+        return lines
+
+
+def _suggestion(kind: str, leaves: list[str], rank: int) -> str:
+    """A rule that fits an unknown module type's parameters: zeros for vectors; for
+    matrices and kernels, an initializer with the layout stated (the table cannot know it)."""
+    if rank < 2:
+        return f"rules={{{kind}: weightinit.zeros()}}"
+    by_leaf = ", ".join(f"'{leaf}': ..." for leaf in leaves)
+    return (
+        f"rules={{{kind}: weightinit.torch.Rule(weightinit.lecun_normal(), layout='out_in')}}, with "
+        f"the layout its weights are stored in, or one rule per leaf: "
+        f"rules={{{kind}: {{{by_leaf}}}}}"
+    )
+
+
+def _slot_of(module: Any, name: str, tensor: Any, derived: dict[str, str]) -> Slot | None:
+    """The slot of parameter ``name``, seeing through weight-norm and spectral-norm
+    parametrisations to the layer's own weight."""
+    owner_path, _, leaf = name.rpartition(".")
+    owner = module.get_submodule(owner_path)
+    shape = tuple(tensor.shape)
+    if _qualified(owner) == _PARAMETRIZATIONS:
+        base_path, _, tensor_name = owner_path.rpartition(".")
+        base_path = base_path.rpartition(".")[0]  # drop ".parametrizations"
+        base = module.get_submodule(base_path)
+        kind = _qualified(owner[0]) if len(owner) == 1 else ""
+        if kind == _WEIGHT_NORM and leaf == "original0":
+            derived[name] = f"{owner_path}.original1"
+            return None
+        if kind in (_WEIGHT_NORM, _SPECTRAL_NORM) and leaf in ("original1", "original"):
+            return slot(base, tensor_name, shape, base_path)
+        return None
+    return slot(owner, leaf, shape, owner_path)
 
 
 def plan(
     module: Any,
     *,
-    scheme: str = "recommended",
+    scheme: object = "recommended",
     activation: object = None,
     rules: Mapping[object, object] | None = None,
+    buffers: Mapping[str, object] | None = None,
 ) -> Plan:
-    """What :func:`initialize_` gives each parameter of ``module``, in
-    ``named_parameters()`` order.
+    """What :func:`initialize_` gives each parameter and buffer of ``module``, in
+    ``named_parameters()`` order; it rejects exactly what :func:`initialize_` rejects.
 
     Parameters
     ----------
     module : torch.nn.Module
-    scheme : {"recommended", "pytorch"}, default "recommended"
+    scheme : {"recommended", "pytorch"} or Scheme, default "recommended"
         ``"recommended"``: weights from ``recommend(activation)`` with their true fans
-        (groups, and the stacked q/k/v blocks of ``MultiheadAttention``), recurrent input
-        weights Glorot per gate and recurrent weights orthogonal per gate, biases zero,
-        norms one and zero, embeddings ``N(0, 1)``. ``"pytorch"``: every layer's own PyTorch
-        default distribution, drawn portably (inside an ``nn.Transformer``, Glorot uniform
-        for every weight of two or more dimensions, as its constructor re-draws them).
-        See :mod:`weightinit.schemes`.
+        (groups, stacked q/k/v blocks, transformers' ``(in, out)`` ``Conv1D``), an
+        embedding tied to the output head ``N(0, 1/d)``, see :mod:`weightinit.schemes`.
+        ``"pytorch"``: every layer's own PyTorch default, drawn portably.
     activation : str, callable or None
         The network's activation, as for :func:`weightinit.recommend` (``None``: linear).
     rules : mapping, optional
-        Glob patterns on qualified parameter names (``"head.*"``) or module classes
-        (``nn.Embedding``), mapped to an initializer (or its name) or a
-        :class:`~weightinit.Param`; a rule wins over the scheme. Patterns are tried first,
-        in order, then classes.
+        Glob patterns on parameter names (any name of a tied parameter) or module classes,
+        mapped to an initializer (or its name or config), a :class:`~weightinit.Param` (a
+        dtype it leaves unset is the parameter's), a :class:`Rule` (an initializer and a
+        layout, groups or blocks without a shape), ``"keep"`` (the current value), or a
+        dict of those by leaf name (``{Conv1D: {"weight": ..., "bias": ...}}``). Patterns
+        are tried first, in order, then classes; a rule wins over the scheme.
+    buffers : mapping, optional
+        Buffer names mapped to a tensor or array (the value), or to a callable of no
+        argument that returns it, for buffers on the meta device that are not functions
+        of the configuration (or to replace a real buffer's value).
 
     Raises
     ------
     ValueError
-        For a parameter of a module type this function does not know and no rule covers,
-        naming both.
+        Listing every problem at once: parameters of module types it does not know (by
+        type, each with a rule that fits it), rules that match nothing (with the closest
+        names), ``"keep"`` on the meta device, and buffers on the meta device it cannot know.
 
     Examples
     --------
@@ -119,43 +288,168 @@ def plan(
     """
     torch = torch_module()
     chosen = resolve_scheme(scheme)
-    rules = dict(rules or {})
+    table = _Rules(rules)
+    given = dict(buffers or {})
     # nn.Transformer re-draws every weight of two or more dimensions with xavier_uniform_.
     containers = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Transformer)]
+    aliases: dict[int, list[str]] = {}
+    for name, tensor in module.named_parameters(remove_duplicate=False):
+        aliases.setdefault(id(tensor), []).append(name)
     result = Plan()
+    unknown: dict[str, list[str]] = {}
+    problems: list[str] = []
+    kinds: set[str] = set()
+    all_names = [n for names in aliases.values() for n in names]
     for name, tensor in module.named_parameters():
-        owner_name, _, leaf = name.rpartition(".")
-        owner = module.get_submodule(owner_name)
+        names = aliases[id(tensor)]
+        owners = [module.get_submodule(n.rpartition(".")[0]) for n in names]
+        kinds.update(type(o).__name__ for o in owners)
+        if len(names) > 1:
+            result.ties[name] = tuple(names[1:])
         if isinstance(tensor, torch.nn.parameter.UninitializedParameter):
-            raise ValueError(
-                f"parameter {name!r} of a {type(owner).__name__} has no shape yet (a lazy "
+            problems.append(
+                f"parameter {name!r} of a {type(owners[0]).__name__} has no shape yet (a lazy "
                 "module); run one forward pass before planning its initialisation."
             )
+            continue
         shape = tuple(tensor.shape)
         dtype = np.float64 if tensor.dtype == torch.float64 else np.float32
-        rule = _rule(rules, name, owner)
-        if isinstance(rule, Param):
-            if rule.shape != shape:
-                raise ValueError(
-                    f"the rule for {name!r} gives shape {rule.shape}; the parameter has {shape}."
+        leaf = name.rpartition(".")[2]
+        found = table.find(names, owners, leaf)
+        known = _slot_of(module, name, tensor, result.derived)
+        if name in result.derived:
+            if found is None:
+                continue  # a weight norm's magnitude: made from its direction
+            del result.derived[name]  # a rule says otherwise
+        if known is not None and _tied_head(owners):
+            known = dataclasses.replace(known, role="tied_embedding")
+        inside = any(name.startswith(f"{c}.") or not c for c in containers)
+        if known is not None and inside and len(shape) > 1:
+            known = dataclasses.replace(known, redrawn=True)
+        if found is not None:
+            value = found[1]
+            if isinstance(value, str) and value == KEEP:
+                if tensor.is_meta:
+                    problems.append(
+                        f"rule 'keep' for {name!r}: the parameter is on the meta device and "
+                        "has no value to keep; give it an initializer."
+                    )
+                else:
+                    result.kept.append(name)
+                continue
+            if isinstance(value, Param):
+                if value.shape != shape:
+                    problems.append(
+                        f"the rule for {name!r} gives shape {value.shape}; the parameter has "
+                        f"{shape}."
+                    )
+                    continue
+                result[name] = (
+                    value
+                    if value.dtype is not None
+                    else Param.of(value.initializer, value.weight, dtype=dtype)
                 )
-            result[name] = rule
+                continue
+            try:
+                init, weight = _from_rule(value, known, chosen, activation, shape)
+            except (TypeError, ValueError, UnknownValue) as error:
+                problems.append(f"the rule for {name!r}: {error}")
+                continue
+            result[name] = Param.of(init, weight, dtype=dtype)
             continue
-        known = slot(owner, leaf, shape)
-        if rule is None and known is None:
-            raise ValueError(
-                f"parameter {name!r} belongs to a {type(owner).__name__}, a module type "
-                "weightinit.torch does not know; give it a rule (rules={"
-                f"{name!r}: initializer}} or rules={{{type(owner).__name__}: initializer}})."
-            )
-        if known is not None:
-            inside = any(name.startswith(f"{c}.") or not c for c in containers)
-            if inside and len(shape) > 1:
-                known = dataclasses.replace(known, redrawn=True)
+        if known is None:
+            unknown.setdefault(type(owners[0]).__name__, []).append(name)
+            continue
+        try:
             init, weight = chosen.initializer(known, activation)
-        if rule is not None:
-            init = registry.get(rule)
-            if known is None:
-                weight = Weight(shape, "out_in")
+        except UnknownValue as error:
+            problems.append(
+                f"parameter {name!r} ({known.role} of a {type(owners[0]).__name__}): {error}; "
+                f"give it a rule (rules={{{name!r}: weightinit.constant(...)}})."
+            )
+            continue
         result[name] = Param.of(init, weight, dtype=dtype)
+    for kind, names in unknown.items():
+        leaves = sorted({n.rpartition(".")[2] for n in names})
+        rank = max(module.get_parameter(n).dim() for n in names)
+        listed = ", ".join(map(repr, names[:6])) + (
+            f" and {len(names) - 6} more" if len(names) > 6 else ""
+        )
+        problems.append(
+            f"parameters {listed} belong to a {kind}, a module type weightinit.torch does not "
+            f"know; give it a rule: {_suggestion(kind, leaves, rank)}."
+        )
+    problems += table.unused(all_names, kinds)
+    problems += _plan_buffers(torch, module, given, result)
+    if problems:
+        raise ValueError(
+            f"weightinit.torch cannot plan this {type(module).__name__} "
+            f"({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n- "
+            + "\n- ".join(problems)
+        )
     return result
+
+
+def _tied_head(owners: list[Any]) -> bool:
+    """Whether one parameter is both an embedding table and an output head's weight."""
+    return any(_is(o, _EMBEDDINGS) for o in owners) and any(_is(o, _HEADS) for o in owners)
+
+
+def _from_rule(
+    value: object, known: Slot | None, chosen: Any, activation: object, shape: tuple[int, ...]
+) -> tuple[Initializer, Weight]:
+    """The initializer and geometry a rule gives: its own, over the table's where it is
+    silent (``out_in`` for a module type the table does not know)."""
+    rule = value if isinstance(value, Rule) else Rule(value)
+    base = known.weight if known is not None else Weight(shape, "out_in")
+    weight = Weight.checked(
+        shape,
+        rule.layout or base.layout,
+        rule.groups if rule.groups is not None else base.groups,
+        rule.blocks if rule.blocks is not None else base.blocks,
+    )
+    if rule.init is not None:
+        return rule.init, weight  # type: ignore[return-value]
+    if known is None:
+        raise ValueError("its module type is unknown, so the rule must name an initializer")
+    init, _ = chosen.initializer(dataclasses.replace(known, weight=weight), activation)
+    return init, weight
+
+
+def _plan_buffers(torch: Any, module: Any, given: dict[str, object], result: Plan) -> list[str]:
+    """Plan every buffer into ``result.buffers``; return a line per buffer it cannot know."""
+    problems: list[str] = []
+    names = {n for n, _ in module.named_buffers()}
+    for name in given:
+        if name not in names:
+            close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.0)
+            problems.append(
+                f"buffers={{{name!r}: ...}} names no buffer; the closest are "
+                f"{', '.join(map(repr, close)) or 'none (the model has no buffers)'}."
+            )
+    for name, buffer in module.named_buffers():
+        owner_path, _, leaf = name.rpartition(".")
+        if name in given:
+            value = given[name]
+            make = value if callable(value) else (lambda value=value: value)
+            result.buffers[name] = BufferPlan("given", make)
+        elif not buffer.is_meta:
+            result.buffers[name] = BufferPlan("keep")
+        else:
+            owner = module.get_submodule(owner_path)
+            maker = (
+                None
+                if _qualified(owner) == _SPECTRAL_NORM
+                else recompute(torch, owner, leaf, buffer)
+            )
+            if _qualified(owner) == _SPECTRAL_NORM and leaf in ("_u", "_v"):
+                result.buffers[name] = BufferPlan("spectral")
+            elif maker is None:
+                problems.append(
+                    f"buffer {name!r} of a {type(owner).__name__} is on the meta device and is "
+                    f"not a function of the configuration weightinit.torch knows; give its "
+                    f"value: buffers={{{name!r}: tensor}}."
+                )
+            else:
+                result.buffers[name] = BufferPlan("recompute", maker)
+    return problems
