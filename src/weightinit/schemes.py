@@ -39,7 +39,7 @@ from weightinit.named import glorot_uniform
 from weightinit.roles import Slot
 from weightinit.structured import orthogonal
 
-__all__ = ["SCHEMES", "Scheme", "UnknownValue", "scheme"]
+__all__ = ["SCHEMES", "Scheme", "UnknownValueError", "scheme"]
 
 #: A role's rule: (slot, activation) -> (initializer, the geometry to draw it with).
 Rule = Callable[[Slot, object], tuple[Initializer, Weight]]
@@ -78,15 +78,15 @@ def _recommended(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
     return recommend(activation), slot.weight
 
 
-class UnknownValue(LookupError):
+class UnknownValueError(LookupError):
     """A rule needs a fact of the model that its adapter could not read (a layer scale's
     starting value on the meta device): the parameter needs a rule of the user's."""
 
 
 def _value(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
-    """The value the model starts the parameter at (:class:`UnknownValue` where unknown)."""
+    """The value the model starts the parameter at (:class:`UnknownValueError` where unknown)."""
     if slot.value is None:
-        raise UnknownValue(f"its starting value ({slot.role}) is not known")
+        raise UnknownValueError(f"its starting value ({slot.role}) is not known")
     value = slot.value
     return (ones() if value == 1.0 else zeros() if value == 0.0 else constant(value)), slot.weight
 

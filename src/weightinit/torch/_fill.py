@@ -17,6 +17,7 @@ from weightinit.initializers import write_all
 from weightinit.model import Param
 from weightinit.seeds import Key
 from weightinit.seeds import SeedLike
+from weightinit.seeds import check_seed
 from weightinit.torch._plan import BufferPlan
 from weightinit.torch._plan import Plan
 from weightinit.torch._plan import plan
@@ -77,6 +78,9 @@ def initialize_(
     torch = torch_module()
     result = plan(module, scheme=scheme, activation=activation, rules=rules, buffers=buffers)
     check_threads(threads)
+    check_seed(seed)
+    # The buffers' new values are made (and checked) before anything is touched.
+    values = {name: _buffer_value(torch, module, name, b) for name, b in result.buffers.items()}
     root = Key.from_seed(seed)  # resolved once: every parameter, sharded or not, shares it
     # Nothing has been touched so far; from here on nothing can fail for a planned reason.
     _materialise(torch, module, device)
@@ -100,14 +104,19 @@ def initialize_(
         for tensor, p, key in staged:
             _stage(torch, tensor, p, key, threads)
         for name, direction in result.derived.items():
-            _weight_norm(torch, parameters[name], parameters[direction])
+            norm = module.get_submodule(name.rpartition(".")[0])[0]
+            _weight_norm(torch, parameters[name], parameters[direction], norm.dim)
         for name, planned in result.buffers.items():
-            _set_buffer(torch, module, name, planned, root.fold_in(name))
+            if planned.action == "spectral":
+                owner_name, _, leaf = name.rpartition(".")
+                _spectral_vector(torch, module, owner_name, leaf, root.fold_in(name))
+            elif values[name] is not None:
+                module.get_buffer(name).copy_(values[name])
+        drawn = {id(parameters[name]) for name in result}
         for owner in module.modules():
             padding = getattr(owner, "padding_idx", None)
             embedding = isinstance(owner, (torch.nn.Embedding, torch.nn.EmbeddingBag))
-            drawn = any(parameters.get(n) is getattr(owner, "weight", None) for n in result)
-            if embedding and padding is not None and drawn:
+            if embedding and padding is not None and id(owner.weight) in drawn:
                 _zero_row(owner.weight, padding % owner.weight.shape[0])
     return result
 
@@ -160,31 +169,36 @@ def _materialise(torch: Any, module: Any, device: Any) -> None:
                 setattr(owner, leaf, first)
 
 
-def _set_buffer(torch: Any, module: Any, name: str, planned: BufferPlan, key: Key) -> None:
-    """Set one buffer as planned (a kept buffer is left alone)."""
-    owner_name, _, leaf = name.rpartition(".")
-    owner = module.get_submodule(owner_name)
-    buffer = owner.get_buffer(leaf)
-    if planned.action == "spectral":
-        _spectral_vector(torch, module, owner_name, leaf, key)
-        return
+def _buffer_value(torch: Any, module: Any, name: str, planned: BufferPlan) -> Any:
+    """The value a buffer is set to (``None``: it is kept, or made later from the weights),
+    checked against the buffer's shape; called before anything is touched."""
     if planned.make is None:
-        return
-    value = planned.make()
-    value = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+        return None
+    buffer = module.get_buffer(name)
+    try:
+        value = planned.make()
+        value = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    except Exception as error:  # a user's callable or value: reported as bad input
+        raise ValueError(
+            f"buffers[{name!r}] gives no value: {type(error).__name__}: {error}"
+        ) from error
     if tuple(value.shape) != tuple(buffer.shape):
         raise ValueError(
             f"buffers[{name!r}] has shape {tuple(value.shape)}; the buffer has "
             f"{tuple(buffer.shape)}."
         )
-    buffer.copy_(value.to(dtype=buffer.dtype))
+    return value.to(dtype=buffer.dtype)
 
 
-def _weight_norm(torch: Any, magnitude: Any, direction: Any) -> None:
-    """A weight norm's magnitude: the norm of each output's row of the direction, summed
-    exactly (``math.fsum``), so the layer's weight equals the direction on every machine."""
+def _weight_norm(torch: Any, magnitude: Any, direction: Any, dim: int | None) -> None:
+    """A weight norm's magnitude: the norm of the direction over every axis but ``dim``
+    (all of them for ``None`` or -1), summed exactly (``math.fsum``), so the layer's weight
+    equals the direction on every machine."""
     v = direction.detach().to(torch.float64).cpu().numpy()
-    rows = v.reshape(v.shape[0], -1) if v.ndim else v.reshape(1, 1)
+    if dim is None or dim == -1 or v.ndim == 0:
+        rows = v.reshape(1, -1)
+    else:
+        rows = np.moveaxis(v, dim, 0).reshape(v.shape[dim], -1)
     norms = [math.sqrt(math.fsum((row * row).tolist())) for row in rows]
     values = torch.tensor(norms, dtype=torch.float64).reshape(magnitude.shape)
     magnitude.copy_(values.to(dtype=magnitude.dtype))

@@ -25,7 +25,7 @@ from weightinit._fans import Weight
 from weightinit.initializers import Initializer
 from weightinit.model import Param
 from weightinit.roles import Slot
-from weightinit.schemes import UnknownValue
+from weightinit.schemes import UnknownValueError
 from weightinit.schemes import scheme as resolve_scheme
 from weightinit.torch._buffers import recompute
 from weightinit.torch._modules import slot
@@ -75,7 +75,12 @@ class Rule:
     def __post_init__(self) -> None:
         if self.init is not None:
             object.__setattr__(self, "init", registry.get(self.init))
-        checked = Weight.checked((), self.layout or "out_in", self.groups or 1, self.blocks or 1)
+        checked = Weight.checked(
+            (),
+            "out_in" if self.layout is None else self.layout,
+            1 if self.groups is None else self.groups,
+            1 if self.blocks is None else self.blocks,
+        )
         if self.layout is not None:
             object.__setattr__(self, "layout", checked.layout)
 
@@ -162,16 +167,19 @@ class _Rules:
         self.used: set[int] = set()
 
     def find(self, names: list[str], owners: list[Any], leaf: str) -> tuple[int, object] | None:
-        """The first pattern matching one of ``names``, else the first class one of
-        ``owners`` is an instance of; a leaf dict is looked into for ``leaf``."""
+        """The first pattern matching one of ``names`` (a tied parameter's every name), else
+        the first class the parameter's module (``owners[0]``) is an instance of; a leaf dict
+        is looked into for ``leaf``."""
         found = None
         for i, (key, value) in enumerate(self.items):
             if isinstance(key, str) and any(fnmatch.fnmatchcase(n, key) for n in names):
                 found = i, value
                 break
         if found is None:
+            # A class rule looks at the parameter's own module, not at the modules it is tied
+            # into (a rule for nn.Linear does not reach an embedding tied to a Linear head).
             for i, (key, value) in enumerate(self.items):
-                if isinstance(key, type) and any(isinstance(o, key) for o in owners):
+                if isinstance(key, type) and isinstance(owners[0], key):
                     found = i, value
                     break
         if found is None:
@@ -212,8 +220,8 @@ def _suggestion(kind: str, leaves: list[str], rank: int) -> str:
         return f"rules={{{kind}: weightinit.zeros()}}"
     by_leaf = ", ".join(f"'{leaf}': ..." for leaf in leaves)
     return (
-        f"rules={{{kind}: weightinit.torch.Rule(weightinit.lecun_normal(), layout='out_in')}}, with "
-        f"the layout its weights are stored in, or one rule per leaf: "
+        f"rules={{{kind}: weightinit.torch.Rule(weightinit.lecun_normal(), "
+        "layout='out_in')}, with the layout its weights are stored in, or one rule per leaf: "
         f"rules={{{kind}: {{{by_leaf}}}}}"
     )
 
@@ -352,7 +360,7 @@ def plan(
                 continue
             try:
                 init, weight = _from_rule(value, known, chosen, activation, shape)
-            except (TypeError, ValueError, UnknownValue) as error:
+            except (TypeError, ValueError, UnknownValueError) as error:
                 problems.append(f"the rule for {name!r}: {error}")
                 continue
             result[name] = Param.of(init, weight, dtype=dtype)
@@ -362,7 +370,7 @@ def plan(
             continue
         try:
             init, weight = chosen.initializer(known, activation)
-        except UnknownValue as error:
+        except UnknownValueError as error:
             problems.append(
                 f"parameter {name!r} ({known.role} of a {type(owners[0]).__name__}): {error}; "
                 f"give it a rule (rules={{{name!r}: weightinit.constant(...)}})."
