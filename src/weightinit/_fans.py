@@ -225,14 +225,36 @@ class Weight:
     @classmethod
     def checked(cls, shape: object, layout: object, groups: object, blocks: object) -> Weight:
         """The weight a call describes, every argument validated (layout made canonical)."""
-        return cls(
+        return cls.trusted(
             check_shape(shape), resolve_layout(layout), check_groups(groups), check_blocks(blocks)
         )
+
+    @classmethod
+    def trusted(cls, shape: tuple[int, ...], layout: str, groups: int, blocks: int) -> Weight:
+        """A weight whose facts the caller has already checked (a canonical layout, a shape
+        of non-negative ints, positive groups and blocks): it is marked as checked, so
+        nothing checks it again. For callers that made the facts themselves (a framework's
+        module table); anything else goes through :meth:`checked`."""
+        weight = cls(shape, layout, groups, blocks)
+        object.__setattr__(weight, "_checked", True)
+        return weight
+
+    @property
+    def is_checked(self) -> bool:
+        """Whether this weight was made by :meth:`checked` or :meth:`trusted` (a weight made
+        by the constructor alone is checked where it is used)."""
+        return bool(self.__dict__.get("_checked", False))
+
+    def ensure_checked(self) -> Weight:
+        """This weight if it is checked, else the same facts through :meth:`checked`."""
+        if self.is_checked:
+            return self
+        return Weight.checked(self.shape, self.layout, self.groups, self.blocks)
 
     def with_shape(self, shape: object) -> Weight:
         """The same layout, groups and blocks for another shape (only the shape is checked):
         a bridge checks its options once and calls this for each shape it is given."""
-        return Weight(check_shape(shape), self.layout, self.groups, self.blocks)
+        return Weight.trusted(check_shape(shape), self.layout, self.groups, self.blocks)
 
     @property
     def size(self) -> int:

@@ -333,7 +333,7 @@ class Initializer:
         the one path of every call, and of the bridges that already hold a ``Weight``."""
         ranges, dropped = selection(region, weight.shape)
         out = np.empty(tuple(len(r) for r in ranges), dtype=dtype)
-        write_all([self.prepare(out, weight, ranges, seed=seed)], threads)
+        write_all([self._prepare(out, weight, ranges, seed=seed)], threads)
         if dropped:
             out = out.reshape([len(r) for a, r in enumerate(ranges) if a not in dropped])
         return out
@@ -371,10 +371,29 @@ class Initializer:
         weight = Weight.checked(array.shape, layout, groups, blocks)
         count = check_threads(threads)
         full = [range(d) for d in array.shape]
-        write_all([self.prepare(array, weight, full, seed=seed)], count)
+        write_all([self._prepare(array, weight, full, seed=seed)], count)
         return array
 
     def prepare(
+        self,
+        out: FloatArray,
+        shape: tuple[int, ...],
+        ranges: list[range],
+        *,
+        seed: SeedLike,
+        layout: str = "in_out",
+        groups: int = 1,
+        blocks: int = 1,
+    ) -> Prepared:
+        """Validate a call and say what writing ``full[ranges]`` of a ``shape`` weight into
+        ``out`` takes, without doing it; :func:`write_all` then writes many at once.
+
+        The keyword form of :meth:`_prepare`, which takes a checked ``Weight``.
+        """
+        weight = Weight.checked(shape, layout, groups, blocks)
+        return self._prepare(out, weight, ranges, seed=seed)
+
+    def _prepare(
         self, out: FloatArray, weight: Weight, ranges: list[range], *, seed: SeedLike
     ) -> Prepared:
         """Say what writing ``full[ranges]`` of ``weight`` into ``out`` takes, without doing

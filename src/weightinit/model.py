@@ -93,7 +93,8 @@ class Param:
         *,
         dtype: npt.DTypeLike | None = None,
     ) -> Param:
-        """The parameter of ``initializer`` over an already checked ``weight``.
+        """The parameter of ``initializer`` over ``weight``, which is checked unless it
+        already was (:meth:`Weight.checked`), so its facts are checked once.
 
         Examples
         --------
@@ -102,6 +103,9 @@ class Param:
         >>> wi.Param.of("he_normal", Weight((256, 784), "out_in")).layout
         'out_in'
         """
+        if not isinstance(weight, Weight):
+            raise TypeError(f"Param.of needs a weightinit.Weight; got {type(weight).__name__}.")
+        weight = weight.ensure_checked()
         p = object.__new__(cls)
         values = {
             "initializer": registry.get(initializer),
@@ -252,7 +256,7 @@ def initialize(
             array = np.empty(p.shape, dtype=default if p.dtype is None else p.dtype)
             key = root.fold_in(name)
             ranges = [range(d) for d in p.shape]
-            work.append(init.prepare(array, p.weight, ranges, seed=key))
+            work.append(init._prepare(array, p.weight, ranges, seed=key))
         except MemoryError as error:
             raise MemoryError(f"params[{name!r}]: no memory for shape {p.shape}.") from error
         except (TypeError, ValueError) as error:

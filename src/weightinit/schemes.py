@@ -36,6 +36,7 @@ from weightinit.families import zeros
 from weightinit.initializers import Initializer
 from weightinit.named import glorot_normal
 from weightinit.named import glorot_uniform
+from weightinit.roles import ROLES
 from weightinit.roles import Slot
 from weightinit.structured import orthogonal
 
@@ -49,23 +50,38 @@ Rule = Callable[[Slot, object], tuple[Initializer, Weight]]
 class Scheme:
     """A named map from roles to rules.
 
-    Examples
-    --------
-    >>> from weightinit import Weight
-    >>> from weightinit.roles import Slot
-    >>> from weightinit.schemes import scheme
-    >>> slot = Slot("projection", Weight((256, 784), "out_in"))
-    >>> scheme("recommended").initializer(slot, "relu")
-    (he_normal(), Weight(shape=(256, 784), layout='out_in', groups=1, blocks=1))
-    >>> scheme("pytorch").initializer(slot, None)[0]
-    presets.preset('pytorch.linear')
+        Examples
+        --------
+        >>> from weightinit import Weight
+        >>> from weightinit.roles import ROLES
+    from weightinit.roles import Slot
+        >>> from weightinit.schemes import scheme
+        >>> slot = Slot("projection", Weight((256, 784), "out_in"))
+        >>> scheme("recommended").initializer(slot, "relu")
+        (he_normal(), Weight(shape=(256, 784), layout='out_in', groups=1, blocks=1))
+        >>> scheme("pytorch").initializer(slot, None)[0]
+        presets.preset('pytorch.linear')
     """
 
     name: str
     rules: dict[str, Rule] = dataclasses.field(repr=False)
+    #: The rule of a weight a framework's container re-draws after building it
+    #: (``Slot.redrawn``); ``None``: the container's re-draw is not part of this scheme.
+    redraw: Rule | None = dataclasses.field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        missing = [role for role in ROLES if role not in self.rules]
+        unknown = [role for role in self.rules if role not in ROLES]
+        if missing or unknown:
+            raise ValueError(
+                f"scheme {self.name!r} must give every role of weightinit.roles.ROLES a rule; "
+                f"missing {missing}, unknown {unknown}."
+            )
 
     def initializer(self, slot: Slot, activation: object = None) -> tuple[Initializer, Weight]:
         """The initializer of ``slot`` under this scheme, and the geometry to draw it with."""
+        if slot.redrawn and self.redraw is not None:
+            return self.redraw(slot, activation)
         return self.rules[slot.role](slot, activation)
 
 
@@ -127,16 +143,12 @@ def _hidden_bound(slot: Slot) -> Initializer:
 
 def _pytorch_weight(name: str) -> Rule:
     def rule(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
-        if slot.redrawn:
-            return glorot_uniform(), slot.weight
         return presets.preset(name), slot.weight
 
     return rule
 
 
 def _pytorch_convolution(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
-    if slot.redrawn:
-        return glorot_uniform(), slot.weight
     transposed = slot.weight.layout == "pytorch_transposed"
     return presets.preset("pytorch.conv_transpose2d" if transposed else "pytorch.conv2d"), (
         slot.weight
@@ -148,13 +160,21 @@ def _pytorch_attention_in(slot: Slot, activation: object) -> tuple[Initializer, 
     return glorot_uniform(), dataclasses.replace(slot.weight, blocks=1)
 
 
-def _pytorch_bound(bound: Callable[[Slot], Initializer]) -> Rule:
+def _pytorch_bound(bound: Callable[[Slot], Initializer], plain: bool = False) -> Rule:
+    """A rule of PyTorch's ``U(-b, b)`` defaults; ``plain`` draws it without the slot's
+    layout and blocks (``U(-b, b)`` has no fans: PyTorch's recurrent layers)."""
+
     def rule(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
-        if slot.redrawn and len(slot.weight.shape) > 1:
-            return glorot_uniform(), slot.weight
-        return bound(slot), slot.weight
+        weight = Weight(slot.weight.shape) if plain else slot.weight
+        return bound(slot), weight
 
     return rule
+
+
+def _redrawn(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+    """PyTorch's ``nn.Transformer`` re-draws every weight of two or more axes with
+    ``xavier_uniform_`` over the whole tensor read as ``(out, in, *kernel)``."""
+    return glorot_uniform(), Weight(slot.weight.shape, "out_in")
 
 
 _RECOMMENDED: dict[str, Rule] = {
@@ -190,10 +210,10 @@ _PYTORCH: dict[str, Rule] = {
     "mask_token": _as_is(zeros),
     "attention_in": _pytorch_attention_in,
     "attention_kv_bias": _as_is(glorot_normal),
-    "recurrent_input": _pytorch_bound(_hidden_bound),
-    "recurrent_hidden": _pytorch_bound(_hidden_bound),
-    "recurrent_projection": _pytorch_bound(_hidden_bound),
-    "recurrent_bias": _pytorch_bound(_hidden_bound),
+    "recurrent_input": _pytorch_bound(_hidden_bound, plain=True),
+    "recurrent_hidden": _pytorch_bound(_hidden_bound, plain=True),
+    "recurrent_projection": _pytorch_bound(_hidden_bound, plain=True),
+    "recurrent_bias": _pytorch_bound(_hidden_bound, plain=True),
     "norm_gain": _value,
     "norm_bias": _as_is(zeros),
     "layer_scale": _value,
@@ -204,7 +224,7 @@ _PYTORCH: dict[str, Rule] = {
 #: The built-in schemes, by name.
 SCHEMES: dict[str, Scheme] = {
     "recommended": Scheme("recommended", _RECOMMENDED),
-    "pytorch": Scheme("pytorch", _PYTORCH),
+    "pytorch": Scheme("pytorch", _PYTORCH, redraw=_redrawn),
 }
 
 

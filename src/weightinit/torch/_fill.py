@@ -97,7 +97,7 @@ def initialize_(
             elif _in_place(torch, tensor):
                 out = tensor.detach().numpy()
                 whole = [range(d) for d in p.shape]
-                work.append(registry.get(p.initializer).prepare(out, p.weight, whole, seed=key))
+                work.append(registry.get(p.initializer)._prepare(out, p.weight, whole, seed=key))
             else:
                 staged.append((tensor, p, key))
         write_all(work, threads)

@@ -32,7 +32,7 @@ def _weight(
 ) -> Weight:
     """The geometry of a parameter (a vector's layout is the default: it has no channel
     axes). The module type fixes valid options, so nothing is checked again."""
-    return Weight(shape, layout if len(shape) >= 2 else "in_out", groups, blocks)
+    return Weight.trusted(shape, layout if len(shape) >= 2 else "in_out", groups, blocks)
 
 
 def _pytorch_fan_in(weight: Any) -> int:
@@ -172,10 +172,11 @@ def _norm(neutral: float) -> Row:
     that multiply by ``1 + gain``)."""
 
     def row(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
+        # A norm's parameters have no fans: whatever their rank, they are read as in_out.
         if leaf in ("weight", "scale", "gamma", "g"):
-            return Slot("norm_gain", _weight(shape), value=neutral)
+            return Slot("norm_gain", _weight(shape, "in_out"), value=neutral)
         if leaf in ("bias", "beta", "shift"):
-            return Slot("norm_bias", _weight(shape))
+            return Slot("norm_bias", _weight(shape, "in_out"))
         return None
 
     return row

@@ -22,6 +22,7 @@ import numpy as np
 from weightinit import registry
 from weightinit._errors import install_hint
 from weightinit._fans import Weight
+from weightinit._recommend import recommend
 from weightinit.initializers import Initializer
 from weightinit.model import Param
 from weightinit.roles import Slot
@@ -296,6 +297,7 @@ def plan(
     """
     torch = torch_module()
     chosen = resolve_scheme(scheme)
+    recommend(activation)  # a misspelt activation is an error under every scheme
     table = _Rules(rules)
     given = dict(buffers or {})
     # nn.Transformer re-draws every weight of two or more dimensions with xavier_uniform_.
@@ -332,8 +334,10 @@ def plan(
         if known is not None and _tied_head(owners):
             known = dataclasses.replace(known, role="tied_embedding")
         inside = any(name.startswith(f"{c}.") or not c for c in containers)
-        if known is not None and inside and len(shape) > 1:
-            known = dataclasses.replace(known, redrawn=True)
+        if inside and len(shape) > 1 and chosen.redraw is not None:
+            # The container re-draws it whatever its module is.
+            base = known or Slot("projection", Weight(shape, "out_in"))
+            known = dataclasses.replace(base, redrawn=True)
         if found is not None:
             value = found[1]
             if isinstance(value, str) and value == KEEP:
