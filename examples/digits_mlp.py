@@ -103,14 +103,14 @@ def make_network(
 def make_lsuv_network(
     activation: str, sizes: Sequence[int], x: Array, seed: int = 0
 ) -> tuple[Network, wi.LSUVReport]:
-    """Orthogonal weights, then :func:`weightinit._lsuv` on the batch ``x`` (Mishkin & Matas)."""
+    """Orthogonal weights, then :func:`weightinit.lsuv` on the batch ``x`` (Mishkin & Matas)."""
     net = make_network(wi.orthogonal(), activation, sizes, seed)
     report = wi.lsuv(net.weights, lambda weights, batch: pre_activations(net, batch), x)
     return net, report
 
 
 def pre_activations(net: Network, x: Array) -> list[Array]:
-    """Every layer's ``h``: the ``forward(weights, x)`` that :func:`weightinit._lsuv` needs."""
+    """Every layer's ``h``: the ``forward(weights, x)`` that :func:`weightinit.lsuv` needs."""
     return forward(net, x)[0]
 
 

@@ -164,6 +164,10 @@ def test_jax_vmap_and_x64(jax) -> None:
 def test_keras_blocks_make_gates_orthogonal(keras) -> None:
     from weightinit.keras import KerasInitializer
 
+    with pytest.warns(DeprecationWarning, match="now KerasInitializer"):
+        from weightinit.keras import Initializer  # the former name
+    assert Initializer is KerasInitializer
+
     init = KerasInitializer(wi.orthogonal(), seed=0, blocks=4)
     kernel = np.asarray(keras.ops.convert_to_numpy(init((16, 64))))  # (H, 4 H), in_out
     for gate in np.split(kernel, 4, axis=1):

@@ -115,7 +115,7 @@ def _pytorch_leaky_gain(slope: float) -> float:
 
 
 # The table, one record per built-in: name, function, derivative, aliases, then facts by keyword.
-# PyTorch's gains are calculate_gain's (PyTorch 2.13); a family's reason is in recommend.py.
+# PyTorch's gains are calculate_gain's (PyTorch 2.13); a family's reason is in _recommend.py.
 # fmt: off
 _UNSTABLE = ("for this activation the unit-variance fixed point is unstable without "
              "normalisation or residual connections: small deviations grow with depth.",)

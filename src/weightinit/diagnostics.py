@@ -28,7 +28,7 @@ from weightinit._errors import integer
 from weightinit._errors import real
 from weightinit._quadrature import expect
 from weightinit.initializers import Initializer
-from weightinit.report import _BINS
+from weightinit.report import BINS
 from weightinit.report import Comparison
 from weightinit.report import LayerStats
 from weightinit.report import Report
@@ -264,12 +264,12 @@ def _layer_numbers(
     if low == high:
         low, high = low - 0.5, high + 0.5
     if finite:
-        scaled = (a64 - low) * (_BINS / (high - low))
-        bins = np.minimum(scaled.astype(np.intp), _BINS - 1)
-        counts = np.bincount(bins.ravel(), minlength=_BINS)
+        scaled = (a64 - low) * (BINS / (high - low))
+        bins = np.minimum(scaled.astype(np.intp), BINS - 1)
+        counts = np.bincount(bins.ravel(), minlength=BINS)
     else:
-        counts = np.zeros(_BINS, dtype=np.intp)
-    edges = np.linspace(low, high, _BINS + 1)
+        counts = np.zeros(BINS, dtype=np.intp)
+    edges = np.linspace(low, high, BINS + 1)
     is_zero = a == 0.0
     return {
         "mean": total / a.size,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -270,3 +271,26 @@ class UndefinedDistribution(Distribution):
         self, out: Array, seed: SeedLike, shape: tuple[int, ...], ranges: list[range]
     ) -> Request:
         raise ValueError(self.reason)
+
+
+#: The names these classes had before they were told apart from the initializer classes.
+_FORMER = {
+    "Constant": "ConstantDistribution",
+    "Normal": "NormalDistribution",
+    "Uniform": "UniformDistribution",
+    "TruncatedNormal": "TruncatedNormalDistribution",
+    "Undefined": "UndefinedDistribution",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The former names, with a ``DeprecationWarning`` that gives the new one."""
+    if name in _FORMER:
+        warnings.warn(
+            f"weightinit.distributions.{name} is now {_FORMER[name]} (the initializer classes "
+            "keep the plain names).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[_FORMER[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -259,6 +260,14 @@ class Initializer:
         cls._named = "_name" in cls.__dict__
         if "_call" not in cls.__dict__:
             cls._call = Initializer._call  # type: ignore[method-assign]
+        if "_plan" in cls.__dict__ and "_recipe" not in cls.__dict__:
+            # The hook's former name: still honoured, with a warning.
+            warnings.warn(
+                f"{cls.__name__} defines _plan(weight); the hook is now called _recipe(weight).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            cls._recipe = cls.__dict__["_plan"]  # type: ignore[method-assign]
 
     def _recipe(self, weight: Weight) -> Distribution | Builder:
         """What each element of ``weight`` is drawn from, or how the weight is built.
@@ -437,6 +446,23 @@ class Initializer:
         ``recipe(shape).mean()`` is the expected value of each element.
         """
         return self._recipe(Weight.checked(shape, layout, groups, blocks))
+
+    def plan(
+        self,
+        shape: int | Sequence[int],
+        *,
+        layout: str = "in_out",
+        groups: int = 1,
+        blocks: int = 1,
+    ) -> Distribution | Builder:
+        """The former name of :meth:`recipe` (a model's plan is ``weightinit.torch.plan``'s),
+        with a ``DeprecationWarning``."""
+        warnings.warn(
+            "Initializer.plan(shape) is now Initializer.recipe(shape).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.recipe(shape, layout=layout, groups=groups, blocks=blocks)
 
     def variance(
         self,

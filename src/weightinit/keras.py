@@ -6,6 +6,7 @@ registers :class:`KerasInitializer`, so a model saved as ``.keras`` with it load
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import keras
@@ -105,3 +106,17 @@ class KerasInitializer(keras.initializers.Initializer):  # type: ignore[misc]
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KerasInitializer:
         return cls(**config)
+
+
+def __getattr__(name: str) -> object:
+    """``Initializer``, the former name of :class:`KerasInitializer`, with a
+    ``DeprecationWarning``."""
+    if name == "Initializer":
+        warnings.warn(
+            "weightinit.keras.Initializer is now KerasInitializer (weightinit.Initializer is "
+            "the base class of weightinit's own initializers).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return KerasInitializer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

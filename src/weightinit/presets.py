@@ -22,6 +22,7 @@ import difflib
 import functools
 import inspect
 import math
+import warnings
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -285,3 +286,16 @@ def describe(names: Sequence[str] | None = None) -> str:
         shown = f"needs {', '.join(needs)}" if needs else _core(factory())
         rows.append(f"{name:32} {layout:20} {what:58} {shown}")
     return "\n".join(rows)
+
+
+def __getattr__(name: str) -> object:
+    """``LAYOUTS``, the former name of :data:`PRESET_LAYOUTS`, with a ``DeprecationWarning``."""
+    if name == "LAYOUTS":
+        warnings.warn(
+            "weightinit.presets.LAYOUTS is now PRESET_LAYOUTS (weightinit's LAYOUTS are the "
+            "layout names).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return PRESET_LAYOUTS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

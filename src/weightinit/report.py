@@ -26,7 +26,7 @@ from weightinit.seeds import Key
 __all__ = ["Comparison", "LayerStats", "Report", "report_json"]
 
 #: Bins of each layer's activation histogram (``LayerStats.histogram``).
-_BINS = 60
+BINS = 60
 
 
 @dataclass(frozen=True)

@@ -48,19 +48,19 @@ Rule = Callable[[Slot, object], tuple[Initializer, Weight]]
 
 @dataclass(frozen=True)
 class Scheme:
-    """A named map from roles to rules.
+    """A named map from roles to rules, one for every role of
+    :data:`weightinit.roles.ROLES` (checked when it is made).
 
-        Examples
-        --------
-        >>> from weightinit import Weight
-        >>> from weightinit.roles import ROLES
-    from weightinit.roles import Slot
-        >>> from weightinit.schemes import scheme
-        >>> slot = Slot("projection", Weight((256, 784), "out_in"))
-        >>> scheme("recommended").initializer(slot, "relu")
-        (he_normal(), Weight(shape=(256, 784), layout='out_in', groups=1, blocks=1))
-        >>> scheme("pytorch").initializer(slot, None)[0]
-        presets.preset('pytorch.linear')
+    Examples
+    --------
+    >>> from weightinit import Weight
+    >>> from weightinit.roles import Slot
+    >>> from weightinit.schemes import scheme
+    >>> slot = Slot("projection", Weight.checked((256, 784), "out_in", 1, 1))
+    >>> scheme("recommended").initializer(slot, "relu")
+    (he_normal(), Weight(shape=(256, 784), layout='out_in', groups=1, blocks=1))
+    >>> scheme("pytorch").initializer(slot, None)[0]
+    presets.preset('pytorch.linear')
     """
 
     name: str

@@ -21,7 +21,7 @@ from weightinit._engine.streams import MASK64
 from weightinit._engine.streams import Words
 from weightinit._errors import integer
 
-__all__ = ["Key", "SeedLike", "Words", "check_seed", "root_key"]
+__all__ = ["Key", "SeedLike", "check_seed", "root_key"]
 
 SeedLike = Union[None, int, np.integer, np.random.SeedSequence, np.random.Generator, "Key"]
 

@@ -131,7 +131,8 @@ def _row(name: str, p: Param) -> tuple[str, ...]:
     init = registry.get(p.initializer)
     weight = p.weight
     try:
-        std = f"{math.sqrt(init._variance(weight)):.4g}"
+        variance = init.variance(p.shape, layout=p.layout, groups=p.groups, blocks=p.blocks)
+        std = f"{math.sqrt(variance):.4g}"
     except ValueError:
         std = "-"
     try:
