@@ -156,7 +156,9 @@ _BUILTINS: tuple[Activation, ...] = (
                lambda x: 0.5 * (1.0 + np.tanh(_gelu_tanh_inner(x)))
                + 0.5 * x * (1.0 - np.tanh(_gelu_tanh_inner(x)) ** 2)
                * math.sqrt(2.0 / math.pi) * (1.0 + 3 * 0.044715 * x * x),
-               ("gelu_approximate", "approximate_gelu"), caveats=_UNSTABLE),
+               # transformers calls it gelu_new, gelu_pytorch_tanh and gelu_fast.
+               ("gelu_approximate", "approximate_gelu", "gelu_new", "gelu_pytorch_tanh",
+                "gelu_fast"), caveats=_UNSTABLE),
     Activation("silu", lambda x: x * _sigmoid(x),
                lambda x: _sigmoid(x) * (1.0 + x * (1.0 - _sigmoid(x))),
                ("swish",), caveats=_UNSTABLE),

@@ -19,6 +19,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from weightinit._fans import Weight
 from weightinit.roles import Slot
 
@@ -201,7 +203,9 @@ def _layer_scale_value(module: Any, tensor: Any) -> float | None:
     if tensor is not None and not tensor.is_meta and tensor.numel():
         flat = tensor.detach().reshape(-1)
         if bool((flat == flat[0]).all()):
-            return float(flat[0])
+            value = float(flat[0].item())
+            # The shortest decimal that rounds to the stored float32 (1e-05, not 9.99e-06...).
+            return value if tensor.element_size() == 8 else float(str(np.float32(value)))
     return None
 
 
@@ -221,6 +225,17 @@ LEAVES: dict[str, Row] = {
     "position_embeddings": lambda m, leaf, shape, path: Slot(
         "position_embedding", _weight(shape, "in_out")
     ),
+    # torchvision's ViT and Swin, timm's BEiT and EVA.
+    "class_token": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
+    "pos_embedding": lambda m, leaf, shape, path: Slot(
+        "position_embedding", _weight(shape, "in_out")
+    ),
+    "relative_position_bias_table": lambda m, leaf, shape, path: Slot(
+        "position_embedding", _weight(shape, "in_out")
+    ),
+    "q_bias": lambda m, leaf, shape, path: Slot("bias", _weight(shape, "in_out")),
+    "v_bias": lambda m, leaf, shape, path: Slot("bias", _weight(shape, "in_out")),
+    "layer_scale": _layer_scale,  # torchvision's ConvNeXt
     "gamma": _layer_scale,
     "gamma_1": _layer_scale,
     "gamma_2": _layer_scale,
@@ -265,7 +280,10 @@ ROWS: dict[str, Row] = {
 #: T5LayerNorm, LayerNorm2d, ...). Gemma's norms multiply by ``1 + gain``: their gain is 0.
 PATTERNS: list[tuple[re.Pattern[str], Row]] = [
     (re.compile(r"^Gemma\d*RMSNorm$"), _norm(0.0)),
-    (re.compile(r"(RMSNorm|LayerNorm|LayerNorm2d|GroupNorm|BatchNorm[123]d|RmsNorm)$"), _norm(1.0)),
+    (
+        re.compile(r"(RMSNorm|RmsNorm|LayerNorm|GroupNorm|SimpleNorm|BatchNorm)(\d?d)?(Fp32)?$"),
+        _norm(1.0),
+    ),
 ]
 
 

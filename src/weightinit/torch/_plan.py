@@ -167,6 +167,12 @@ class _Rules:
                     f"a rule's key must be a glob pattern (str) or a module class; got {key!r}."
                 )
         self.used: set[int] = set()
+        #: Vectors a class's rule could not fill, left to the scheme.
+        self.skipped: list[str] = []
+
+    def by_class(self, index: int) -> bool:
+        """Whether rule ``index`` is keyed by a module class."""
+        return isinstance(self.items[index][0], type)
 
     def find(self, names: list[str], owners: list[Any], leaf: str) -> tuple[int, object] | None:
         """The first pattern matching one of ``names`` (a tied parameter's every name), else
@@ -219,7 +225,11 @@ def _suggestion(kind: str, leaves: list[str], rank: int) -> str:
     """A rule that fits an unknown module type's parameters: zeros for vectors; for
     matrices and kernels, an initializer with the layout stated (the table cannot know it)."""
     if rank < 2:
-        return f"rules={{{kind}: weightinit.zeros()}}"
+        by_leaf = ", ".join(f"'{leaf}': ..." for leaf in leaves)
+        return (
+            f"rules={{{kind}: {{{by_leaf}}}}}, each leaf with its starting value "
+            "(weightinit.ones() for a gain, weightinit.zeros() for a bias or shift)"
+        )
     by_leaf = ", ".join(f"'{leaf}': ..." for leaf in leaves)
     return (
         f"rules={{{kind}: weightinit.torch.Rule(weightinit.lecun_normal(), "
@@ -228,16 +238,18 @@ def _suggestion(kind: str, leaves: list[str], rank: int) -> str:
     )
 
 
-def _slot_of(module: Any, name: str, tensor: Any, derived: dict[str, str]) -> Slot | None:
-    """The slot of parameter ``name``, seeing through weight-norm and spectral-norm
-    parametrisations to the layer's own weight."""
+def _slot_of(
+    modules: dict[str, Any], name: str, tensor: Any, derived: dict[str, str]
+) -> Slot | None:
+    """The slot of parameter ``name`` (``modules``: the model's modules by name), seeing
+    through weight-norm and spectral-norm parametrisations to the layer's own weight."""
     owner_path, _, leaf = name.rpartition(".")
-    owner = module.get_submodule(owner_path)
+    owner = modules[owner_path]
     shape = tuple(tensor.shape)
     if _qualified(owner) == _PARAMETRIZATIONS:
         base_path, _, tensor_name = owner_path.rpartition(".")
         base_path = base_path.rpartition(".")[0]  # drop ".parametrizations"
-        base = module.get_submodule(base_path)
+        base = modules[base_path]
         kind = _qualified(owner[0]) if len(owner) == 1 else ""
         if kind == _WEIGHT_NORM and leaf == "original0":
             derived[name] = f"{owner_path}.original1"
@@ -303,6 +315,7 @@ def plan(
     given = dict(buffers or {})
     # nn.Transformer re-draws every weight of two or more dimensions with xavier_uniform_.
     containers = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Transformer)]
+    modules = dict(module.named_modules(remove_duplicate=False))
     aliases: dict[int, list[str]] = {}
     for name, tensor in module.named_parameters(remove_duplicate=False):
         aliases.setdefault(id(tensor), []).append(name)
@@ -313,7 +326,7 @@ def plan(
     all_names = [n for names in aliases.values() for n in names]
     for name, tensor in module.named_parameters():
         names = aliases[id(tensor)]
-        owners = [module.get_submodule(n.rpartition(".")[0]) for n in names]
+        owners = [modules[n.rpartition(".")[0]] for n in names]
         kinds.update(type(o).__name__ for o in owners)
         if len(names) > 1:
             result.ties[name] = tuple(names[1:])
@@ -327,7 +340,10 @@ def plan(
         dtype = np.float64 if tensor.dtype == torch.float64 else np.float32
         leaf = name.rpartition(".")[2]
         found = table.find(names, owners, leaf)
-        known = _slot_of(module, name, tensor, result.derived)
+        known = _slot_of(modules, name, tensor, result.derived)
+        for other in names[1:]:  # a parameter shared into a known module is known there
+            if known is None and name not in result.derived:
+                known = _slot_of(modules, other, tensor, result.derived)
         if name in result.derived:
             if found is None:
                 continue  # a weight norm's magnitude: made from its direction
@@ -365,11 +381,19 @@ def plan(
                 continue
             try:
                 init, weight = _from_rule(value, known, chosen, activation, shape)
+                checked = Param.of(init, weight, dtype=dtype)
+                registry.get(checked.initializer)._recipe(checked.weight)  # it can fill it
             except (TypeError, ValueError, UnknownValueError) as error:
-                problems.append(f"the rule for {name!r}: {error}")
+                if table.by_class(found[0]) and len(shape) < 2 and known is not None:
+                    # A class's rule for its weights ({Conv1D: "lecun_normal"}) does not
+                    # reach a vector it cannot fill (the bias): the scheme fills that.
+                    table.skipped.append(name)
+                else:
+                    problems.append(f"the rule for {name!r}: {error}")
+                    continue
+            else:
+                result[name] = checked
                 continue
-            result[name] = Param.of(init, weight, dtype=dtype)
-            continue
         if known is None:
             unknown.setdefault(type(owners[0]).__name__, []).append(name)
             continue
