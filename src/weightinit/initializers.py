@@ -447,14 +447,7 @@ class Initializer:
         """
         return self._recipe(Weight.checked(shape, layout, groups, blocks))
 
-    def plan(
-        self,
-        shape: int | Sequence[int],
-        *,
-        layout: str = "in_out",
-        groups: int = 1,
-        blocks: int = 1,
-    ) -> Distribution | Builder:
+    def plan(self, *args: Any, **kwargs: Any) -> Distribution | Builder:
         """The former name of :meth:`recipe` (a model's plan is ``weightinit.torch.plan``'s),
         with a ``DeprecationWarning``."""
         warnings.warn(
@@ -462,7 +455,7 @@ class Initializer:
             DeprecationWarning,
             stacklevel=2,
         )
-        return self.recipe(shape, layout=layout, groups=groups, blocks=blocks)
+        return self.recipe(*args, **kwargs)
 
     def variance(
         self,
