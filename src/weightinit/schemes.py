@@ -8,13 +8,13 @@ same plan. Two are built in:
 - ``"recommended"``: weights from :func:`weightinit.recommend` with their true fans (groups,
   and stacked q/k/v or gate blocks), attention's packed input projections
   (``nn.MultiheadAttention``'s, a fused q/k/v layer) Glorot uniform per projection (separate
-  q, k and v layers are projections like any other), recurrent input weights Glorot uniform per gate and recurrent hidden weights
-  orthogonal per gate, biases zero, norms at their neutral gain and zero, embeddings
-  ``N(0, 1)``; an embedding tied to the output head ``N(0, 1/d)`` (``d`` its width), so the
-  logits after a unit-variance final norm have a standard deviation of about 1; position
-  tables and class tokens ``N(0, 0.02**2)`` (GPT-2's, BERT's and ViT's own standard
-  deviation), mask tokens zero, layer scales and learned activation slopes at the value the
-  model starts them at;
+  q, k and v layers are projections like any other), recurrent input weights Glorot uniform
+  per gate and recurrent hidden weights orthogonal per gate, biases zero, norms at their
+  neutral gain and zero, embeddings ``N(0, 1)``; an embedding tied to the output head ``N(0,
+  1/d)`` (``d`` its width), so the logits after a unit-variance final norm have a standard
+  deviation of about 1; position tables and class tokens ``N(0, 0.02**2)`` (GPT-2's, BERT's
+  and ViT's own standard deviation), mask tokens zero, layer scales and learned activation
+  slopes at the value the model starts them at;
 - ``"pytorch"``: each layer's own PyTorch default, from :mod:`weightinit.presets` (whose
   parity tests pin them against PyTorch itself).
 """

@@ -18,7 +18,6 @@ from weightinit.model import Param
 from weightinit.seeds import Key
 from weightinit.seeds import SeedLike
 from weightinit.seeds import check_seed
-from weightinit.torch._plan import BufferPlan
 from weightinit.torch._plan import Plan
 from weightinit.torch._plan import plan
 from weightinit.torch._plan import torch_module
@@ -43,7 +42,8 @@ def initialize_(
     lists every problem at once, leaves the model exactly as it was. Then only tensors on
     the meta device are materialised (on ``device``, default CPU), every planned parameter
     is filled, and the buffers are set: a buffer already on a real device keeps its value
-    unless ``buffers=`` gives one; a buffer on the meta device that is a function of the
+    unless ``buffers=`` gives one (a spectral norm's power-iteration vectors follow its
+    drawn weight); a buffer on the meta device that is a function of the
     configuration (position ids, token type ids, running statistics, rotary frequencies)
     gets the value a normally built model has. An ``Embedding``'s ``padding_idx`` row is
     zero, as in PyTorch. Tied parameters are filled once; a weight norm's magnitude is the
@@ -79,8 +79,6 @@ def initialize_(
     result = plan(module, scheme=scheme, activation=activation, rules=rules, buffers=buffers)
     check_threads(threads)
     check_seed(seed)
-    # The buffers' new values are made (and checked) before anything is touched.
-    values = {name: _buffer_value(torch, module, name, b) for name, b in result.buffers.items()}
     root = Key.from_seed(seed)  # resolved once: every parameter, sharded or not, shares it
     # Nothing has been touched so far; from here on nothing can fail for a planned reason.
     _materialise(torch, module, device)
@@ -110,8 +108,8 @@ def initialize_(
             if planned.action == "spectral":
                 owner_name, _, leaf = name.rpartition(".")
                 _spectral_vector(torch, module, owner_name, leaf, root.fold_in(name))
-            elif values[name] is not None:
-                module.get_buffer(name).copy_(values[name])
+            elif planned.value is not None:
+                module.get_buffer(name).copy_(planned.value)
         drawn = {id(parameters[name]) for name in result}
         for owner in module.modules():
             padding = getattr(owner, "padding_idx", None)
@@ -167,27 +165,6 @@ def _materialise(torch: Any, module: Any, device: Any) -> None:
             owner = module.get_submodule(owner_name)
             if owner.get_parameter(leaf) is not first:
                 setattr(owner, leaf, first)
-
-
-def _buffer_value(torch: Any, module: Any, name: str, planned: BufferPlan) -> Any:
-    """The value a buffer is set to (``None``: it is kept, or made later from the weights),
-    checked against the buffer's shape; called before anything is touched."""
-    if planned.make is None:
-        return None
-    buffer = module.get_buffer(name)
-    try:
-        value = planned.make()
-        value = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
-    except Exception as error:  # a user's callable or value: reported as bad input
-        raise ValueError(
-            f"buffers[{name!r}] gives no value: {type(error).__name__}: {error}"
-        ) from error
-    if tuple(value.shape) != tuple(buffer.shape):
-        raise ValueError(
-            f"buffers[{name!r}] has shape {tuple(value.shape)}; the buffer has "
-            f"{tuple(buffer.shape)}."
-        )
-    return value.to(dtype=buffer.dtype)
 
 
 def _weight_norm(torch: Any, magnitude: Any, direction: Any, dim: int | None) -> None:

@@ -12,7 +12,6 @@ import dataclasses
 import difflib
 import fnmatch
 import math
-from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,11 +88,12 @@ class Rule:
 @dataclass(frozen=True)
 class BufferPlan:
     """What :func:`~weightinit.torch.initialize_` does with one buffer: ``"keep"`` (a real
-    buffer), ``"recompute"`` (a function of the configuration) or ``"given"``
-    (``buffers=``), and the function that makes the value where it makes one."""
+    buffer), ``"recompute"`` (a function of the configuration), ``"given"`` (``buffers=``)
+    or ``"spectral"`` (a spectral norm's vectors, made from its drawn weight), and the
+    value it sets, made and checked when the plan is made."""
 
     action: str
-    make: Callable[[], Any] | None = None
+    value: Any = None
 
 
 class Plan(dict[str, Param]):
@@ -454,7 +454,8 @@ def _from_rule(
 
 
 def _plan_buffers(torch: Any, module: Any, given: dict[str, object], result: Plan) -> list[str]:
-    """Plan every buffer into ``result.buffers``; return a line per buffer it cannot know."""
+    """Plan every buffer into ``result.buffers`` (making and checking every value it will
+    set); return a line per buffer it cannot know or whose given value does not fit."""
     problems: list[str] = []
     names = {n for n, _ in module.named_buffers()}
     for name in given:
@@ -464,29 +465,42 @@ def _plan_buffers(torch: Any, module: Any, given: dict[str, object], result: Pla
                 f"buffers={{{name!r}: ...}} names no buffer; the closest are "
                 f"{', '.join(map(repr, close)) or 'none (the model has no buffers)'}."
             )
+    drawn = set(result)
     for name, buffer in module.named_buffers():
         owner_path, _, leaf = name.rpartition(".")
+        owner = module.get_submodule(owner_path)
+        spectral = _qualified(owner) == _SPECTRAL_NORM and leaf in ("_u", "_v")
         if name in given:
-            value = given[name]
-            make = value if callable(value) else (lambda value=value: value)
-            result.buffers[name] = BufferPlan("given", make)
+            try:
+                result.buffers[name] = BufferPlan("given", _value(torch, buffer, given[name]))
+            except (TypeError, ValueError) as error:
+                problems.append(f"buffers[{name!r}] {error}")
+        elif spectral and f"{owner_path.rpartition('.')[0]}.original" in drawn:
+            # Power-iteration vectors of the weight they belong to: they follow its values.
+            result.buffers[name] = BufferPlan("spectral")
         elif not buffer.is_meta:
             result.buffers[name] = BufferPlan("keep")
         else:
-            owner = module.get_submodule(owner_path)
-            maker = (
-                None
-                if _qualified(owner) == _SPECTRAL_NORM
-                else recompute(torch, owner, leaf, buffer)
-            )
-            if _qualified(owner) == _SPECTRAL_NORM and leaf in ("_u", "_v"):
-                result.buffers[name] = BufferPlan("spectral")
-            elif maker is None:
+            maker = None if spectral else recompute(torch, owner, leaf, buffer)
+            if maker is None:
                 problems.append(
                     f"buffer {name!r} of a {type(owner).__name__} is on the meta device and is "
                     f"not a function of the configuration weightinit.torch knows; give its "
                     f"value: buffers={{{name!r}: tensor}}."
                 )
             else:
-                result.buffers[name] = BufferPlan("recompute", maker)
+                result.buffers[name] = BufferPlan("recompute", _value(torch, buffer, maker))
     return problems
+
+
+def _value(torch: Any, buffer: Any, given: object) -> Any:
+    """A buffer's new value from a tensor, an array or a callable that returns one, in the
+    buffer's dtype; ``ValueError`` if it cannot be made or does not fit the buffer."""
+    try:
+        value = given() if callable(given) else given
+        tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    except Exception as error:  # a user's callable or value: reported as bad input
+        raise ValueError(f"gives no value: {type(error).__name__}: {error}") from error
+    if tuple(tensor.shape) != tuple(buffer.shape):
+        raise ValueError(f"has shape {tuple(tensor.shape)}; the buffer has {tuple(buffer.shape)}.")
+    return tensor.to(dtype=buffer.dtype)
