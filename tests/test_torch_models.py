@@ -997,3 +997,42 @@ def test_a_rule_class_overrides_the_layout_of_an_unknown_module() -> None:
     assert math.isclose(p.initializer.variance(p.shape, layout=p.layout), 1 / 16)
     drawn = wi.initialize(result, SEED)["scale.alpha"]
     assert np.array_equal(model.scale.alpha.detach().numpy(), drawn)
+
+
+def _swin() -> Any:
+    config = transformers.SwinConfig(
+        image_size=32, patch_size=4, embed_dim=16, depths=[1, 1], num_heads=[2, 2], window_size=4
+    )
+    return transformers.SwinModel(config)
+
+
+def _clip() -> Any:
+    text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1}
+    text |= {"num_attention_heads": 2, "vocab_size": 100, "max_position_embeddings": 16}
+    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1}
+    vision |= {"num_attention_heads": 2, "image_size": 32, "patch_size": 8}
+    return transformers.CLIPModel(
+        transformers.CLIPConfig(text_config=text, vision_config=vision, logit_scale_init_value=2.5)
+    )
+
+
+@pytest.mark.parametrize("build", [_swin, _clip], ids=["swin", "clip"])
+def test_buffers_of_a_whole_configuration_and_constants_of_the_config(build: Any) -> None:
+    """Swin's relative position indices (computed in a module built from more than the
+    config) come from the model built again with its parameters on meta; CLIP's class
+    embedding is a token and its logit scale starts at the configured value, on meta too."""
+    reference = build()
+    with torch.device("meta"):
+        model = build()
+    result = initialize_(model, SEED)
+    assert not any(t.is_meta for t in [*model.parameters(), *model.buffers()])
+    buffers = dict(reference.named_buffers())
+    assert buffers, "the model has buffers to recompute"
+    for name, buffer in buffers.items():
+        assert torch.equal(model.get_buffer(name), buffer), name
+        assert result.buffers[name].action == "recompute", name
+    if "logit_scale" in result:
+        assert result["logit_scale"].initializer == wi.constant(2.5)
+        assert float(model.logit_scale.detach()) == 2.5
+        token = result["vision_model.embeddings.class_embedding"]
+        assert token.initializer == wi.normal(0.02)

@@ -37,6 +37,7 @@ ROLES: dict[str, str] = {
     "norm_bias": "a normalisation layer's shift",
     "layer_scale": "a per-channel scale of a residual branch (its start in ``value``)",
     "activation_parameter": "a learned activation's parameter (PReLU's slope, in ``value``)",
+    "logit_scale": "a learned scale of a model's logits (CLIP's log-temperature, in ``value``)",
     "bias": "any other layer's bias",
 }
 

@@ -197,6 +197,7 @@ _RECOMMENDED: dict[str, Rule] = {
     "norm_bias": _as_is(zeros),
     "layer_scale": _value,
     "activation_parameter": _value,
+    "logit_scale": _value,
     "bias": _as_is(zeros),
 }
 
@@ -219,6 +220,7 @@ _PYTORCH: dict[str, Rule] = {
     "norm_bias": _as_is(zeros),
     "layer_scale": _value,
     "activation_parameter": _value,
+    "logit_scale": _value,
     "bias": _pytorch_bound(_bias_bound),
 }
 

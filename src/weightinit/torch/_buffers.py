@@ -4,7 +4,10 @@ A buffer left on the meta device has no value; :func:`recompute` says how to mak
 normally built model has: position ids (``arange``), token type ids (zeros), a norm's running
 statistics, and the buffers a configuration-built module computes in its constructor
 (rotary embeddings' ``inv_freq`` and ``original_inv_freq``), by building that module again
-on the CPU from its own ``config``. Anything else needs ``buffers=``.
+on the CPU from its own ``config``. For the rest of a model built from a ``config``
+(relative position indices, causal masks), :func:`model_buffers` builds the whole model
+again with its parameters on the meta device (no memory, no initialisation) and its buffers
+on the CPU, and reads them. Anything else needs ``buffers=``.
 """
 
 from __future__ import annotations
@@ -66,3 +69,29 @@ def recompute(torch: Any, owner: Any, leaf: str, meta: Any) -> Callable[[], Any]
     if value is None or tuple(value.shape) != tuple(meta.shape):
         return None
     return lambda: value.to(meta.dtype)
+
+
+def model_buffers(torch: Any, model: Any) -> dict[str, Any] | None:
+    """The buffers of ``model`` built again from its own ``config`` with every parameter on
+    the meta device (so it takes no memory and runs no initialisation) and the buffers on
+    the CPU; ``None`` for a model without a ``config`` or whose constructor fails."""
+    config = getattr(model, "config", None)
+    if config is None:
+        return None
+    module_type = torch.nn.Module
+    original = module_type.register_parameter
+
+    def register(self: Any, name: str, param: Any) -> None:
+        if param is not None and not param.is_meta:
+            param = torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        original(self, name, param)
+
+    module_type.register_parameter = register
+    try:
+        with torch.device("cpu"):
+            again = type(model)(config)
+    except Exception:  # a model that is not built from its config alone
+        return None
+    finally:
+        module_type.register_parameter = original
+    return {name: buffer for name, buffer in again.named_buffers() if not buffer.is_meta}

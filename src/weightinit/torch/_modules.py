@@ -192,11 +192,14 @@ def _prelu(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | 
 _LAYER_SCALE_VALUES = ("init_values", "layer_scale_init_value", "layerscale_value", "ls_init_value")
 
 
-def _layer_scale_value(module: Any, tensor: Any) -> float | None:
-    """The value a layer scale starts at: the module's (or its config's) own number, else
-    the tensor's if it holds one value everywhere; ``None`` if neither says."""
+def _layer_scale_value(
+    module: Any, tensor: Any, names: tuple[str, ...] = _LAYER_SCALE_VALUES
+) -> float | None:
+    """The value a layer scale (or another constant-started parameter) starts at: the
+    module's (or its config's) own number under one of ``names``, else the tensor's if it
+    holds one value everywhere; ``None`` if neither says."""
     for owner in (module, getattr(module, "config", None)):
-        for name in _LAYER_SCALE_VALUES:
+        for name in names:
             value = getattr(owner, name, None)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return float(value)
@@ -215,6 +218,11 @@ def _layer_scale(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> S
     return Slot("layer_scale", _weight(shape), value=value)
 
 
+def _logit_scale(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
+    value = _layer_scale_value(module, getattr(module, leaf, None), ("logit_scale_init_value",))
+    return Slot("logit_scale", _weight(shape), value=value)
+
+
 #: Leaf names of parameters a model holds itself (not through a layer), for any module.
 LEAVES: dict[str, Row] = {
     "cls_token": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
@@ -227,6 +235,8 @@ LEAVES: dict[str, Row] = {
     ),
     # torchvision's ViT and Swin, timm's BEiT and EVA.
     "class_token": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
+    "class_embedding": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
+    "logit_scale": _logit_scale,  # CLIP's learned log-temperature
     "pos_embedding": lambda m, leaf, shape, path: Slot(
         "position_embedding", _weight(shape, "in_out")
     ),

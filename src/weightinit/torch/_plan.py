@@ -27,6 +27,7 @@ from weightinit.model import Param
 from weightinit.roles import Slot
 from weightinit.schemes import UnknownValueError
 from weightinit.schemes import scheme as resolve_scheme
+from weightinit.torch._buffers import model_buffers
 from weightinit.torch._buffers import recompute
 from weightinit.torch._modules import slot
 
@@ -466,6 +467,7 @@ def _plan_buffers(torch: Any, module: Any, given: dict[str, object], result: Pla
                 f"{', '.join(map(repr, close)) or 'none (the model has no buffers)'}."
             )
     drawn = set(result)
+    rebuilt: dict[str, Any] | None = None  # the model built again, where a buffer needs it
     for name, buffer in module.named_buffers():
         owner_path, _, leaf = name.rpartition(".")
         owner = module.get_submodule(owner_path)
@@ -482,6 +484,12 @@ def _plan_buffers(torch: Any, module: Any, given: dict[str, object], result: Pla
             result.buffers[name] = BufferPlan("keep")
         else:
             maker = None if spectral else recompute(torch, owner, leaf, buffer)
+            if maker is None and not spectral:
+                if rebuilt is None:
+                    rebuilt = model_buffers(torch, module) or {}
+                found = rebuilt.get(name)
+                if found is not None and tuple(found.shape) == tuple(buffer.shape):
+                    maker = lambda found=found: found  # noqa: E731
             if maker is None:
                 problems.append(
                     f"buffer {name!r} of a {type(owner).__name__} is on the meta device and is "
