@@ -687,7 +687,7 @@ ERRORS = [
         lambda: _Net(unknown=True),
         {},
         r"parameters 'scale\.alpha' belong to a _Scale, a module type weightinit\.torch does "
-        r"not know; give it a rule: rules=\{_Scale: weightinit\.torch\.Rule\(",
+        r"not know; give it a rule: rules=\{_Scale: \{'alpha': weightinit\.torch\.Rule\(",
         BOTH,
         {},
     ),
@@ -1036,3 +1036,105 @@ def test_buffers_of_a_whole_configuration_and_constants_of_the_config(build: Any
         assert float(model.logit_scale.detach()) == 2.5
         token = result["vision_model.embeddings.class_embedding"]
         assert token.initializer == wi.normal(0.02)
+
+
+def _gemma(offset: bool) -> Any:
+    size = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4}
+    size |= {"num_key_value_heads": 2, "num_hidden_layers": 1, "vocab_size": 256, "head_dim": 16}
+    if offset:  # Gemma's RMSNorm multiplies by 1 + weight: its gain starts at 0
+        return transformers.GemmaForCausalLM(transformers.GemmaConfig(**size))
+    return transformers.LlamaForCausalLM(transformers.LlamaConfig(**size))
+
+
+@pytest.mark.parametrize("offset", [True, False], ids=["gemma", "llama"])
+@pytest.mark.parametrize("device", BOTH)
+def test_norm_gains_start_where_the_library_starts_them(offset: bool, device: str) -> None:
+    """A norm that multiplies by 1 + gain starts at 0 and any other at 1, on meta too; the
+    output of every norm equals that of a normally built model's norm."""
+    reference = _gemma(offset)
+    if device == "meta":
+        with torch.device("meta"):
+            model = _gemma(offset)
+    else:
+        model = _gemma(offset)
+    result = initialize_(model, SEED)
+    norms = [n for n in result if n.endswith("norm.weight")]
+    assert norms
+    for name in norms:
+        assert torch.equal(model.get_parameter(name), reference.get_parameter(name)), name
+        expected = wi.zeros() if offset else wi.ones()
+        assert result[name].initializer == expected, name
+
+
+def test_frozen_parameters_are_kept_and_refused_on_meta() -> None:
+    """A frozen parameter (a fixed table) keeps the model's own values; on the meta device it
+    has none, which is an error before anything is touched; a rule still reaches it."""
+
+    def build() -> Any:
+        model = nn.ModuleDict({"table": nn.Embedding(8, 4), "fc": nn.Linear(4, 4)})
+        model["table"].weight.data = torch.arange(32.0).reshape(8, 4)
+        model["table"].requires_grad_(False)
+        return model
+
+    model = build()
+    result = initialize_(model, SEED)
+    assert result.frozen == ["table.weight"] and "table.weight" not in result
+    assert torch.equal(model["table"].weight, torch.arange(32.0).reshape(8, 4))
+    assert "keep (frozen)" in str(result)
+    with torch.device("meta"):
+        empty = build()
+    before = _snapshot(empty)
+    with pytest.raises(ValueError, match=r"'table\.weight' is frozen \(requires_grad=False\)"):
+        initialize_(empty, SEED)
+    _assert_unchanged(empty, before)
+    ruled = initialize_(empty, SEED, rules={"table.weight": wi.zeros()})
+    assert ruled["table.weight"].initializer == wi.zeros()
+
+
+def test_a_buffer_two_modules_hold_stays_one_buffer_on_meta() -> None:
+    def build() -> Any:
+        model = nn.ModuleDict({"a": nn.Linear(2, 2), "b": nn.Linear(2, 2)})
+        mask = torch.ones(3)
+        model["a"].register_buffer("mask", mask)
+        model["b"].register_buffer("mask", mask)
+        return model
+
+    with torch.device("meta"):
+        model = build()
+    initialize_(model, SEED, buffers={"a.mask": torch.arange(3.0)})
+    assert model["a"].mask is model["b"].mask
+    assert torch.equal(model["b"].mask, torch.arange(3.0))
+
+
+def test_planning_reads_no_parametrisation_and_refuses_the_meta_device() -> None:
+    """Planning a spectral-normed layer never evaluates it (which would run a power
+    iteration and change its vectors); device="meta" is an error before anything moves."""
+    layer = spectral_norm(nn.Linear(6, 5))
+    before = _snapshot(layer)
+    with pytest.raises(ValueError, match="rule 'nonexistent\\*' matches no parameter"):
+        plan(layer, rules={"nonexistent*": "zeros"})
+    _assert_unchanged(layer, before)
+    model = nn.Linear(3, 2)
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="device='meta' cannot hold the model's values"):
+        initialize_(model, SEED, device="meta")
+    _assert_unchanged(model, before)
+
+
+def test_leaf_rules_fall_through_and_a_misspelt_leaf_is_an_error() -> None:
+    """A pattern's dict without a parameter's leaf lets the class rules answer; a leaf no
+    parameter has is an error naming the leaves there are; a class rule reaches the layer a
+    weight-norm parametrisation belongs to."""
+    model = nn.Sequential(nn.Linear(4, 4), weight_norm(nn.Linear(4, 4)))
+    rules = {"0.*": {"weight": wi.zeros()}, nn.Linear: {"bias": wi.ones()}}
+    result = plan(model, rules=rules)
+    assert result["0.weight"].initializer == wi.zeros()
+    assert result["0.bias"].initializer == wi.ones()
+    assert result["1.bias"].initializer == wi.ones()
+    with pytest.raises(ValueError, match=r"names leaf 'bais', which none of the parameters"):
+        plan(model, rules={nn.Linear: {"bais": wi.ones()}})
+    normed = plan(model, rules={nn.Linear: {"weight": wi.orthogonal()}})
+    assert normed["1.parametrizations.weight.original1"].initializer == wi.orthogonal()
+    assert normed.derived == {
+        "1.parametrizations.weight.original0": "1.parametrizations.weight.original1"
+    }

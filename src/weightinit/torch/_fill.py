@@ -79,6 +79,7 @@ def initialize_(
     result = plan(module, scheme=scheme, activation=activation, rules=rules, buffers=buffers)
     check_threads(threads)
     check_seed(seed)
+    _check_device(torch, device)
     root = Key.from_seed(seed)  # resolved once: every parameter, sharded or not, shares it
     # Nothing has been touched so far; from here on nothing can fail for a planned reason.
     _materialise(torch, module, device)
@@ -123,6 +124,20 @@ def initialize_(
 STAGING = 64 * 2**20
 
 
+def _check_device(torch: Any, device: Any) -> None:
+    """``ValueError`` for a device the model cannot be filled on (the meta device, an
+    unknown or unavailable one), before anything is touched."""
+    if device is None:
+        return
+    try:
+        resolved = torch.device(device)
+        if resolved.type == "meta":
+            raise ValueError("the meta device holds no values")
+        torch.empty(0, device=resolved)
+    except (RuntimeError, TypeError, ValueError, AssertionError) as error:
+        raise ValueError(f"device={device!r} cannot hold the model's values: {error}") from None
+
+
 def _in_place(torch: Any, tensor: Any) -> bool:
     """Whether the values can be written straight into ``tensor``'s memory."""
     return tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
@@ -153,6 +168,7 @@ def _materialise(torch: Any, module: Any, device: Any) -> None:
         return
     target = device if device is not None else "cpu"
     ties = _ties(module)
+    shared = _shared_buffers(module)
 
     def real(t: Any) -> Any:
         return torch.empty_like(t, device=target) if t.is_meta else t
@@ -165,6 +181,12 @@ def _materialise(torch: Any, module: Any, device: Any) -> None:
             owner = module.get_submodule(owner_name)
             if owner.get_parameter(leaf) is not first:
                 setattr(owner, leaf, first)
+    for names in shared:  # a buffer two modules hold stays one buffer
+        first = module.get_buffer(names[0])
+        for other in names[1:]:
+            owner_name, _, leaf = other.rpartition(".")
+            owner = module.get_submodule(owner_name)
+            owner._buffers[leaf] = first
 
 
 def _weight_norm(torch: Any, magnitude: Any, direction: Any, dim: int | None) -> None:
@@ -246,6 +268,14 @@ def _zero_row(weight: Any, row: int) -> None:
     )
     if offset[0] <= row < offset[0] + shape[0]:  # the local shard holds (part of) the row
         weight.to_local()[row - offset[0]].zero_()
+
+
+def _shared_buffers(module: Any) -> list[list[str]]:
+    """The names of each buffer that more than one name refers to."""
+    names: dict[int, list[str]] = {}
+    for name, buffer in module.named_buffers(remove_duplicate=False):
+        names.setdefault(id(buffer), []).append(name)
+    return [group for group in names.values() if len(group) > 1]
 
 
 def _ties(module: Any) -> list[list[str]]:

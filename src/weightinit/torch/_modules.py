@@ -45,6 +45,18 @@ def _pytorch_fan_in(weight: Any) -> int:
     return int(weight.shape[1]) * receptive
 
 
+def _weight_of(module: Any) -> Any:
+    """The module's ``weight`` tensor as stored, without evaluating a parametrization (a
+    spectral norm's would run a power iteration and change its buffers): only its shape is
+    read."""
+    parametrizations = getattr(module, "parametrizations", None)
+    if parametrizations is not None and "weight" in parametrizations:
+        stored = parametrizations["weight"]
+        original = getattr(stored, "original", None)
+        return original if original is not None else getattr(stored, "original1", None)
+    return module._parameters.get("weight", None) if hasattr(module, "_parameters") else None
+
+
 def _attribute(path: str) -> str:
     """The module's own name in its parent (``"c_attn"`` of ``"h.0.attn.c_attn"``)."""
     return path.rpartition(".")[2]
@@ -59,7 +71,6 @@ FUSED: dict[str, int | None] = {
     "query_key_value": None,  # GPT-NeoX, Falcon, BLOOM
     "Wqkv": None,  # MPT, ModernBERT
     "qkv_proj": None,  # Phi-3 (without grouped queries)
-    "in_proj": None,
     "gate_up_proj": 2,  # Phi-3's fused gate and up projections
 }
 
@@ -74,6 +85,8 @@ POSITIONAL = frozenset(
         "token_type_embeddings",
         "relative_attention_bias",
         "pos_embed",
+        "rel_embeddings",  # DeBERTa
+        "distance_embedding",  # BERT's relative position embeddings
     }
 )
 
@@ -93,7 +106,9 @@ def _dense(layout: str) -> Row:
     """A dense layer: ``(out, in)`` (``nn.Linear``) or ``(in, out)`` (transformers' ``Conv1D``)."""
 
     def row(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
-        weight = module.weight
+        weight = _weight_of(module)
+        if weight is None or weight.dim() != 2:
+            return None
         out, fan_in = (weight.shape[0], weight.shape[1])
         if layout == "in_out":
             out, fan_in = fan_in, out
@@ -126,7 +141,7 @@ def _convolution(layout: str) -> Row:
         if leaf == "weight":
             return Slot("convolution", _weight(shape, layout, int(module.groups)))
         if leaf == "bias":
-            return Slot("bias", _weight(shape), fan_in=_pytorch_fan_in(module.weight))
+            return Slot("bias", _weight(shape), fan_in=_pytorch_fan_in(_weight_of(module)))
         return None
 
     return row
@@ -227,6 +242,7 @@ def _logit_scale(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> S
 LEAVES: dict[str, Row] = {
     "cls_token": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
     "reg_token": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
+    "register_tokens": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
     "dist_token": lambda m, leaf, shape, path: Slot("token", _weight(shape, "in_out")),
     "mask_token": lambda m, leaf, shape, path: Slot("mask_token", _weight(shape, "in_out")),
     "pos_embed": lambda m, leaf, shape, path: Slot("position_embedding", _weight(shape, "in_out")),
@@ -250,6 +266,8 @@ LEAVES: dict[str, Row] = {
     "gamma_1": _layer_scale,
     "gamma_2": _layer_scale,
     "lambda1": _layer_scale,
+    "lambda_1": _layer_scale,  # BEiT
+    "lambda_2": _layer_scale,
     "layer_scale_parameter": _layer_scale,
 }
 
@@ -286,13 +304,53 @@ ROWS: dict[str, Row] = {
     "timm.layers.layer_scale.LayerScale2d": _layer_scale,
 }
 
+#: Norm classes that multiply by ``1 + gain`` (their gain starts at 0), read from
+#: transformers 5's sources; any other norm's gain starts at 1.
+OFFSET_NORMS = frozenset(
+    {
+        "GemmaRMSNorm",
+        "Gemma2RMSNorm",
+        "Gemma3RMSNorm",
+        "RecurrentGemmaRMSNorm",
+        "T5GemmaRMSNorm",
+        "T5Gemma2RMSNorm",
+        "VaultGemmaRMSNorm",
+        "Qwen3NextRMSNorm",
+        "Qwen3_5RMSNorm",
+        "Qwen3_5MoeRMSNorm",
+        "Qwen4ExpTextRMSNorm",
+        "Step3p7RMSNorm",
+        "MiniMaxM3VLRMSNorm",
+        "MuseGlimmerTextCenteredRMSNorm",
+        "MuseSparkTextCenteredRMSNorm",
+        "MuseSparkTextInputScaledRMSNorm",
+        "NemotronLayerNorm1P",
+        "VideoPrismLayerNorm",
+    }
+)
+
+
+def _named_norm(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
+    """A library's norm, matched by its class name: its gain's neutral value is the constant
+    its constructor stored where the tensor still holds one (0 or 1), else 0 for the norms
+    of :data:`OFFSET_NORMS` and 1 for the others."""
+    names = {kind.__name__ for kind in type(module).__mro__}
+    neutral = 0.0 if names & OFFSET_NORMS else 1.0
+    tensor = getattr(module, leaf, None)
+    if tensor is not None and not tensor.is_meta and tensor.numel() > 1:
+        flat = tensor.detach().reshape(-1)
+        first = float(flat[0].item())
+        if first in (0.0, 1.0) and bool((flat == flat[0]).all()):
+            neutral = first
+    return _norm(neutral)(module, leaf, shape, path)
+
+
 #: Class-name endings -> row, for the norms libraries define once per model (LlamaRMSNorm,
-#: T5LayerNorm, LayerNorm2d, ...). Gemma's norms multiply by ``1 + gain``: their gain is 0.
+#: T5LayerNorm, LayerNorm2d, ...).
 PATTERNS: list[tuple[re.Pattern[str], Row]] = [
-    (re.compile(r"^Gemma\d*RMSNorm$"), _norm(0.0)),
     (
-        re.compile(r"(RMSNorm|RmsNorm|LayerNorm|GroupNorm|SimpleNorm|BatchNorm)(\d?d)?(Fp32)?$"),
-        _norm(1.0),
+        re.compile(r"(RMSNorm|RmsNorm|LayerNorm|GroupNorm|SimpleNorm|BatchNorm)(\d?[dP])?(Fp32)?$"),
+        _named_norm,
     ),
 ]
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import math
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +112,8 @@ class Plan(dict[str, Param]):
     def __init__(self) -> None:
         super().__init__()
         self.kept: list[str] = []
+        #: The kept parameters that are kept because they are frozen (requires_grad=False).
+        self.frozen: list[str] = []
         self.derived: dict[str, str] = {}
         self.ties: dict[str, tuple[str, ...]] = {}
         self.buffers: dict[str, BufferPlan] = {}
@@ -118,7 +122,10 @@ class Plan(dict[str, Param]):
         head = ("name", "shape", "initializer", "layout", "groups", "blocks", "fan_in")
         rows: list[tuple[str, ...]] = [(*head, "fan_out", "std", "tied_to")]
         rows += [(*_row(name, p), ", ".join(self.ties.get(name, ()))) for name, p in self.items()]
-        rows += [(name, "", "keep", "", "", "", "", "", "", "") for name in self.kept]
+        rows += [
+            (name, "", "keep (frozen)" if name in self.frozen else "keep", *[""] * 7)
+            for name in self.kept
+        ]
         rows += [
             (m, "", f"norm of {d}", "", "", "", "", "", "", "") for m, d in self.derived.items()
         ]
@@ -168,6 +175,8 @@ class _Rules:
                     f"a rule's key must be a glob pattern (str) or a module class; got {key!r}."
                 )
         self.used: set[int] = set()
+        #: The leaves each dict rule was asked about.
+        self.leaves: dict[int, set[str]] = {}
         #: Vectors a class's rule could not fill, left to the scheme.
         self.skipped: list[str] = []
 
@@ -177,35 +186,53 @@ class _Rules:
 
     def find(self, names: list[str], owners: list[Any], leaf: str) -> tuple[int, object] | None:
         """The first pattern matching one of ``names`` (a tied parameter's every name), else
-        the first class the parameter's module (``owners[0]``) is an instance of; a leaf dict
-        is looked into for ``leaf``."""
-        found = None
+        the first class the parameter's module (``owners[0]``, or the layer a
+        parametrisation belongs to) is an instance of. A rule that is a dict by leaf answers
+        only for its leaves; for another leaf the search goes on."""
         for i, (key, value) in enumerate(self.items):
             if isinstance(key, str) and any(fnmatch.fnmatchcase(n, key) for n in names):
-                found = i, value
-                break
-        if found is None:
-            # A class rule looks at the parameter's own module, not at the modules it is tied
-            # into (a rule for nn.Linear does not reach an embedding tied to a Linear head).
-            for i, (key, value) in enumerate(self.items):
-                if isinstance(key, type) and isinstance(owners[0], key):
-                    found = i, value
-                    break
-        if found is None:
-            return None
-        i, value = found
+                answer = self._answer(i, value, leaf)
+                if answer is not None:
+                    return answer
+        # A class rule looks at the parameter's own module, not at the modules it is tied
+        # into (a rule for nn.Linear does not reach an embedding tied to a Linear head).
+        for i, (key, value) in enumerate(self.items):
+            if isinstance(key, type) and isinstance(owners[0], key):
+                answer = self._answer(i, value, leaf)
+                if answer is not None:
+                    return answer
+        return None
+
+    def _answer(self, index: int, value: object, leaf: str) -> tuple[int, object] | None:
         if isinstance(value, Mapping):
+            self.leaves.setdefault(index, set()).add(leaf)
             if leaf not in value:
                 return None
             value = value[leaf]
-        self.used.add(i)
-        return i, value
+        self.used.add(index)
+        return index, value
+
+    def unknown_leaves(self) -> list[str]:
+        """A line per dict rule's leaf that no parameter it reached has."""
+        lines = []
+        for i, (key, value) in enumerate(self.items):
+            if isinstance(value, Mapping) and i in self.leaves:
+                seen = self.leaves[i]
+                for leaf in value:
+                    if leaf not in seen:
+                        close = difflib.get_close_matches(str(leaf), sorted(seen), n=3, cutoff=0.0)
+                        label = key if isinstance(key, str) else getattr(key, "__name__", repr(key))
+                        lines.append(
+                            f"rule {label!r} names leaf {leaf!r}, which none of the parameters "
+                            f"it reaches has; they have {', '.join(map(repr, close))}."
+                        )
+        return lines
 
     def unused(self, names: list[str], kinds: set[str]) -> list[str]:
         """A line per rule that matched nothing, with the closest names."""
         lines = []
         for i, (key, _) in enumerate(self.items):
-            if i in self.used:
+            if i in self.used or i in self.leaves:
                 continue
             if isinstance(key, str):
                 close = difflib.get_close_matches(key, names, n=3, cutoff=0.0)
@@ -222,20 +249,21 @@ class _Rules:
         return lines
 
 
-def _suggestion(kind: str, leaves: list[str], rank: int) -> str:
-    """A rule that fits an unknown module type's parameters: zeros for vectors; for
-    matrices and kernels, an initializer with the layout stated (the table cannot know it)."""
-    if rank < 2:
-        by_leaf = ", ".join(f"'{leaf}': ..." for leaf in leaves)
-        return (
-            f"rules={{{kind}: {{{by_leaf}}}}}, each leaf with its starting value "
-            "(weightinit.ones() for a gain, weightinit.zeros() for a bias or shift)"
-        )
-    by_leaf = ", ".join(f"'{leaf}': ..." for leaf in leaves)
+def _suggestion(kind: str, ranks: dict[str, int]) -> str:
+    """A rule that fits an unknown module type's parameters, one entry per leaf: for a
+    matrix or kernel, an initializer with the layout stated (the table cannot know which
+    axis is the input); for a vector, its starting value."""
+    entries = []
+    for leaf, rank in sorted(ranks.items()):
+        if rank >= 2:
+            entries.append(
+                f"'{leaf}': weightinit.torch.Rule(weightinit.lecun_normal(), layout=...)"
+            )
+        else:
+            entries.append(f"'{leaf}': weightinit.zeros() or weightinit.ones()")
     return (
-        f"rules={{{kind}: weightinit.torch.Rule(weightinit.lecun_normal(), "
-        "layout='out_in')}, with the layout its weights are stored in, or one rule per leaf: "
-        f"rules={{{kind}: {{{by_leaf}}}}}"
+        f"rules={{{kind}: {{{', '.join(entries)}}}}}, with the layout each weight is stored in "
+        "and the value each vector starts at (ones for a gain, zeros for a bias)"
     )
 
 
@@ -327,7 +355,7 @@ def plan(
     all_names = [n for names in aliases.values() for n in names]
     for name, tensor in module.named_parameters():
         names = aliases[id(tensor)]
-        owners = [modules[n.rpartition(".")[0]] for n in names]
+        owners = [_layer_of(modules, n) for n in names]
         kinds.update(type(o).__name__ for o in owners)
         if len(names) > 1:
             result.ties[name] = tuple(names[1:])
@@ -339,12 +367,25 @@ def plan(
             continue
         shape = tuple(tensor.shape)
         dtype = np.float64 if tensor.dtype == torch.float64 else np.float32
-        leaf = name.rpartition(".")[2]
-        found = table.find(names, owners, leaf)
+        placements = getattr(tensor, "placements", None)
+        if placements is not None and not all(
+            type(p).__name__ in ("Shard", "Replicate") for p in placements
+        ):
+            problems.append(
+                f"parameter {name!r} is a DTensor with placements {tuple(placements)}; "
+                "weightinit.torch fills Shard and Replicate placements."
+            )
+            continue
         known = _slot_of(modules, name, tensor, result.derived)
         for other in names[1:]:  # a parameter shared into a known module is known there
             if known is None and name not in result.derived:
                 known = _slot_of(modules, other, tensor, result.derived)
+        if name in result.derived:
+            # A weight norm's magnitude answers to a pattern on its own name only: a rule for
+            # the layer's weight is the direction's.
+            found = table.find(names, [None], name.rpartition(".")[2])
+        else:
+            found = table.find(names, owners, _leaf_of(modules, name))
         if name in result.derived:
             if found is None:
                 continue  # a weight norm's magnitude: made from its direction
@@ -395,6 +436,19 @@ def plan(
             else:
                 result[name] = checked
                 continue
+        if not tensor.requires_grad:
+            # A frozen parameter holds the model's own values (a sinusoidal table, a frozen
+            # pretrained layer): it is kept, unless a rule says otherwise.
+            if tensor.is_meta:
+                problems.append(
+                    f"parameter {name!r} is frozen (requires_grad=False): its values are the "
+                    "model's own, and on the meta device there are none; build the model on a "
+                    f"real device (it is kept there) or give it a rule (rules={{{name!r}: ...}})."
+                )
+            else:
+                result.kept.append(name)
+                result.frozen.append(name)
+            continue
         if known is None:
             unknown.setdefault(type(owners[0]).__name__, []).append(name)
             continue
@@ -408,16 +462,16 @@ def plan(
             continue
         result[name] = Param.of(init, weight, dtype=dtype)
     for kind, names in unknown.items():
-        leaves = sorted({n.rpartition(".")[2] for n in names})
-        rank = max(module.get_parameter(n).dim() for n in names)
+        ranks = {n.rpartition(".")[2]: module.get_parameter(n).dim() for n in names}
         listed = ", ".join(map(repr, names[:6])) + (
             f" and {len(names) - 6} more" if len(names) > 6 else ""
         )
         problems.append(
             f"parameters {listed} belong to a {kind}, a module type weightinit.torch does not "
-            f"know; give it a rule: {_suggestion(kind, leaves, rank)}."
+            f"know; give it a rule: {_suggestion(kind, ranks)}."
         )
     problems += table.unused(all_names, kinds)
+    problems += table.unknown_leaves()
     problems += _plan_buffers(torch, module, given, result)
     if problems:
         raise ValueError(
@@ -426,6 +480,25 @@ def plan(
             + "\n- ".join(problems)
         )
     return result
+
+
+def _layer_of(modules: dict[str, Any], name: str) -> Any:
+    """The module a parameter belongs to: its owner, or for a parametrisation's tensor
+    (``layer.parametrizations.weight.original``) the layer itself."""
+    path = name.rpartition(".")[0]
+    owner = modules[path]
+    if _qualified(owner) == _PARAMETRIZATIONS:
+        return modules[path.rpartition(".")[0].rpartition(".")[0]]
+    return owner
+
+
+def _leaf_of(modules: dict[str, Any], name: str) -> str:
+    """A parameter's leaf name as a rule by leaf sees it: for a parametrisation's tensor
+    (``layer.parametrizations.weight.original``), the tensor it stands for (``weight``)."""
+    path, _, leaf = name.rpartition(".")
+    if path and _qualified(modules[path]) == _PARAMETRIZATIONS:
+        return path.rpartition(".")[2]
+    return leaf
 
 
 def _tied_head(owners: list[Any]) -> bool:
@@ -483,13 +556,18 @@ def _plan_buffers(torch: Any, module: Any, given: dict[str, object], result: Pla
         elif not buffer.is_meta:
             result.buffers[name] = BufferPlan("keep")
         else:
-            maker = None if spectral else recompute(torch, owner, leaf, buffer)
-            if maker is None and not spectral:
+            maker: Callable[[], Any] | None = None
+            if not spectral:
+                # The model built again from its config knows every buffer as a normally
+                # built model has it (a module's constructor arguments included); the rules
+                # by name and by module serve models without a config.
                 if rebuilt is None:
                     rebuilt = model_buffers(torch, module) or {}
                 found = rebuilt.get(name)
                 if found is not None and tuple(found.shape) == tuple(buffer.shape):
-                    maker = lambda found=found: found  # noqa: E731
+                    maker = functools.partial(_same, found)
+                else:
+                    maker = recompute(torch, owner, leaf, buffer)
             if maker is None:
                 problems.append(
                     f"buffer {name!r} of a {type(owner).__name__} is on the meta device and is "
@@ -499,6 +577,10 @@ def _plan_buffers(torch: Any, module: Any, given: dict[str, object], result: Pla
             else:
                 result.buffers[name] = BufferPlan("recompute", _value(torch, buffer, maker))
     return problems
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _value(torch: Any, buffer: Any, given: object) -> Any:
