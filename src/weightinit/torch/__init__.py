@@ -9,14 +9,15 @@ for its initializer; :func:`initialize_` fills the model in place with
 parameter keyed by its qualified name.
 
 The package is split by job: ``_modules`` (what each module type's parameters are),
-``_buffers`` (the buffers that are functions of a configuration), ``_plan`` (table x scheme
-x rules -> :class:`Plan`) and ``_fill`` (materialising and filling).
+``_buffers`` (the buffers that are functions of a configuration), ``_rules`` (what a user's
+rule says and reaches), ``_plan`` (table x scheme x rules -> :class:`Plan`) and ``_fill``
+(materialising and filling).
 """
 
 from weightinit.torch._fill import initialize_
-from weightinit.torch._plan import KEEP
 from weightinit.torch._plan import Plan
-from weightinit.torch._plan import Rule
 from weightinit.torch._plan import plan
+from weightinit.torch._rules import KEEP
+from weightinit.torch._rules import Rule
 
 __all__ = ["KEEP", "Plan", "Rule", "initialize_", "plan"]
