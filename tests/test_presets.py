@@ -144,6 +144,12 @@ EQUALITIES = {
     # Scaled by PyTorch's "fan_in" of the (in, out/groups, *k) weight: our fan_out.
     "pytorch.conv_transpose2d": wi.variance_scaling(1 / 3, "fan_out", "uniform"),
     "pytorch.embedding": wi.scaled_normal(1.0),
+    "pytorch.multihead_attention": wi.glorot_uniform(),
+    "pytorch.multihead_attention.bias_kv": wi.glorot_normal(),
+    "pytorch.transformer": wi.glorot_uniform(),
+    "pytorch.layer_norm": wi.ones(),
+    "pytorch.layer_norm.bias": wi.zeros(),
+    "pytorch.prelu": wi.constant(0.25),
     "pytorch.lstm": Recurrent(4),
     "pytorch.lstm.bias": Recurrent(4),
     "pytorch.gru": Recurrent(3),
@@ -380,6 +386,11 @@ SOURCE_LAYERS = {
     "pytorch.embedding": "torch.nn.Embedding",
     "pytorch.lstm": "torch.nn.LSTM",
     "pytorch.gru": "torch.nn.GRU",
+    "pytorch.multihead_attention": "torch.nn.MultiheadAttention",
+    "pytorch.multihead_attention.bias_kv": "torch.nn.MultiheadAttention",
+    "pytorch.transformer": "torch.nn.Transformer",
+    "pytorch.layer_norm": "torch.nn.LayerNorm",
+    "pytorch.prelu": "torch.nn.PReLU",
     "keras.dense": "keras.layers.Dense",
     "keras.conv2d": "keras.layers.Conv2D",
     "keras.embedding": "keras.layers.Embedding",
@@ -504,9 +515,9 @@ def test_sampled_variance_matches(
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if isinstance(EQUALITIES[n], families.Constant)])
-def test_zero_biases_are_zero(name: str) -> None:
+def test_constant_presets_are_their_constant(name: str) -> None:
     b = preset(name)((7,), seed=0)
-    assert b.tolist() == [0.0] * 7
+    assert b.tolist() == [EQUALITIES[name].value] * 7  # type: ignore[attr-defined]
     assert preset(name).variance((7,)) == 0.0
 
 

@@ -127,6 +127,32 @@ PRESETS: dict[str, tuple[Callable[..., Initializer], str, str]] = {
         "torch.nn.ConvTranspose2d bias (PyTorch's fan_in: out/groups * kernel; needs fan_in)",
     ),
     "pytorch.embedding": (lambda: families.scaled_normal(1.0), "in_out", "torch.nn.Embedding"),
+    "pytorch.multihead_attention": (
+        named.glorot_uniform,
+        "out_in",
+        "torch.nn.MultiheadAttention in_proj_weight (xavier_uniform_ over the packed q, k, v)",
+    ),
+    "pytorch.multihead_attention.bias_kv": (
+        named.glorot_normal,
+        "out_in",
+        "torch.nn.MultiheadAttention bias_k and bias_v (xavier_normal_)",
+    ),
+    "pytorch.transformer": (
+        named.glorot_uniform,
+        "out_in",
+        "torch.nn.Transformer: every weight of 2+ axes re-drawn with xavier_uniform_",
+    ),
+    "pytorch.layer_norm": (
+        families.ones,
+        "out_in",
+        "torch.nn.LayerNorm / BatchNorm / GroupNorm weight",
+    ),
+    "pytorch.layer_norm.bias": (
+        families.zeros,
+        "out_in",
+        "torch.nn.LayerNorm / BatchNorm / GroupNorm bias",
+    ),
+    "pytorch.prelu": (lambda: families.constant(0.25), "out_in", "torch.nn.PReLU weight"),
     "pytorch.lstm": (_recurrent(4), "out_in", "torch.nn.LSTM weights"),
     "pytorch.lstm.bias": (_recurrent(4), "out_in", "torch.nn.LSTM biases"),
     "pytorch.gru": (_recurrent(3), "out_in", "torch.nn.GRU weights"),

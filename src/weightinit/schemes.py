@@ -158,7 +158,19 @@ def _pytorch_convolution(slot: Slot, activation: object) -> tuple[Initializer, W
 
 def _pytorch_attention_in(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
     # PyTorch draws a packed q/k/v weight with xavier_uniform_ as one matrix.
-    return glorot_uniform(), dataclasses.replace(slot.weight, blocks=1)
+    return presets.preset("pytorch.multihead_attention"), dataclasses.replace(slot.weight, blocks=1)
+
+
+def _pytorch_value(name: str, start: float) -> Rule:
+    """PyTorch's preset ``name`` (which starts at ``start``), unless the model starts the
+    parameter elsewhere (a Gemma norm at 0, a PReLU made with another ``init``)."""
+
+    def rule(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+        if slot.value is None or slot.value == start:
+            return presets.preset(name), slot.weight
+        return _value(slot, activation)
+
+    return rule
 
 
 def _pytorch_bound(bound: Callable[[Slot], Initializer], plain: bool = False) -> Rule:
@@ -175,7 +187,7 @@ def _pytorch_bound(bound: Callable[[Slot], Initializer], plain: bool = False) ->
 def _redrawn(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
     """PyTorch's ``nn.Transformer`` re-draws every weight of two or more axes with
     ``xavier_uniform_`` over the whole tensor read as ``(out, in, *kernel)``."""
-    return glorot_uniform(), Weight(slot.weight.shape, "out_in")
+    return presets.preset("pytorch.transformer"), Weight(slot.weight.shape, "out_in")
 
 
 _RECOMMENDED: dict[str, Rule] = {
@@ -211,15 +223,15 @@ _PYTORCH: dict[str, Rule] = {
     "token": _small,
     "mask_token": _as_is(zeros),
     "attention_in": _pytorch_attention_in,
-    "attention_kv_bias": _as_is(glorot_normal),
+    "attention_kv_bias": _pytorch_weight("pytorch.multihead_attention.bias_kv"),
     "recurrent_input": _pytorch_bound(_hidden_bound, plain=True),
     "recurrent_hidden": _pytorch_bound(_hidden_bound, plain=True),
     "recurrent_projection": _pytorch_bound(_hidden_bound, plain=True),
     "recurrent_bias": _pytorch_bound(_hidden_bound, plain=True),
-    "norm_gain": _value,
-    "norm_bias": _as_is(zeros),
+    "norm_gain": _pytorch_value("pytorch.layer_norm", 1.0),
+    "norm_bias": _pytorch_weight("pytorch.layer_norm.bias"),
     "layer_scale": _value,
-    "activation_parameter": _value,
+    "activation_parameter": _pytorch_value("pytorch.prelu", 0.25),
     "logit_scale": _value,
     "bias": _pytorch_bound(_bias_bound),
 }
