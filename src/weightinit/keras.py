@@ -73,11 +73,23 @@ class KerasInitializer(keras.initializers.Initializer):  # type: ignore[misc]
         if seed is not None:
             check_seed(seed)
         self.seed = seed
-        options = self._options = Weight.checked((), layout, groups, blocks)
-        self.layout = options.layout
+        self._options = Weight.checked((), layout, groups, blocks)
         self.name = name
-        self.groups = options.groups
-        self.blocks = options.blocks
+
+    @property
+    def layout(self) -> str:
+        """The canonical layout the kernels' fans are read in."""
+        return self._options.layout
+
+    @property
+    def groups(self) -> int:
+        """The channel groups of a grouped convolution's kernel."""
+        return self._options.groups
+
+    @property
+    def blocks(self) -> int:
+        """The equal blocks stacked along the output axis."""
+        return self._options.blocks
 
     def __call__(self, shape: Any, dtype: Any = None) -> Any:
         dims = tuple(int(d) for d in shape)
