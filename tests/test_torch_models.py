@@ -1138,3 +1138,39 @@ def test_leaf_rules_fall_through_and_a_misspelt_leaf_is_an_error() -> None:
     assert normed.derived == {
         "1.parametrizations.weight.original0": "1.parametrizations.weight.original1"
     }
+
+
+def _convnext() -> Any:
+    config = transformers.ConvNextConfig(
+        hidden_sizes=[8, 16, 32, 64], depths=[1, 1, 1, 1], layer_scale_init_value=1e-6
+    )
+    return transformers.ConvNextModel(config)
+
+
+def _dinov2() -> Any:
+    size = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
+    size |= {"intermediate_size": 64, "image_size": 32, "patch_size": 8}
+    return transformers.Dinov2Model(transformers.Dinov2Config(**size, layerscale_value=1e-5))
+
+
+@pytest.mark.parametrize(
+    ("build", "value"), [(_convnext, 1e-6), (_dinov2, 1e-5)], ids=["convnext", "dinov2"]
+)
+@pytest.mark.parametrize("device", BOTH)
+def test_layer_scales_start_at_the_models_configured_value(
+    build: Any, value: float, device: str
+) -> None:
+    """A layer scale whose layer does not keep its starting value finds it in the model's
+    config, so it is known on the meta device too, and equals a normal build's."""
+    reference = build()
+    if device == "meta":
+        with torch.device("meta"):
+            model = build()
+    else:
+        model = build()
+    result = initialize_(model, SEED)
+    scales = [n for n in result if n.endswith(("layer_scale_parameter", "lambda1"))]
+    assert scales
+    for name in scales:
+        assert result[name].initializer == wi.constant(value), name
+        assert torch.equal(model.get_parameter(name), reference.get_parameter(name)), name

@@ -14,6 +14,7 @@ role is :mod:`weightinit.schemes`' business.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import re
 from collections.abc import Callable
@@ -204,6 +205,10 @@ def _prelu(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | 
     return Slot("activation_parameter", _weight(shape), value=value) if leaf == "weight" else None
 
 
+#: The configuration of the model being planned (a layer that does not keep its own
+#: starting value may find it there: transformers' ConvNeXt and DINOv2 layer scales).
+MODEL_CONFIG: contextvars.ContextVar[Any] = contextvars.ContextVar("MODEL_CONFIG", default=None)
+
 _LAYER_SCALE_VALUES = ("init_values", "layer_scale_init_value", "layerscale_value", "ls_init_value")
 
 
@@ -213,7 +218,7 @@ def _layer_scale_value(
     """The value a layer scale (or another constant-started parameter) starts at: the
     module's (or its config's) own number under one of ``names``, else the tensor's if it
     holds one value everywhere; ``None`` if neither says."""
-    for owner in (module, getattr(module, "config", None)):
+    for owner in (module, getattr(module, "config", None), MODEL_CONFIG.get()):
         for name in names:
             value = getattr(owner, name, None)
             if isinstance(value, (int, float)) and not isinstance(value, bool):

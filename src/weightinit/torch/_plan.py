@@ -30,6 +30,7 @@ from weightinit.schemes import UnknownValueError
 from weightinit.schemes import scheme as resolve_scheme
 from weightinit.torch._buffers import model_buffers
 from weightinit.torch._buffers import recompute
+from weightinit.torch._modules import MODEL_CONFIG
 from weightinit.torch._modules import slot
 from weightinit.torch._rules import KEEP
 from weightinit.torch._rules import Rule
@@ -202,6 +203,22 @@ def plan(
     (he_normal(), 2, zeros())
     """
     torch = torch_module()
+    token = MODEL_CONFIG.set(getattr(module, "config", None))
+    try:
+        return _plan(torch, module, scheme, activation, rules, buffers)
+    finally:
+        MODEL_CONFIG.reset(token)
+
+
+def _plan(
+    torch: Any,
+    module: Any,
+    scheme: object,
+    activation: object,
+    rules: Mapping[object, object] | None,
+    buffers: Mapping[str, object] | None,
+) -> Plan:
+    """:func:`plan`, with the model's configuration in :data:`MODEL_CONFIG`."""
     chosen = resolve_scheme(scheme)
     recommend(activation)  # a misspelt activation is an error under every scheme
     table = Rules(rules)
