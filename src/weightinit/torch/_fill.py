@@ -19,6 +19,7 @@ from weightinit.seeds import Key
 from weightinit.seeds import SeedLike
 from weightinit.seeds import check_seed
 from weightinit.torch._plan import Plan
+from weightinit.torch._plan import aliases_of
 from weightinit.torch._plan import plan
 from weightinit.torch._plan import torch_module
 
@@ -92,7 +93,7 @@ def initialize_(
         for name, p in result.items():
             tensor, key = parameters[name], root.fold_in(name)
             if _is_dtensor(tensor):
-                _fill_shard(tensor, p, key, name, threads)
+                _fill_shard(tensor, p, key, threads)
             elif _in_place(torch, tensor):
                 out = tensor.detach().numpy()
                 whole = [range(d) for d in p.shape]
@@ -167,26 +168,27 @@ def _materialise(torch: Any, module: Any, device: Any) -> None:
     if not any(t.is_meta for t in (*module.parameters(), *module.buffers())):
         return
     target = device if device is not None else "cpu"
-    ties = _ties(module)
-    shared = _shared_buffers(module)
+    # Tied parameters and shared buffers: each owner gets its own new tensor below.
+    groups = [
+        (kind, names)
+        for kind, named in (
+            ("_parameters", module.named_parameters(remove_duplicate=False)),
+            ("_buffers", module.named_buffers(remove_duplicate=False)),
+        )
+        for names in aliases_of(named).values()
+        if len(names) > 1
+    ]
 
     def real(t: Any) -> Any:
         return torch.empty_like(t, device=target) if t.is_meta else t
 
     module._apply(real)
-    for names in ties:  # each owner got its own new tensor: tie them again
-        first = module.get_parameter(names[0])
+    for kind, names in groups:  # tie them again: one tensor under every name
+        first_owner, _, first_leaf = names[0].rpartition(".")
+        first = getattr(module.get_submodule(first_owner), kind)[first_leaf]
         for other in names[1:]:
             owner_name, _, leaf = other.rpartition(".")
-            owner = module.get_submodule(owner_name)
-            if owner.get_parameter(leaf) is not first:
-                setattr(owner, leaf, first)
-    for names in shared:  # a buffer two modules hold stays one buffer
-        first = module.get_buffer(names[0])
-        for other in names[1:]:
-            owner_name, _, leaf = other.rpartition(".")
-            owner = module.get_submodule(owner_name)
-            owner._buffers[leaf] = first
+            getattr(module.get_submodule(owner_name), kind)[leaf] = first
 
 
 def _weight_norm(torch: Any, magnitude: Any, direction: Any, dim: int | None) -> None:
@@ -228,23 +230,16 @@ def _is_dtensor(tensor: Any) -> bool:
     return isinstance(tensor, DTensor)
 
 
-def _fill_shard(parameter: Any, p: Param, key: Key, name: str, threads: int | None) -> None:
+def _fill_shard(parameter: Any, p: Param, key: Key, threads: int | None) -> None:
     """Fill this rank's shard of a ``DTensor`` parameter from its own region of the whole.
 
     No communication: each rank computes the region of its local shard (``Shard(d)`` on any
     mesh dimension, uneven shards, ``Replicate``) and makes only those values, which equal
     the same slice of the unsharded parameter.
     """
-    from torch.distributed.tensor import Replicate
-    from torch.distributed.tensor import Shard
     from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
 
-    placements = tuple(parameter.placements)
-    if not all(type(pl) in (Shard, Replicate) for pl in placements):
-        raise ValueError(
-            f"parameter {name!r} is a DTensor with placements {placements}; weightinit.torch "
-            "fills Shard and Replicate placements."
-        )
+    placements = tuple(parameter.placements)  # Shard and Replicate only: plan() checked
     local = parameter.to_local()
     shape, offset = compute_local_shape_and_global_offset(
         tuple(parameter.shape), parameter.device_mesh, placements
@@ -268,19 +263,3 @@ def _zero_row(weight: Any, row: int) -> None:
     )
     if offset[0] <= row < offset[0] + shape[0]:  # the local shard holds (part of) the row
         weight.to_local()[row - offset[0]].zero_()
-
-
-def _shared_buffers(module: Any) -> list[list[str]]:
-    """The names of each buffer that more than one name refers to."""
-    names: dict[int, list[str]] = {}
-    for name, buffer in module.named_buffers(remove_duplicate=False):
-        names.setdefault(id(buffer), []).append(name)
-    return [group for group in names.values() if len(group) > 1]
-
-
-def _ties(module: Any) -> list[list[str]]:
-    """The names of each parameter that more than one name refers to."""
-    names: dict[int, list[str]] = {}
-    for name, parameter in module.named_parameters(remove_duplicate=False):
-        names.setdefault(id(parameter), []).append(name)
-    return [group for group in names.values() if len(group) > 1]

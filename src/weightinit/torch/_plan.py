@@ -37,7 +37,7 @@ from weightinit.torch._rules import Rule
 from weightinit.torch._rules import Rules
 from weightinit.torch._rules import suggestion
 
-__all__ = ["BufferPlan", "Plan", "plan", "torch_module"]
+__all__ = ["BufferPlan", "Plan", "aliases_of", "plan", "torch_module"]
 
 
 _PARAMETRIZATIONS = "torch.nn.utils.parametrize.ParametrizationList"
@@ -132,6 +132,27 @@ def _is(obj: Any, names: tuple[str, ...]) -> bool:
     return any(f"{k.__module__}.{k.__qualname__}" in names for k in type(obj).__mro__)
 
 
+def _through(modules: dict[str, Any], name: str) -> tuple[str, Any, str]:
+    """The (path, module, leaf) parameter ``name`` stands for: its owner and leaf, or for a
+    parametrisation's tensor (``layer.parametrizations.weight.original``) the layer itself
+    and the tensor it stands for (``weight``)."""
+    path, _, leaf = name.rpartition(".")
+    if path and _qualified(modules[path]) == _PARAMETRIZATIONS:
+        base_path, _, tensor_name = path.rpartition(".")
+        base_path = base_path.rpartition(".")[0]  # drop ".parametrizations"
+        return base_path, modules[base_path], tensor_name
+    return path, modules[path], leaf
+
+
+def aliases_of(named: Any) -> dict[int, list[str]]:
+    """Every name of each tensor of ``named`` (``(name, tensor)`` pairs that repeat a tied
+    tensor under each of its names), by the tensor's id."""
+    names: dict[int, list[str]] = {}
+    for name, tensor in named:
+        names.setdefault(id(tensor), []).append(name)
+    return names
+
+
 def _slot_of(
     modules: dict[str, Any], name: str, tensor: Any, derived: dict[str, str]
 ) -> Slot | None:
@@ -139,19 +160,17 @@ def _slot_of(
     through weight-norm and spectral-norm parametrisations to the layer's own weight."""
     owner_path, _, leaf = name.rpartition(".")
     owner = modules[owner_path]
+    path, layer, tensor_name = _through(modules, name)
     shape = tuple(tensor.shape)
-    if _qualified(owner) == _PARAMETRIZATIONS:
-        base_path, _, tensor_name = owner_path.rpartition(".")
-        base_path = base_path.rpartition(".")[0]  # drop ".parametrizations"
-        base = modules[base_path]
-        kind = _qualified(owner[0]) if len(owner) == 1 else ""
-        if kind == _WEIGHT_NORM and leaf == "original0":
-            derived[name] = f"{owner_path}.original1"
-            return None
-        if kind in (_WEIGHT_NORM, _SPECTRAL_NORM) and leaf in ("original1", "original"):
-            return slot(base, tensor_name, shape, base_path)
+    if layer is owner:
+        return slot(owner, leaf, shape, owner_path)
+    kind = _qualified(owner[0]) if len(owner) == 1 else ""
+    if kind == _WEIGHT_NORM and leaf == "original0":
+        derived[name] = f"{owner_path}.original1"
         return None
-    return slot(owner, leaf, shape, owner_path)
+    if kind in (_WEIGHT_NORM, _SPECTRAL_NORM) and leaf in ("original1", "original"):
+        return slot(layer, tensor_name, shape, path)
+    return None
 
 
 def plan(
@@ -226,9 +245,7 @@ def _plan(
     # nn.Transformer re-draws every weight of two or more dimensions with xavier_uniform_.
     containers = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Transformer)]
     modules = dict(module.named_modules(remove_duplicate=False))
-    aliases: dict[int, list[str]] = {}
-    for name, tensor in module.named_parameters(remove_duplicate=False):
-        aliases.setdefault(id(tensor), []).append(name)
+    aliases = aliases_of(module.named_parameters(remove_duplicate=False))
     result = Plan()
     unknown: dict[str, list[str]] = {}
     problems: list[str] = []
@@ -236,7 +253,7 @@ def _plan(
     all_names = [n for names in aliases.values() for n in names]
     for name, tensor in module.named_parameters():
         names = aliases[id(tensor)]
-        owners = [_layer_of(modules, n) for n in names]
+        owners = [_through(modules, n)[1] for n in names]
         kinds.update(type(o).__name__ for o in owners)
         if len(names) > 1:
             result.ties[name] = tuple(names[1:])
@@ -266,7 +283,7 @@ def _plan(
             # the layer's weight is the direction's.
             found = table.find(names, [None], name.rpartition(".")[2])
         else:
-            found = table.find(names, owners, _leaf_of(modules, name))
+            found = table.find(names, owners, _through(modules, name)[2])
         if name in result.derived:
             if found is None:
                 continue  # a weight norm's magnitude: made from its direction
@@ -361,25 +378,6 @@ def _plan(
             + "\n- ".join(problems)
         )
     return result
-
-
-def _layer_of(modules: dict[str, Any], name: str) -> Any:
-    """The module a parameter belongs to: its owner, or for a parametrisation's tensor
-    (``layer.parametrizations.weight.original``) the layer itself."""
-    path = name.rpartition(".")[0]
-    owner = modules[path]
-    if _qualified(owner) == _PARAMETRIZATIONS:
-        return modules[path.rpartition(".")[0].rpartition(".")[0]]
-    return owner
-
-
-def _leaf_of(modules: dict[str, Any], name: str) -> str:
-    """A parameter's leaf name as a rule by leaf sees it: for a parametrisation's tensor
-    (``layer.parametrizations.weight.original``), the tensor it stands for (``weight``)."""
-    path, _, leaf = name.rpartition(".")
-    if path and _qualified(modules[path]) == _PARAMETRIZATIONS:
-        return path.rpartition(".")[2]
-    return leaf
 
 
 def _tied_head(owners: list[Any]) -> bool:
