@@ -1,11 +1,11 @@
-"""Gaussian matrices and their orthogonal factors, for the structured initializers.
+"""Haar-distributed (semi-)orthogonal matrices, the same bytes with every BLAS.
 
 :func:`gaussian` draws from the same portable sampler as every other initializer.
-:func:`haar_blocks` turns Gaussian matrices into Haar-distributed (semi-)orthogonal ones by
-QR: from :data:`QR_BLOCKED_MIN` columns on, a right-looking blocked Householder QR whose
-products run in the matrix's own precision (:func:`blocked_q`); below, one LAPACK call. The
-factorisation runs on LAPACK and BLAS, so the last bits of an orthogonal weight may differ
-between BLAS/LAPACK builds.
+:func:`haar_blocks` turns Gaussian matrices into Haar-distributed (semi-)orthogonal ones:
+the Gaussian columns become Householder reflectors whose product is the orthogonal factor
+(:func:`haar_q`). Every matrix product runs through :func:`weightinit._engine.exact.matmul`
+and every sequential sum in a fixed order, so the bytes depend on neither the BLAS library
+nor its kernel nor its thread count.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from weightinit._engine import exact
 from weightinit._engine import kernels
 from weightinit._engine.run import Request
 from weightinit._engine.run import compute_type
 from weightinit._engine.run import generate
 from weightinit._engine.streams import Words
 
-__all__ = ["QR_BLOCKED_MIN", "blocked_q", "gaussian", "haar_blocks"]
+__all__ = ["SLICES", "gaussian", "haar_blocks", "haar_q"]
 
 Array = npt.NDArray[Any]
 
@@ -36,148 +37,154 @@ def gaussian(
     return out
 
 
-# Blocked Householder QR. NumPy's ``linalg.qr`` always factorises in float64 with LAPACK's
-# tall-skinny-unfriendly kernels; for large matrices most of the work can instead go through
-# matrix products in the output's own precision, as LAPACK's blocked ``geqrf``/``orgqr`` do
-# (Schreiber & Van Loan 1989, the compact WY form).
-QR_BLOCKED_MIN = 128  # below this many columns, one LAPACK call is as fast
+# Slices per side in the exact products: two carry about 40 significant bits (float32
+# weights need 24), three about 60 (float64 needs 53).
+SLICES = {np.dtype(np.float32): 2, np.dtype(np.float64): 3}
 
 
-def _qr_block(cols: int) -> int:
-    """Columns per panel: wider panels make faster products but slower panel factorisations."""
-    return 64 if cols < 512 else 128 if cols < 1536 else 256
+# Blocks of the triangular inverse up to this size use sums in index order, larger ones
+# exact products.
+ORDERED_MAX = 16
 
 
-def _t_factor(y: Array, tau: Array) -> Array:
-    """The upper triangular T with ``H_1 ... H_b = I - y T y^T``, ``H_i = I - tau_i y_i y_i^T``.
+def block_size(cols: int) -> int:
+    """Reflectors per block: wider blocks make fewer, larger products."""
+    return 32 if cols <= 128 else 64 if cols <= 512 else 128 if cols <= 2048 else 256
 
-    ``T^-1 = diag(1/tau) + strictly_upper(y^T y)`` (Puglisi 1992); it is solved here in the
-    form ``(I + diag(tau) U) T = diag(tau)``, which also holds when some ``tau_i = 0`` (a
-    reflector that is the identity).
+
+def reflectors(draw: Array) -> tuple[Array, Array, Array]:
+    """Householder vectors from the columns of ``draw``, in float64.
+
+    Column ``j`` uses ``x = draw[j:, j]``: the reflector that maps it to ``beta_j e_1``
+    with ``beta_j = -sign(x_0) ||x||`` (LAPACK's ``dlarfg`` convention, ``sign(0) = 1``)
+    has ``v_j`` zero above row ``j``, one at row ``j`` and ``x[1:] / (x_0 - beta_j)``
+    below. Returns ``(v, active, signs)``: a column with nothing below the diagonal is no
+    reflector (``active`` false, ``beta = x_0``), and ``signs`` are those of the
+    ``beta_j``. The squared norms are summed from the bottom row up, one row at a time;
+    their rounding moves ``v`` a little but not the orthogonality of the reflector, whose
+    ``tau`` comes from ``v`` itself (:func:`t_factor`).
     """
-    system = np.triu(y.T @ y, 1) * tau[:, None]
-    system[np.diag_indices(len(tau))] = 1.0
-    return np.linalg.solve(system, np.diag(tau))
+    m, n = draw.shape
+    x = draw.astype(np.float64)
+    cols = np.arange(n)
+    head = x[cols, cols].copy()
+    tail = np.zeros(n)
+    total = np.zeros(n)
+    for i in range(m - 1, 0, -1):  # total[j] = sum of x[r, j]**2 for r >= i, j < i
+        width = min(i, n)
+        row = x[i, :width]
+        total[:width] += row * row
+        if i <= n:
+            tail[i - 1] = total[i - 1]
+    active = tail != 0.0
+    norm = np.sqrt(head * head + tail)
+    beta = np.where(active, np.where(head >= 0.0, -norm, norm), head)
+    v = np.tril(x, -1)
+    v /= np.where(active, head - beta, 1.0)
+    v[cols, cols] = 1.0
+    return v, active, np.where(beta < 0.0, -1.0, 1.0)
 
 
-def _panel(panel: Array) -> tuple[Array, Array, Array]:
-    """Householder QR of one ``m x b`` panel (``m >= b``), in compact WY form.
+def t_factor(v: Array, active: Array, slices: int) -> Array:
+    """The upper triangular T with ``H_1 ... H_b = I - v T v^T``.
 
-    Returns ``(y, t, signs)``: the reflectors ``H_1 ... H_b = I - y t y^T`` (``y`` unit lower
-    trapezoidal, ``t`` upper triangular, both in the panel's dtype) and the signs of the
-    diagonal of R. LAPACK factorises the panel in float64.
+    Each ``H_i = I - tau_i v_i v_i^T`` with ``tau_i = 2 / (v_i^T v_i)`` (0 for an inactive
+    column), which makes it orthogonal to the precision of the Gram matrix ``v^T v``,
+    whatever ``v`` is; the Gram matrix, a small product, takes one slice more than the
+    others (``slices + 1``). Then ``T = M^-1 diag(tau)`` with the unit upper
+    triangular ``M = I + diag(tau) strictly_upper(v^T v)`` (Puglisi 1992's
+    ``T^-1 = diag(1/tau) + strictly_upper(v^T v)``, in a form that allows ``tau = 0``).
     """
-    b = panel.shape[1]
-    raw, tau = np.linalg.qr(np.asfortranarray(panel, dtype=np.float64), mode="raw")
-    factors = raw.T  # R on and above the diagonal, the reflectors' tails below it
-    signs = np.where(np.diagonal(factors) < 0, -1.0, 1.0)
-    y = np.tril(factors, -1)
-    y[np.diag_indices(b)] = 1.0
-    return y.astype(panel.dtype), _t_factor(y, tau).astype(panel.dtype), signs
+    b = len(active)
+    cut = exact.split(v, 0, exact.slice_bits((slices + 1) * v.shape[0]), slices + 1)
+    gram = exact.product(cut.T, cut)
+    tau = np.where(active, 2.0 / np.diagonal(gram), 0.0)
+    inverse = unit_upper_inverse(np.triu(gram, 1) * tau[:, None], slices)[:b, :b]
+    inverse *= tau
+    return inverse
 
 
-def _cholesky_panel(panel: Array) -> tuple[Array, Array, Array] | None:
-    """One tall float32 panel (``m >= 2 b``) as a block reflector, from matrix products only.
+def unit_upper_inverse(strict: Array, slices: int) -> Array:
+    """``(I + strict)^-1`` for a strictly upper triangular ``strict``, by doubling.
 
-    CholeskyQR in float64 gives ``panel = Q1 R`` (R from the Cholesky factor of the Gram
-    matrix, so its diagonal is positive). With ``S = -sign(diag(Q1))`` and ``E`` the first b
-    columns of the identity, ``V = Q1 - E S`` and ``T = (I - Q11^T S)^-1`` make
-    ``H = I - V T V^T`` orthogonal with ``H E = Q1 S`` (``V^T V = T^-1 + T^-T`` follows from
-    ``Q1^T Q1 = I``), so ``H^T panel = [S R; 0]``: a QR step whose R has the signs S. The
-    block reflector generalises the compact WY form with a full T (Schreiber & Parlett 1988), and
-    rebuilding reflectors from an orthonormal panel follows Ballard et al. (2015).
-
-    Returns ``(v, t, signs)`` like :func:`_panel`, or ``None`` when rounding could cost
-    orthogonality: CholeskyQR loses about ``eps * cond(panel)**2``, bounded here by
-    ``eps * trace(G) * ||R^-1||_F**2``, and a large ``T`` would amplify it (the signs make
-    the diagonal of ``I - Q11^T S`` at least 1, which makes a large T rare but not
-    impossible; Ballard et al. choose the signs during an LU factorisation instead).
+    The diagonal blocks of sizes 1, 2, 4, ... are inverted level by level:
+    ``[[A, B], [0, C]]^-1`` has ``-A^-1 B C^-1`` top right. Up to :data:`ORDERED_MAX`, all
+    blocks of a level at once with sums in index order; above, with exact products of
+    ``slices`` slices. The matrix is padded with the identity to a power of two.
     """
-    b = panel.shape[1]
-    p = panel.astype(np.float64)
-    gram = p.T @ p
-    try:
-        r = np.linalg.cholesky(gram).T
-    except np.linalg.LinAlgError:
-        return None
-    r_inv = np.linalg.inv(r)
-    if not np.finfo(np.float64).eps * np.trace(gram) * np.sum(r_inv * r_inv) <= 1e-10:
-        return None
-    q1 = p @ r_inv
-    signs = np.where(np.diagonal(q1) > 0, -1.0, 1.0)
-    try:
-        t = np.linalg.inv(np.eye(b) - q1[:b].T * signs)  # Q11^T S: column j times signs[j]
-    except np.linalg.LinAlgError:
-        return None
-    # Rounding V and T to float32 costs H about eps32 * ||T||_2 * ||V||^2 of orthogonality;
-    # ||T||_2 <= 8 keeps that near 1e-6. The bound sqrt(||T||_1 ||T||_inf) settles most
-    # panels cheaply; the singular values settle the rest.
-    abs_t = np.abs(t)
-    cheap_bound = abs_t.sum(axis=0).max() * abs_t.sum(axis=1).max() <= 64.0
-    if not cheap_bound and not np.linalg.norm(t, 2) <= 8.0:
-        return None
-    q1[np.arange(b), np.arange(b)] -= signs
-    return q1.astype(panel.dtype), t.astype(panel.dtype), signs
+    b = strict.shape[0]
+    size = 1 << max(b - 1, 0).bit_length()
+    inverse = np.eye(size)
+    upper = np.zeros((size, size))
+    upper[:b, :b] = strict
+    half = 1
+    while half < size:
+        pairs = size // (2 * half)
+        at = np.arange(pairs)
+        diagonal = inverse.reshape(pairs, 2 * half, pairs, 2 * half)  # a view
+        a_inv = diagonal[at, :half, at, :half]
+        c_inv = diagonal[at, half:, at, half:]
+        top = upper.reshape(pairs, 2 * half, pairs, 2 * half)[at, :half, at, half:]
+        if half <= ORDERED_MAX:
+            corner = exact.ordered_matmul(exact.ordered_matmul(a_inv, top), c_inv)
+        else:
+            corner = np.stack(
+                [
+                    exact.matmul(exact.matmul(a, t, slices), c, slices)
+                    for a, t, c in zip(a_inv, top, c_inv, strict=True)
+                ]
+            )
+        diagonal[at, :half, at, half:] = -corner
+        half *= 2
+    return inverse
 
 
-def blocked_q(matrix: Array, block: int | None = None) -> Array:
-    """The Q of ``matrix = Q R`` (``m x n``, ``m >= n``) with R's diagonal made non-negative.
+def haar_q(draw: Array, block: int | None = None) -> Array:
+    """A Haar-distributed ``m x n`` matrix with orthonormal columns (``m >= n``).
 
-    Right-looking blocked Householder QR: each panel of ``block`` columns is factorised (by
-    :func:`_cholesky_panel` for tall float32 panels, else by :func:`_panel`) into a block
-    reflector ``I - y t y^T`` and applied to the columns on its right with two matrix
-    products; Q is then accumulated backwards from the identity, as LAPACK's ``orgqr`` does.
-    Every product runs in the matrix's own precision (sgemm for float32). Column j of Q is
-    finally multiplied by the sign of ``R[j, j]``, so Q is the unique factor whose R has a
-    positive diagonal.
-
-    ``matrix`` (float32 or float64) is overwritten when it is C-contiguous and writeable.
+    Stewart (1980): ``Q = H_1 ... H_n [I; 0] D``, each reflector ``H_j`` made from a fresh
+    standard normal vector ``draw[j:, j]`` (:func:`reflectors`) and ``D`` the signs of the
+    ``beta_j``. It is the Q of the Householder QR of a Gaussian matrix with R's diagonal
+    made positive (Mezzadri 2007), in distribution: the QR would reflect a vector that
+    earlier reflectors have rotated, and a rotated standard normal vector is again one, so
+    this skips the factorisation and keeps only the accumulation of Q. Q is accumulated
+    backwards in blocks of ``block`` reflectors in compact WY form, as LAPACK's ``orgqr``
+    does, every product exact (:mod:`~weightinit._engine.exact`) with the slices of
+    :data:`SLICES` for ``draw``'s dtype. Returns float64.
     """
-    if matrix.dtype not in (np.float32, np.float64):
-        raise TypeError(f"blocked_q needs float32 or float64; got {matrix.dtype}.")
-    a = matrix if matrix.flags.c_contiguous and matrix.flags.writeable else matrix.copy()
-    m, n = a.shape
-    block = _qr_block(n) if block is None else block
-    dtype = a.dtype
-    # Q does not change when a column is multiplied by a positive number: bring every column's
-    # largest magnitude into [1/2, 1) by a power of two (exact), so that no product overflows
-    # and no subnormal loses digits.
-    _, exponents = np.frexp(np.abs(a).max(axis=0))
-    limit = np.finfo(dtype).maxexp - 2
-    a *= np.ldexp(np.ones(n, dtype=dtype), np.clip(-exponents, -limit, limit))
-    panels: list[tuple[int, Array, Array]] = []
-    signs = np.empty(n, dtype=dtype)
-    scratch = np.empty(max(m - min(block, n), 0) * n, dtype=dtype)
-    small = np.empty(block * n, dtype=dtype)
-
-    for k in range(0, n, block):
+    m, n = draw.shape
+    q = np.zeros((m, n))
+    if n == 0:
+        return q
+    slices = SLICES[np.dtype(draw.dtype)]
+    block = block_size(n) if block is None else block
+    v, active, signs = reflectors(draw)
+    # Every entry of v is at most 1 (below 2**1): rounded to the unit of the last of
+    # `slices` slices below 2, v is held exactly by the slices of any of its rows, columns
+    # or blocks, so every product below sees the same reflectors. (The rounding moves the
+    # reflectors by less than float64 resolution of their largest entries; it cannot cost
+    # orthogonality, which the Gram matrix of the rounded v settles.)
+    bits = exact.slice_bits(slices * m)
+    v = exact.join(exact.split(v, None, bits, slices, exponent=1))
+    for k in reversed(range(0, n, block)):
         b = min(block, n - k)
-        panel = a[k:, k : k + b]
-        fast = _cholesky_panel(panel) if dtype == np.float32 and m - k >= 2 * b else None
-        y, t, s = fast if fast is not None else _panel(panel)
-        signs[k : k + b] = s
-        panels.append((k, y, t))
-        cols = n - k - b
-        if cols:  # apply H^T = I - y t^T y^T to the columns on the right
-            right = a[k:, k + b :]
-            w = np.matmul(y.T, right, out=small[: b * cols].reshape(b, cols))
-            # Only rows k+b: feed later panels; the top b rows would be R, which is not kept.
-            product = scratch[: (m - k - b) * cols].reshape(m - k - b, cols)
-            right[b:] -= np.matmul((y @ t.T)[b:], w, out=product)
-    q = np.zeros((m, n), dtype=dtype)
-    for k, y, t in reversed(panels):  # Q = H_1 (H_2 (... [I; 0]))
-        # Columns k: of Q are, so far, [I; 0] in rows k:k+b and zero outside rows k+b:, so
-        # H_k = I - (y t) y^T only needs the products with q[k+b:, k+b:].
-        b = y.shape[1]
-        yt = y @ t
-        q[k:, k : k + b] = -yt @ y[:b].T
+        y = v[k:, k : k + b]
+        t = exact.split(t_factor(y, active[k : k + b], slices), 0, bits, slices)
+        yt = exact.split(exact.product(exact.split(y, 1, bits, slices), t), 1, bits, slices)
+        # Columns k: of the product so far are [I; 0] in rows k:k+b (and zero in rows k:k+b
+        # right of them), so only rows k+b: of y meet the columns on the right: the block
+        # reflector maps them to q[k:, k:] = [I; 0] - yt [y[:b]^T, y[b:]^T q[k+b:, k+b:]].
+        right = np.empty((b, n - k))
+        right[:, :b] = y[:b].T
+        trailing = q[k + b :, k + b :]
+        if k + b < n:
+            below = exact.split(y[b:], 0, bits, slices).T
+            right[:, b:] = exact.product(below, exact.split(trailing, 0, bits, slices))
+        update = exact.product(yt, exact.split(right, 0, bits, slices))
+        q[k : k + b, k:] = -update[:b]
+        trailing -= update[b:, b:]
+        q[k + b :, k : k + b] = -update[b:, :b]
         q[np.arange(k, k + b), np.arange(k, k + b)] += 1.0
-        cols = n - k - b
-        if cols:
-            w = np.matmul(y[b:].T, q[k + b :, k + b :], out=small[: b * cols].reshape(b, cols))
-            q[k : k + b, k + b :] = -yt[:b] @ w
-            product = np.matmul(yt[b:], w, out=scratch[: (m - k - b) * cols].reshape(-1, cols))
-            q[k + b :, k + b :] -= product
     q *= signs
     return q
 
@@ -194,20 +201,14 @@ def haar_blocks(
     (whichever are fewer), Haar-distributed, stacked into one ``(blocks * rows) x cols``
     matrix.
 
-    Each is the QR of a Gaussian matrix, with the signs of R's diagonal moved into Q so the
-    result is uniform on the orthogonal group (Mezzadri 2007). The Gaussian matrices are the
-    slabs of one ``(blocks, max, min)`` draw; with one block its tiles and values are those
-    of a ``(max, min)`` draw. From :data:`QR_BLOCKED_MIN` columns on, a blocked QR in the
-    output's precision replaces NumPy's float64 LAPACK call.
+    Each is built by :func:`haar_q` from one slab of a ``(blocks, max, min)`` Gaussian draw
+    (with one block, its tiles and values are those of a ``(max, min)`` draw), in float64,
+    and rounded once to the draw's compute type.
     """
     tall = (max(rows, cols), min(rows, cols))
     draws = gaussian((blocks, *tall), dtype, key, threads)
     stacked = []
     for matrix in draws:
-        if tall[1] >= QR_BLOCKED_MIN:
-            q = blocked_q(matrix)
-        else:
-            q, r = np.linalg.qr(matrix)
-            q *= np.where(np.diagonal(r) < 0, -1.0, 1.0).astype(q.dtype)
+        q = haar_q(matrix).astype(matrix.dtype)
         stacked.append(q if rows >= cols else q.T)
     return stacked[0] if blocks == 1 else np.concatenate(stacked, axis=0)
