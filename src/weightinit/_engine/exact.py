@@ -115,15 +115,15 @@ def join(cut: Split) -> Array:
     return total
 
 
-def product(left: Split, right: Split) -> Array:
+def product(left: Split, right: Split, *, scale_first: bool | None = None) -> Array:
     """The float64 product of a left (row-scaled) and a right (column-scaled) split.
 
     The slice products of one order of magnitude, ``sum_p left[p] @ right[o - p]``, are one
     BLAS call on the slices laid side by side (``[L0 L1 ...] @ [... R1; R0]``), exact since
     ``slices * k`` terms fit the bits; the orders below the number of slices are added
     smallest first. The powers of two (the scales and each slice's unit) multiply the
-    factors when the result is larger than they are, else the result: either way every
-    scaling is exact, so the bytes are the same.
+    factors when the result is larger than they are (or as ``scale_first`` says), else the
+    result: either way every scaling is exact, so the bytes are the same.
     """
     slices, m, k = left.parts.shape
     n = right.parts.shape[2]
@@ -133,7 +133,7 @@ def product(left: Split, right: Split) -> Array:
             f"of at most {slice_bits(slices * k)} bits; got {left.bits} and {right.bits}."
         )
     units = np.ldexp(1.0, -left.bits * np.arange(1, slices + 1))
-    before = m * n > slices * k * (m + n)
+    before = m * n > slices * k * (m + n) if scale_first is None else scale_first
     if before:  # row = [L0 L1 ...] and column = [... R1; R0], each slice in its own unit
         row = np.concatenate([p * (left.scale * u) for p, u in zip(left.parts, units)], axis=1)
         scaled = [p * (right.scale * u) for p, u in zip(right.parts[::-1], units[::-1])]
