@@ -127,3 +127,18 @@ def test_printed_reports_are_what_the_pages_show() -> None:
     for page, (expression, shown) in blocks:
         printed = str(eval(expression, {"wi": wi}))
         assert printed.rstrip() == shown.rstrip(), (page, expression)
+
+
+def test_every_test_a_page_names_exists() -> None:
+    """A claim backed by ``tests/file.py::test_name`` on a page names a test that exists."""
+    named = 0
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for path, name in re.findall(r"`(tests/[\w/]+\.py)(?:::(\w+))?`", text):
+            source = ROOT / path
+            assert source.is_file(), f"{page.name} names {path}, which does not exist"
+            if name:
+                named += 1
+                pattern = rf"^def {name}\("
+                assert re.search(pattern, source.read_text(), re.M), f"{page.name}: {name}"
+    assert named >= 10

@@ -155,7 +155,7 @@ def test_each_column_is_its_reflected_gaussian_column_normalised() -> None:
     diagonal entry ``||draw[j:, j]||`` positive."""
     draw = np.random.default_rng(5).standard_normal((9, 6))
     q = qr.haar_q(draw)
-    v, active, signs = qr.reflectors(draw)
+    v, _, _ = qr.reflectors(draw)
     for j in range(6):
         x = np.zeros(9)
         x[j:] = draw[j:, j]
@@ -168,7 +168,7 @@ def test_each_column_is_its_reflected_gaussian_column_normalised() -> None:
 def test_a_column_with_nothing_below_the_diagonal_keeps_its_sign() -> None:
     draw = np.array([[2.0, 0.5], [1.0, -3.0]])
     q = qr.haar_q(draw)
-    v, active, signs = qr.reflectors(draw)
+    _, active, _ = qr.reflectors(draw)
     assert list(active) == [True, False]
     np.testing.assert_allclose(q[:, 0], draw[:, 0] / np.linalg.norm(draw[:, 0]), atol=1e-16)
     assert np.linalg.det(q) == pytest.approx(-1.0)  # the second column follows its sign

@@ -262,3 +262,16 @@ def test_lazy_empty_and_subclassed_modules() -> None:
         pass
 
     assert plan(MyLSTM(4, 6))["weight_hh_l0"].blocks == 4
+
+
+def test_a_float64_model_gets_float64_values_from_rules_too() -> None:
+    """A rule's Param without a dtype takes the parameter's: float64 values in a float64
+    model (drawn in float64, not float32 rounded up), here for the orthogonal factor."""
+    model = nn.Linear(6, 5).double()
+    rules = {"weight": wi.Param(wi.orthogonal(), (5, 6), layout="pytorch"), "bias": wi.zeros()}
+    result = initialize_(model, 3, rules=rules)
+    assert result["weight"].dtype == np.dtype(np.float64)
+    key = wi.Key.from_seed(3).fold_in("weight")
+    expected = wi.orthogonal()((5, 6), np.float64, seed=key, layout="pytorch")
+    assert np.array_equal(model.weight.detach().numpy(), expected)
+    assert not np.array_equal(expected, expected.astype(np.float32).astype(np.float64))

@@ -3,8 +3,8 @@
 Unlike the element-wise families, their elements are not independent: each weight is built
 whole by a :class:`~weightinit.initializers.Builder` (a region is cut from the whole weight).
 The Gaussian matrices they start from come from the same portable, tile-keyed sampler as every
-other initializer; the QR factorisation behind ``orthogonal`` and ``delta_orthogonal`` runs on
-LAPACK and BLAS, so their last bits may differ between BLAS/LAPACK builds.
+other initializer; the orthogonal factor behind ``orthogonal`` and ``delta_orthogonal`` is
+built from matrix products that are exact whatever the BLAS, so every byte is portable.
 """
 
 from __future__ import annotations

@@ -80,12 +80,13 @@ def main() -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import weightinit as wi  # noqa: PLC0415 - after the path is set
-    from golden import case_digest  # noqa: PLC0415 - the test's own recipe
-    from golden import model_digest  # noqa: PLC0415
+    from golden import case_digest
+    from golden import model_digest
+
+    import weightinit as wi
 
     def canonical(call: str) -> str:  # the call as the initializer prints itself
-        return repr(eval(call, {"__builtins__": {}}, vars(wi)))  # noqa: S307
+        return repr(eval(call, {"__builtins__": {}}, vars(wi)))
 
     cases = []
     for name, init, shape, kwargs in CASES:

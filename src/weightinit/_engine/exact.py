@@ -135,8 +135,12 @@ def product(left: Split, right: Split, *, scale_first: bool | None = None) -> Ar
     units = np.ldexp(1.0, -left.bits * np.arange(1, slices + 1))
     before = m * n > slices * k * (m + n) if scale_first is None else scale_first
     if before:  # row = [L0 L1 ...] and column = [... R1; R0], each slice in its own unit
-        row = np.concatenate([p * (left.scale * u) for p, u in zip(left.parts, units)], axis=1)
-        scaled = [p * (right.scale * u) for p, u in zip(right.parts[::-1], units[::-1])]
+        row = np.concatenate(
+            [p * (left.scale * u) for p, u in zip(left.parts, units, strict=True)], axis=1
+        )
+        scaled = [
+            p * (right.scale * u) for p, u in zip(right.parts[::-1], units[::-1], strict=True)
+        ]
         column = np.concatenate(scaled, axis=0)
     else:
         row = np.concatenate(list(left.parts), axis=1) if slices > 1 else left.parts[0]

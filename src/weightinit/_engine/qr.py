@@ -49,7 +49,7 @@ ORDERED_MAX = 16
 
 def block_size(cols: int) -> int:
     """Reflectors per block: wider blocks make fewer, larger products."""
-    return 32 if cols <= 128 else 64 if cols <= 512 else 128 if cols <= 2048 else 256
+    return 32 if cols <= 128 else 128 if cols <= 2048 else 256
 
 
 def reflectors(draw: Array) -> tuple[Array, Array, Array]:
