@@ -10,7 +10,8 @@ every byte users reproduce unchanged (or to list exactly what a stream version c
 Only the public API is used, so the script runs against any version since the portable
 stream. The configurations cover edge tiles, float16/32/64, regions with steps, threads 1-3,
 truncation bounds on both sides of 1, ``SeedSequence`` and ``Key`` seeds, layouts, groups,
-every structured initializer (including the blocked QR from 128 columns) and the presets.
+every structured initializer (orthogonal factors of one block and of several) and the
+presets.
 """
 
 from __future__ import annotations
