@@ -9,6 +9,8 @@ Haar moments over many seeds.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -205,3 +207,48 @@ def test_orthogonal_weights_do_not_depend_on_blas_summation(
     expected = init(shape, seed=10, **kwargs)
     monkeypatch.setattr(exact.np, "matmul", _reordered_matmul(order))
     assert init(shape, seed=10, **kwargs).tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "block", "dtype"),
+    [
+        (20, 12, 4, np.float32),
+        (20, 12, 4, np.float64),
+        (9, 9, 3, np.float64),
+        (40, 3, 2, np.float32),
+    ],
+)
+def test_every_blas_call_of_the_orthogonal_factor_is_exact(
+    rows, cols, block, dtype, monkeypatch
+) -> None:
+    """Each matrix product BLAS computes for ``haar_q`` equals its exact rational sum: the
+    fact that makes the order of BLAS's additions irrelevant. (Typical data stays well inside
+    the worst-case bound, so the bound itself is checked by
+    ``test_slices_hold_integers_that_sum_exactly`` and the refusal test.)"""
+    calls = []
+    plain = np.matmul
+
+    def checked(a, b, out=None):
+        result = plain(a, b, out=out)
+        rows_a = [[Fraction(float(x)) for x in row] for row in np.asarray(a)]
+        cols_b = [[Fraction(float(x)) for x in col] for col in np.asarray(b).T]
+        for i, row in enumerate(rows_a):
+            for j, col in enumerate(cols_b):
+                assert Fraction(float(result[i, j])) == sum(
+                    x * y for x, y in zip(row, col, strict=True)
+                )
+        calls.append(a.shape)
+        return result
+
+    monkeypatch.setattr(exact.np, "matmul", checked)
+    draw = np.random.default_rng(rows).standard_normal((rows, cols)).astype(dtype)
+    qr.haar_q(draw, block)
+    assert len(calls) >= 4 * (cols // block)
+
+
+def test_tall_matrices_take_more_slices_to_keep_float64_precision() -> None:
+    assert qr.slice_count(np.dtype(np.float64), 4096) == 3
+    assert qr.slice_count(np.dtype(np.float32), 65536) == 2
+    for dtype, rows in [(np.float64, 2**17), (np.float64, 10**6), (np.float32, 10**6)]:
+        slices = qr.slice_count(np.dtype(dtype), rows)
+        assert slices * exact.slice_bits(slices * rows) >= qr.PRECISION[np.dtype(dtype)]

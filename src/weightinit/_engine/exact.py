@@ -2,7 +2,10 @@
 
 A BLAS ``gemm`` may add the terms of each dot product in any order, with or without fused
 multiply-adds, and the order changes with the CPU's kernel (``OPENBLAS_CORETYPE``) and the
-thread count. A sum that is *exact* has no order, though. :func:`matmul` follows the Ozaki
+thread count. A sum that is *exact* has no order, though. (The argument needs a BLAS that
+computes each entry as a sum of the products of its float64 operands, as OpenBLAS, MKL,
+BLIS, Accelerate and NumPy's own fallback do; a Strassen-like or reduced-precision emulated
+``dgemm`` would break it.) :func:`matmul` follows the Ozaki
 scheme (Ozaki, Ogita, Oishi & Rump 2012): each row of ``a`` and each column of ``b`` is
 scaled by a power of two into ``(-1, 1)`` and cut into *slices* of integers of at most
 ``bits`` bits (:func:`slice_bits`), few enough that every product of two slices, and every
@@ -77,7 +80,9 @@ def split(
     be below it; ``axis=None`` only). Every step is exact in IEEE arithmetic (scaling by
     powers of two, ``rint``, the subtraction of a value's own rounding):
     ``|parts[0]| <= 2**bits`` and ``|parts[p]| <= 2**(bits-1)`` after. The slices are
-    stored last to first, as :func:`product` stacks a right factor.
+    stored last to first, as :func:`product` stacks a right factor. Magnitudes must be
+    finite and, where not zero, above about ``2**-960`` (the scale would overflow its
+    reciprocal), which every factor of the orthogonal construction is.
     """
     x = np.asarray(x, dtype=np.float64)
     if exponent is not None and axis is None:

@@ -22,7 +22,7 @@ from weightinit._engine.run import compute_type
 from weightinit._engine.run import generate
 from weightinit._engine.streams import Words
 
-__all__ = ["SLICES", "gaussian", "haar_blocks", "haar_q"]
+__all__ = ["PRECISION", "gaussian", "haar_blocks", "haar_q", "slice_count"]
 
 Array = npt.NDArray[Any]
 
@@ -37,9 +37,24 @@ def gaussian(
     return out
 
 
-# Slices per side in the exact products: two carry about 40 significant bits (float32
-# weights need 24), three about 60 (float64 needs 53).
-SLICES = {np.dtype(np.float32): 2, np.dtype(np.float64): 3}
+# Significant bits the slices of each factor carry, at least: float32 weights need 24,
+# float64 ones 53; the margin covers the sums. Two slices serve float32 and three float64
+# up to tens of thousands of rows; taller matrices take one more (see `slice_count`).
+PRECISION = {np.dtype(np.float32): 36, np.dtype(np.float64): 57}
+
+
+def slice_count(dtype: np.dtype[Any], rows: int) -> int:
+    """The fewest slices per factor that carry :data:`PRECISION` bits in sums of ``rows``.
+
+    >>> slice_count(np.dtype(np.float32), 4096), slice_count(np.dtype(np.float64), 4096)
+    (2, 3)
+    >>> slice_count(np.dtype(np.float64), 300_000)
+    4
+    """
+    slices = 1
+    while slices * exact.slice_bits(slices * rows) < PRECISION[np.dtype(dtype)]:
+        slices += 1
+    return slices
 
 
 # Blocks of the triangular inverse up to this size use sums in index order, larger ones
@@ -150,20 +165,21 @@ def haar_q(draw: Array, block: int | None = None) -> Array:
     this skips the factorisation and keeps only the accumulation of Q. Q is accumulated
     backwards in blocks of ``block`` reflectors in compact WY form, as LAPACK's ``orgqr``
     does, every product exact (:mod:`~weightinit._engine.exact`) with the slices of
-    :data:`SLICES` for ``draw``'s dtype. Returns float64.
+    :func:`slice_count` for ``draw``'s dtype and rows. Returns float64.
     """
     m, n = draw.shape
     q = np.zeros((m, n))
     if n == 0:
         return q
-    slices = SLICES[np.dtype(draw.dtype)]
+    slices = slice_count(draw.dtype, m)
     block = block_size(n) if block is None else block
     v, active, signs = reflectors(draw)
     # Every entry of v is at most 1 (below 2**1): rounded to the unit of the last of
     # `slices` slices below 2, v is held exactly by the slices of any of its rows, columns
-    # or blocks, so every product below sees the same reflectors. (The rounding moves the
-    # reflectors by less than float64 resolution of their largest entries; it cannot cost
-    # orthogonality, which the Gram matrix of the rounded v settles.)
+    # or blocks, so every product below sees the same reflectors. (The rounding, to
+    # 2**(1 - PRECISION) or finer, moves the reflectors by about the resolution of their
+    # largest entries; it cannot cost orthogonality, which the Gram matrix of the rounded v
+    # settles.)
     bits = exact.slice_bits(slices * m)
     v = exact.join(exact.split(v, None, bits, slices, exponent=1))
     for k in reversed(range(0, n, block)):
