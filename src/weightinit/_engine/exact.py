@@ -59,8 +59,8 @@ class Split(NamedTuple):
 
     @property
     def T(self) -> Split:  # noqa: N802 - the transpose, as NumPy names it
-        """The split of the transposed matrix (a view)."""
-        return Split(self.scale.T, self.parts.transpose(0, 2, 1), self.bits)
+        """The split of the transposed matrix (or matrices; a view)."""
+        return Split(self.scale.swapaxes(-1, -2), self.parts.swapaxes(-1, -2), self.bits)
 
     def block(self, rows: slice, cols: slice) -> Split:
         """Rows and columns of a matrix split with one scale for all of it (a view)."""
@@ -72,10 +72,11 @@ class Split(NamedTuple):
 def split(
     x: Array, axis: int | None, bits: int, slices: int, *, exponent: int | None = None
 ) -> Split:
-    """Cut ``x`` into ``slices`` integer slices of at most ``bits`` bits.
+    """Cut ``x`` (a matrix, or a stack of them) into ``slices`` integer slices of at most
+    ``bits`` bits.
 
     ``axis=1`` scales each row (``x`` is a left factor), ``axis=0`` each column (a right
-    factor), ``axis=None`` the whole matrix (either); the scale is the power of two just
+    factor), ``axis=None`` all of ``x`` (either); the scale is the power of two just
     above the largest magnitude, or ``2**exponent`` when given (every magnitude must then
     be below it; ``axis=None`` only). Every step is exact in IEEE arithmetic (scaling by
     powers of two, ``rint``, the subtraction of a value's own rounding):
@@ -88,7 +89,8 @@ def split(
     if exponent is not None and axis is None:
         exponents = np.full((1,) * x.ndim, exponent)
     elif exponent is None and x.size:
-        top = np.maximum(np.max(x, axis=axis, keepdims=True), -np.min(x, axis=axis, keepdims=True))
+        over = None if axis is None else (-2, -1)[axis]
+        top = np.maximum(np.max(x, axis=over, keepdims=True), -np.min(x, axis=over, keepdims=True))
         _, exponents = np.frexp(top)
     elif exponent is None:
         exponents = np.zeros((1,) * x.ndim, dtype=np.int32)
@@ -130,8 +132,9 @@ def product(left: Split, right: Split, *, scale_first: bool | None = None) -> Ar
     factors when the result is larger than they are (or as ``scale_first`` says), else the
     result: either way every scaling is exact, so the bytes are the same.
     """
-    slices, m, k = left.parts.shape
-    n = right.parts.shape[2]
+    slices, m, k = left.parts.shape[0], *left.parts.shape[-2:]
+    n = right.parts.shape[-1]
+    batch = np.broadcast_shapes(left.parts.shape[1:-2], right.parts.shape[1:-2])
     if right.bits != left.bits or left.bits > slice_bits(slices * k):
         raise ValueError(
             f"a product over {k} terms of {slices} slices needs both sides cut into slices "
@@ -141,19 +144,23 @@ def product(left: Split, right: Split, *, scale_first: bool | None = None) -> Ar
     before = m * n > slices * k * (m + n) if scale_first is None else scale_first
     if before:  # row = [L0 L1 ...] and column = [... R1; R0], each slice in its own unit
         row = np.concatenate(
-            [p * (left.scale * u) for p, u in zip(left.parts, units, strict=True)], axis=1
+            [p * (left.scale * u) for p, u in zip(left.parts, units, strict=True)], axis=-1
         )
         scaled = [
             p * (right.scale * u) for p, u in zip(right.parts[::-1], units[::-1], strict=True)
         ]
-        column = np.concatenate(scaled, axis=0)
+        column = np.concatenate(scaled, axis=-2)
     else:
-        row = np.concatenate(list(left.parts), axis=1) if slices > 1 else left.parts[0]
-        column = np.ascontiguousarray(right.parts[::-1]).reshape(slices * k, n)
-    total, level = np.empty((m, n)), np.empty((m, n))
+        row = np.concatenate(list(left.parts), axis=-1) if slices > 1 else left.parts[0]
+        if right.parts.ndim == 3:  # one matrix, stored last slice first: a view
+            column = np.ascontiguousarray(right.parts[::-1]).reshape(slices * k, n)
+        else:
+            column = np.concatenate(list(right.parts[::-1]), axis=-2)
+    total, level = np.empty((*batch, m, n)), np.empty((*batch, m, n))
     for order in reversed(range(slices)):
         out = total if order == slices - 1 else level
-        np.matmul(row[:, : (order + 1) * k], column[(slices - 1 - order) * k :], out=out)
+        inner = slice((slices - 1 - order) * k, None)
+        np.matmul(row[..., : (order + 1) * k], column[..., inner, :], out=out)
         if order < slices - 1:
             if not before:
                 total *= units[0]
@@ -179,7 +186,7 @@ def matmul(a: Array, b: Array, slices: int) -> Array:
     array([[ 7., 10.],
            [15., 22.]])
     """
-    bits = slice_bits(slices * a.shape[1])
+    bits = slice_bits(slices * a.shape[-1])
     return product(split(a, 1, bits, slices), split(b, 0, bits, slices))
 
 
