@@ -66,21 +66,22 @@ def _reordered_matmul(order: str):
     """``np.matmul`` with the terms of every sum taken in another order: what another BLAS
     kernel or thread count does."""
 
-    def matmul(a, b, out=None):
-        k = a.shape[1]
+    def matmul(a, b, out=None):  # matrices or stacks of them
+        k = a.shape[-1]
         if order == "reversed":
-            result = a[:, ::-1].copy() @ b[::-1].copy()
+            result = a[..., ::-1].copy() @ b[..., ::-1, :].copy()
         elif order == "sequential":
-            result = np.zeros((a.shape[0], b.shape[1]))
+            batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            result = np.zeros((*batch, a.shape[-2], b.shape[-1]))
             for i in range(k):  # one term at a time, left to right
-                result += np.outer(a[:, i], b[i])
+                result += a[..., :, i, None] * b[..., None, i, :]
         elif order == "halves":
             h = k // 2
-            result = b[h:].T.copy() @ a[:, h:].T.copy()
-            result = result.T + a[:, :h] @ b[:h]
+            result = b[..., h:, :].swapaxes(-1, -2).copy() @ a[..., h:].swapaxes(-1, -2).copy()
+            result = result.swapaxes(-1, -2) + a[..., :h] @ b[..., :h, :]
         else:  # a random permutation of the terms
             perm = np.random.default_rng(k).permutation(k)
-            result = a[:, perm] @ b[perm]
+            result = a[..., perm] @ b[..., perm, :]
         if out is None:
             return result
         out[...] = result
@@ -252,3 +253,11 @@ def test_tall_matrices_take_more_slices_to_keep_float64_precision() -> None:
     for dtype, rows in [(np.float64, 2**17), (np.float64, 10**6), (np.float32, 10**6)]:
         slices = qr.slice_count(np.dtype(dtype), rows)
         assert slices * exact.slice_bits(slices * rows) >= qr.PRECISION[np.dtype(dtype)]
+
+
+def test_a_stack_of_triangular_inverses_is_each_inverse_alone() -> None:
+    rng = np.random.default_rng(8)
+    strict = np.triu(rng.standard_normal((3, 40, 40)), 1) * 0.2
+    together = qr.unit_upper_inverse(strict, 2)
+    for one, alone in zip(together, strict, strict=True):
+        assert one.tobytes() == qr.unit_upper_inverse(alone, 2).tobytes()

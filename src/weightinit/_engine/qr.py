@@ -64,7 +64,7 @@ ORDERED_MAX = 16
 
 def block_size(cols: int) -> int:
     """Reflectors per block: wider blocks make fewer, larger products."""
-    return 32 if cols <= 128 else 128 if cols <= 2048 else 256
+    return 32 if cols <= 64 else 64 if cols <= 128 else 128 if cols <= 2048 else 256
 
 
 def reflectors(draw: Array) -> tuple[Array, Array, Array]:
@@ -100,56 +100,62 @@ def reflectors(draw: Array) -> tuple[Array, Array, Array]:
     return v, active, np.where(beta < 0.0, -1.0, 1.0)
 
 
-def t_factor(v: Array, active: Array, slices: int) -> Array:
-    """The upper triangular T with ``H_1 ... H_b = I - v T v^T``.
+def t_factors(blocks: list[tuple[Array, Array]], slices: int, gram_slices: int) -> list[Array]:
+    """The upper triangular T with ``H_1 ... H_b = I - v T v^T`` of each ``(v, active)``.
 
     Each ``H_i = I - tau_i v_i v_i^T`` with ``tau_i = 2 / (v_i^T v_i)`` (0 for an inactive
     column), which makes it orthogonal to the precision of the Gram matrix ``v^T v``,
-    whatever ``v`` is; the Gram matrix, a small product, takes one slice more than the
-    others (``slices + 1``). Then ``T = M^-1 diag(tau)`` with the unit upper
-    triangular ``M = I + diag(tau) strictly_upper(v^T v)`` (Puglisi 1992's
-    ``T^-1 = diag(1/tau) + strictly_upper(v^T v)``, in a form that allows ``tau = 0``).
+    whatever ``v`` is; the Gram matrix takes ``gram_slices`` slices (float64 weights one
+    more than their other products). Then ``T = M^-1 diag(tau)`` with the unit upper triangular
+    ``M = I + diag(tau) strictly_upper(v^T v)`` (Puglisi 1992's
+    ``T^-1 = diag(1/tau) + strictly_upper(v^T v)``, in a form that allows ``tau = 0``); the
+    ``M`` of all blocks are inverted together, as one stack padded to the widest.
     """
-    b = len(active)
-    cut = exact.split(v, 0, exact.slice_bits((slices + 1) * v.shape[0]), slices + 1)
-    gram = exact.product(cut.T, cut)
-    tau = np.where(active, 2.0 / np.diagonal(gram), 0.0)
-    inverse = unit_upper_inverse(np.triu(gram, 1) * tau[:, None], slices)[:b, :b]
-    inverse *= tau
-    return inverse
+    width = max(len(active) for _, active in blocks)
+    stricts = np.zeros((len(blocks), width, width))
+    taus = np.zeros((len(blocks), width))
+    for i, (v, active) in enumerate(blocks):
+        b = len(active)
+        cut = exact.split(v, 0, exact.slice_bits(gram_slices * v.shape[0]), gram_slices)
+        gram = exact.product(cut.T, cut)
+        taus[i, :b] = np.divide(2.0, np.diagonal(gram), out=np.zeros(b), where=active)
+        stricts[i, :b, :b] = np.triu(gram, 1) * taus[i, :b, None]
+    inverses = unit_upper_inverse(stricts, slices)
+    return [
+        inverses[i, :b, :b] * taus[i, None, :b]
+        for i, b in enumerate(len(active) for _, active in blocks)
+    ]
 
 
 def unit_upper_inverse(strict: Array, slices: int) -> Array:
-    """``(I + strict)^-1`` for a strictly upper triangular ``strict``, by doubling.
+    """``(I + strict)^-1`` for strictly upper triangular ``strict`` (``(..., b, b)``).
 
-    The diagonal blocks of sizes 1, 2, 4, ... are inverted level by level:
-    ``[[A, B], [0, C]]^-1`` has ``-A^-1 B C^-1`` top right. Up to :data:`ORDERED_MAX`, all
-    blocks of a level at once with sums in index order; above, with exact products of
-    ``slices`` slices. The matrix is padded with the identity to a power of two.
+    By doubling: the diagonal blocks of sizes 1, 2, 4, ... are inverted level by level,
+    ``[[A, B], [0, C]]^-1`` having ``-A^-1 B C^-1`` top right, all blocks of a level (and
+    all matrices of the stack) at once: up to :data:`ORDERED_MAX` with sums in index
+    order, above with exact products of ``slices`` slices. The matrices are padded with
+    the identity to a power of two.
     """
-    b = strict.shape[0]
+    *batch, b, _ = strict.shape
     size = 1 << max(b - 1, 0).bit_length()
-    inverse = np.eye(size)
-    upper = np.zeros((size, size))
-    upper[:b, :b] = strict
+    inverse = np.zeros((*batch, size, size))
+    inverse[..., np.arange(size), np.arange(size)] = 1.0
+    upper = np.zeros((*batch, size, size))
+    upper[..., :b, :b] = strict
     half = 1
     while half < size:
         pairs = size // (2 * half)
         at = np.arange(pairs)
-        diagonal = inverse.reshape(pairs, 2 * half, pairs, 2 * half)  # a view
-        a_inv = diagonal[at, :half, at, :half]
-        c_inv = diagonal[at, half:, at, half:]
-        top = upper.reshape(pairs, 2 * half, pairs, 2 * half)[at, :half, at, half:]
+        shape = (*batch, pairs, 2 * half, pairs, 2 * half)
+        diagonal = inverse.reshape(shape)  # a view; indexing it puts the pairs first
+        a_inv = diagonal[..., at, :half, at, :half]
+        c_inv = diagonal[..., at, half:, at, half:]
+        top = upper.reshape(shape)[..., at, :half, at, half:]
         if half <= ORDERED_MAX:
             corner = exact.ordered_matmul(exact.ordered_matmul(a_inv, top), c_inv)
         else:
-            corner = np.stack(
-                [
-                    exact.matmul(exact.matmul(a, t, slices), c, slices)
-                    for a, t, c in zip(a_inv, top, c_inv, strict=True)
-                ]
-            )
-        diagonal[at, :half, at, half:] = -corner
+            corner = exact.matmul(exact.matmul(a_inv, top, slices), c_inv, slices)
+        diagonal[..., at, :half, at, half:] = -corner
         half *= 2
     return inverse
 
@@ -171,8 +177,8 @@ def haar_q(draw: Array, block: int | None = None) -> Array:
     q = np.zeros((m, n))
     if n == 0:
         return q
-    slices = slice_count(draw.dtype, m)
     block = block_size(n) if block is None else block
+    slices = slice_count(draw.dtype, max(m, block))
     v, active, signs = reflectors(draw)
     # Every entry of v is at most 1 (below 2**1): rounded to the unit of the last of
     # `slices` slices below 2, v is held exactly by the slices of any of its rows, columns
@@ -180,12 +186,17 @@ def haar_q(draw: Array, block: int | None = None) -> Array:
     # 2**(1 - PRECISION) or finer, moves the reflectors by about the resolution of their
     # largest entries; it cannot cost orthogonality, which the Gram matrix of the rounded v
     # settles.)
-    bits = exact.slice_bits(slices * m)
+    bits = exact.slice_bits(slices * max(m, block))  # sums run over rows or a block
     v = exact.join(exact.split(v, None, bits, slices, exponent=1))
-    for k in reversed(range(0, n, block)):
+    # The blocks' T factors depend on v alone: their triangular inverses run as one stack.
+    starts = list(range(0, n, block))
+    ends = [min(k + block, n) for k in starts]
+    pieces = [(v[k:, k:e], active[k:e]) for k, e in zip(starts, ends, strict=True)]
+    ts = t_factors(pieces, slices, slices + (draw.dtype == np.float64))
+    for k, t_block in reversed(list(zip(starts, ts, strict=True))):
         b = min(block, n - k)
         y = v[k:, k : k + b]
-        t = exact.split(t_factor(y, active[k : k + b], slices), 0, bits, slices)
+        t = exact.split(t_block, 0, bits, slices)
         yt = exact.split(exact.product(exact.split(y, 1, bits, slices), t), 1, bits, slices)
         # Columns k: of the product so far are [I; 0] in rows k:k+b (and zero in rows k:k+b
         # right of them), so only rows k+b: of y meet the columns on the right: the block
