@@ -576,9 +576,10 @@ def _digest(init: wi.Initializer, shape: tuple[int, ...], dtype: type) -> str:
 
 
 # The values an int seed gives are a reproducibility promise: the same seed must give the same
-# bytes on every platform, NumPy version and release. These digests pin stream version 2
-# (values drawn in the canonical order (out, in, *kernel), so every layout gets the same
-# values); the stream is frozen. A change that breaks one breaks that promise.
+# bytes on every platform, NumPy version and release. These digests pin the element-wise
+# values of stream version 2, which version 3 keeps (values drawn in the canonical order
+# (out, in, *kernel), so every layout gets the same values); the stream is frozen. A change
+# that breaks one breaks that promise. tests/data/golden_digests.json pins the rest.
 GOLDEN = [
     (
         wi.he_normal(),
