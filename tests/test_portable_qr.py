@@ -261,3 +261,12 @@ def test_a_stack_of_triangular_inverses_is_each_inverse_alone() -> None:
     together = qr.unit_upper_inverse(strict, 2)
     for one, alone in zip(together, strict, strict=True):
         assert one.tobytes() == qr.unit_upper_inverse(alone, 2).tobytes()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 1), (2, 2), (5, 3), (64, 64), (300, 200)])
+def test_both_ways_of_summing_the_norms_give_the_same_bytes(shape, monkeypatch) -> None:
+    draw = np.random.default_rng(9).standard_normal(shape)
+    one = qr.reflectors(draw)
+    monkeypatch.setattr(qr, "SMALL", 0)  # the row-by-row loop
+    other = qr.reflectors(draw)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(one, other, strict=True))

@@ -90,8 +90,7 @@ def split(
         exponents = np.full((1,) * x.ndim, exponent)
     elif exponent is None and x.size:
         over = None if axis is None else (-2, -1)[axis]
-        top = np.maximum(np.max(x, axis=over, keepdims=True), -np.min(x, axis=over, keepdims=True))
-        _, exponents = np.frexp(top)
+        _, exponents = np.frexp(np.abs(x).max(axis=over, keepdims=True))
     elif exponent is None:
         exponents = np.zeros((1,) * x.ndim, dtype=np.int32)
     else:
@@ -134,13 +133,17 @@ def product(left: Split, right: Split, *, scale_first: bool | None = None) -> Ar
     """
     slices, m, k = left.parts.shape[0], *left.parts.shape[-2:]
     n = right.parts.shape[-1]
-    batch = np.broadcast_shapes(left.parts.shape[1:-2], right.parts.shape[1:-2])
+    batch = (
+        np.broadcast_shapes(left.parts.shape[1:-2], right.parts.shape[1:-2])
+        if left.parts.ndim > 3 or right.parts.ndim > 3
+        else ()
+    )
     if right.bits != left.bits or left.bits > slice_bits(slices * k):
         raise ValueError(
             f"a product over {k} terms of {slices} slices needs both sides cut into slices "
             f"of at most {slice_bits(slices * k)} bits; got {left.bits} and {right.bits}."
         )
-    units = np.ldexp(1.0, -left.bits * np.arange(1, slices + 1))
+    units = [2.0 ** (-left.bits * p) for p in range(1, slices + 1)]
     before = m * n > slices * k * (m + n) if scale_first is None else scale_first
     if before:  # row = [L0 L1 ...] and column = [... R1; R0], each slice in its own unit
         row = np.concatenate(

@@ -57,6 +57,9 @@ def slice_count(dtype: np.dtype[Any], rows: int) -> int:
     return slices
 
 
+# Matrices of at most this many entries sum their squared norms in one accumulation.
+SMALL = 1 << 16
+
 # Blocks of the triangular inverse up to this size use sums in index order, larger ones
 # exact products.
 ORDERED_MAX = 16
@@ -75,22 +78,28 @@ def reflectors(draw: Array) -> tuple[Array, Array, Array]:
     has ``v_j`` zero above row ``j``, one at row ``j`` and ``x[1:] / (x_0 - beta_j)``
     below. Returns ``(v, active, signs)``: a column with nothing below the diagonal is no
     reflector (``active`` false, ``beta = x_0``), and ``signs`` are those of the
-    ``beta_j``. The squared norms are summed from the bottom row up, one row at a time;
-    their rounding moves ``v`` a little but not the orthogonality of the reflector, whose
-    ``tau`` comes from ``v`` itself (:func:`t_factor`).
+    ``beta_j``. The squared norms are summed from the bottom row up, one row at a time (in
+    one accumulation for small matrices: the same additions in the same order); their
+    rounding moves ``v`` a little but not the orthogonality of the reflector, whose ``tau``
+    comes from ``v`` itself (:func:`t_factors`).
     """
     m, n = draw.shape
     x = draw.astype(np.float64)
     cols = np.arange(n)
     head = x[cols, cols].copy()
     tail = np.zeros(n)
-    total = np.zeros(n)
-    for i in range(m - 1, 0, -1):  # total[j] = sum of x[r, j]**2 for r >= i, j < i
-        width = min(i, n)
-        row = x[i, :width]
-        total[:width] += row * row
-        if i <= n:
-            tail[i - 1] = total[i - 1]
+    if m * n <= SMALL:
+        below = np.cumsum((x * x)[:0:-1], axis=0)[::-1]  # row i: sums over rows i+1 ..
+        inner = cols[: min(n, m - 1)]
+        tail[inner] = below[inner, inner]
+    else:
+        total = np.zeros(n)
+        for i in range(m - 1, 0, -1):  # total[j] = sum of x[r, j]**2 for r >= i, j < i
+            width = min(i, n)
+            row = x[i, :width]
+            total[:width] += row * row
+            if i <= n:
+                tail[i - 1] = total[i - 1]
     active = tail != 0.0
     norm = np.sqrt(head * head + tail)
     beta = np.where(active, np.where(head >= 0.0, -norm, norm), head)
