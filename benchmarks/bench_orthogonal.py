@@ -10,7 +10,9 @@ times, back to back,
   what a QR-based initializer built on ``numpy.linalg`` pays at least;
 
 and it prints the median time of each and the median of the per-round ratios. Timing the
-contenders in the same round keeps a machine whose speed drifts from favouring either.
+contenders in the same round keeps a machine whose speed drifts from favouring either; a
+pause before each timed call (``--pause``, 0.3 s) keeps the threads the other contender left
+spinning from slowing it, which otherwise doubles small timings on two cores.
 Ours is portable (its products are exact, the same bytes with any BLAS) and PyTorch's is not;
 the targets for that price are ours/torch <= 8 for float32 at n = 4096 and <= 3 up to n = 512.
 
@@ -40,6 +42,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds per size")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--numpy", action="store_true", help="also time np.linalg.qr")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.3,
+        help="seconds of sleep before each timed call, so that the threads the previous "
+        "call left spinning (PyTorch's OpenMP, OpenBLAS) do not slow it",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -69,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.numpy:
             gaussian = np.random.default_rng(0).standard_normal((n, n), dtype=dtype)
             calls["qr"] = lambda g=gaussian: np.linalg.qr(g)
-        print(row(n, rounds(calls, args.repeat)), flush=True)
+        print(row(n, rounds(calls, args.repeat, args.pause)), flush=True)
 
 
 def row(n: int, times: dict[str, list[float]]) -> str:
