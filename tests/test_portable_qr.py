@@ -270,3 +270,11 @@ def test_both_ways_of_summing_the_norms_give_the_same_bytes(shape, monkeypatch) 
     monkeypatch.setattr(qr, "SMALL", 0)  # the row-by-row loop
     other = qr.reflectors(draw)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(one, other, strict=True))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_stack_of_draws_gives_each_matrix_its_own_bytes(dtype) -> None:
+    draws = np.random.default_rng(10).standard_normal((3, 150, 70)).astype(dtype)
+    together = qr.haar_q(draws)
+    for one, draw in zip(together, draws, strict=True):
+        assert one.tobytes() == qr.haar_q(draw).tobytes()

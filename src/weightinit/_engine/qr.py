@@ -71,7 +71,7 @@ def block_size(cols: int) -> int:
 
 
 def reflectors(draw: Array) -> tuple[Array, Array, Array]:
-    """Householder vectors from the columns of ``draw``, in float64.
+    """Householder vectors from the columns of ``draw`` (a matrix or a stack), in float64.
 
     Column ``j`` uses ``x = draw[j:, j]``: the reflector that maps it to ``beta_j e_1``
     with ``beta_j = -sign(x_0) ||x||`` (LAPACK's ``dlarfg`` convention, ``sign(0) = 1``)
@@ -83,29 +83,29 @@ def reflectors(draw: Array) -> tuple[Array, Array, Array]:
     rounding moves ``v`` a little but not the orthogonality of the reflector, whose ``tau``
     comes from ``v`` itself (:func:`t_factors`).
     """
-    m, n = draw.shape
+    *batch, m, n = draw.shape
     x = draw.astype(np.float64)
     cols = np.arange(n)
-    head = x[cols, cols].copy()
-    tail = np.zeros(n)
+    head = x[..., cols, cols].copy()
+    tail = np.zeros((*batch, n))
     if m * n <= SMALL:
-        below = np.cumsum((x * x)[:0:-1], axis=0)[::-1]  # row i: sums over rows i+1 ..
+        below = np.cumsum((x * x)[..., :0:-1, :], axis=-2)[..., ::-1, :]  # rows i+1 ..
         inner = cols[: min(n, m - 1)]
-        tail[inner] = below[inner, inner]
+        tail[..., inner] = below[..., inner, inner]
     else:
-        total = np.zeros(n)
+        total = np.zeros((*batch, n))
         for i in range(m - 1, 0, -1):  # total[j] = sum of x[r, j]**2 for r >= i, j < i
             width = min(i, n)
-            row = x[i, :width]
-            total[:width] += row * row
+            row = x[..., i, :width]
+            total[..., :width] += row * row
             if i <= n:
-                tail[i - 1] = total[i - 1]
+                tail[..., i - 1] = total[..., i - 1]
     active = tail != 0.0
     norm = np.sqrt(head * head + tail)
     beta = np.where(active, np.where(head >= 0.0, -norm, norm), head)
     v = np.tril(x, -1)
-    v /= np.where(active, head - beta, 1.0)
-    v[cols, cols] = 1.0
+    v /= np.where(active, head - beta, 1.0)[..., None, :]
+    v[..., cols, cols] = 1.0
     return v, active, np.where(beta < 0.0, -1.0, 1.0)
 
 
@@ -120,19 +120,21 @@ def t_factors(blocks: list[tuple[Array, Array]], slices: int, gram_slices: int) 
     ``T^-1 = diag(1/tau) + strictly_upper(v^T v)``, in a form that allows ``tau = 0``); the
     ``M`` of all blocks are inverted together, as one stack padded to the widest.
     """
-    width = max(len(active) for _, active in blocks)
-    stricts = np.zeros((len(blocks), width, width))
-    taus = np.zeros((len(blocks), width))
+    width = max(active.shape[-1] for _, active in blocks)
+    batch = blocks[0][1].shape[:-1]  # the stack the blocks belong to
+    stricts = np.zeros((len(blocks), *batch, width, width))
+    taus = np.zeros((len(blocks), *batch, width))
     for i, (v, active) in enumerate(blocks):
-        b = len(active)
-        cut = exact.split(v, 0, exact.slice_bits(gram_slices * v.shape[0]), gram_slices)
+        b = active.shape[-1]
+        cut = exact.split(v, 0, exact.slice_bits(gram_slices * v.shape[-2]), gram_slices)
         gram = exact.product(cut.T, cut)
-        taus[i, :b] = np.divide(2.0, np.diagonal(gram), out=np.zeros(b), where=active)
-        stricts[i, :b, :b] = np.triu(gram, 1) * taus[i, :b, None]
+        diagonal = np.diagonal(gram, axis1=-2, axis2=-1)
+        taus[i, ..., :b] = np.divide(2.0, diagonal, out=np.zeros(diagonal.shape), where=active)
+        stricts[i, ..., :b, :b] = np.triu(gram, 1) * taus[i, ..., :b, None]
     inverses = unit_upper_inverse(stricts, slices)
     return [
-        inverses[i, :b, :b] * taus[i, None, :b]
-        for i, b in enumerate(len(active) for _, active in blocks)
+        inverses[i, ..., :b, :b] * taus[i, ..., None, :b]
+        for i, b in enumerate(active.shape[-1] for _, active in blocks)
     ]
 
 
@@ -170,7 +172,8 @@ def unit_upper_inverse(strict: Array, slices: int) -> Array:
 
 
 def haar_q(draw: Array, block: int | None = None) -> Array:
-    """A Haar-distributed ``m x n`` matrix with orthonormal columns (``m >= n``).
+    """A Haar-distributed ``m x n`` matrix with orthonormal columns (``m >= n``), or a stack
+    of them from a stack of draws (each the bytes it gets alone).
 
     Stewart (1980): ``Q = H_1 ... H_n [I; 0] D``, each reflector ``H_j`` made from a fresh
     standard normal vector ``draw[j:, j]`` (:func:`reflectors`) and ``D`` the signs of the
@@ -182,8 +185,8 @@ def haar_q(draw: Array, block: int | None = None) -> Array:
     does, every product exact (:mod:`~weightinit._engine.exact`) with the slices of
     :func:`slice_count` for ``draw``'s dtype and rows. Returns float64.
     """
-    m, n = draw.shape
-    q = np.zeros((m, n))
+    *batch, m, n = draw.shape
+    q = np.zeros((*batch, m, n))
     if n == 0:
         return q
     block = block_size(n) if block is None else block
@@ -200,28 +203,28 @@ def haar_q(draw: Array, block: int | None = None) -> Array:
     # The blocks' T factors depend on v alone: their triangular inverses run as one stack.
     starts = list(range(0, n, block))
     ends = [min(k + block, n) for k in starts]
-    pieces = [(v[k:, k:e], active[k:e]) for k, e in zip(starts, ends, strict=True)]
+    pieces = [(v[..., k:, k:e], active[..., k:e]) for k, e in zip(starts, ends, strict=True)]
     ts = t_factors(pieces, slices, slices + (draw.dtype == np.float64))
     for k, t_block in reversed(list(zip(starts, ts, strict=True))):
         b = min(block, n - k)
-        y = v[k:, k : k + b]
+        y = v[..., k:, k : k + b]
         t = exact.split(t_block, 0, bits, slices)
         yt = exact.split(exact.product(exact.split(y, 1, bits, slices), t), 1, bits, slices)
         # Columns k: of the product so far are [I; 0] in rows k:k+b (and zero in rows k:k+b
         # right of them), so only rows k+b: of y meet the columns on the right: the block
         # reflector maps them to q[k:, k:] = [I; 0] - yt [y[:b]^T, y[b:]^T q[k+b:, k+b:]].
-        right = np.empty((b, n - k))
-        right[:, :b] = y[:b].T
-        trailing = q[k + b :, k + b :]
+        right = np.empty((*batch, b, n - k))
+        right[..., :b] = y[..., :b, :].swapaxes(-1, -2)
+        trailing = q[..., k + b :, k + b :]
         if k + b < n:
-            below = exact.split(y[b:], 0, bits, slices).T
-            right[:, b:] = exact.product(below, exact.split(trailing, 0, bits, slices))
+            below = exact.split(y[..., b:, :], 0, bits, slices).T
+            right[..., b:] = exact.product(below, exact.split(trailing, 0, bits, slices))
         update = exact.product(yt, exact.split(right, 0, bits, slices))
-        q[k : k + b, k:] = -update[:b]
-        trailing -= update[b:, b:]
-        q[k + b :, k : k + b] = -update[b:, :b]
-        q[np.arange(k, k + b), np.arange(k, k + b)] += 1.0
-    q *= signs
+        q[..., k : k + b, k:] = -update[..., :b, :]
+        trailing -= update[..., b:, b:]
+        q[..., k + b :, k : k + b] = -update[..., b:, :b]
+        q[..., np.arange(k, k + b), np.arange(k, k + b)] += 1.0
+    q *= signs[..., None, :]
     return q
 
 
@@ -239,12 +242,11 @@ def haar_blocks(
 
     Each is built by :func:`haar_q` from one slab of a ``(blocks, max, min)`` Gaussian draw
     (with one block, its tiles and values are those of a ``(max, min)`` draw), in float64,
-    and rounded once to the draw's compute type.
+    all slabs as one stack, and rounded once to the draw's compute type.
     """
     tall = (max(rows, cols), min(rows, cols))
     draws = gaussian((blocks, *tall), dtype, key, threads)
-    stacked = []
-    for matrix in draws:
-        q = haar_q(matrix).astype(matrix.dtype)
-        stacked.append(q if rows >= cols else q.T)
-    return stacked[0] if blocks == 1 else np.concatenate(stacked, axis=0)
+    q = haar_q(draws).astype(draws.dtype)
+    if rows < cols:
+        q = q.swapaxes(-1, -2)
+    return q[0] if blocks == 1 else q.reshape(blocks * rows, cols)
