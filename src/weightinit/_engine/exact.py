@@ -62,12 +62,6 @@ class Split(NamedTuple):
         """The split of the transposed matrix (or matrices; a view)."""
         return Split(self.scale.swapaxes(-1, -2), self.parts.swapaxes(-1, -2), self.bits)
 
-    def block(self, rows: slice, cols: slice) -> Split:
-        """Rows and columns of a matrix split with one scale for all of it (a view)."""
-        if self.scale.size != 1:
-            raise ValueError("only a split with one scale for the whole matrix has blocks.")
-        return Split(self.scale, self.parts[:, rows, cols], self.bits)
-
 
 def split(
     x: Array, axis: int | None, bits: int, slices: int, *, exponent: int | None = None

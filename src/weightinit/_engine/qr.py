@@ -3,9 +3,9 @@
 :func:`gaussian` draws from the same portable sampler as every other initializer.
 :func:`haar_blocks` turns Gaussian matrices into Haar-distributed (semi-)orthogonal ones:
 the Gaussian columns become Householder reflectors whose product is the orthogonal factor
-(:func:`haar_q`). Every matrix product runs through :func:`weightinit._engine.exact.matmul`
-and every sequential sum in a fixed order, so the bytes depend on neither the BLAS library
-nor its kernel nor its thread count.
+(:func:`haar_q`). Every matrix product is made of exact slice products
+(:mod:`weightinit._engine.exact`) and every sequential sum runs in a fixed order, so the
+bytes depend on neither the BLAS library nor its kernel nor its thread count.
 """
 
 from __future__ import annotations
