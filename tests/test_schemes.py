@@ -12,6 +12,7 @@ import pytest
 import weightinit as wi
 from weightinit import presets
 from weightinit.roles import ROLES
+from weightinit.roles import Place
 from weightinit.roles import Slot
 from weightinit.schemes import SCHEMES
 from weightinit.schemes import Scheme
@@ -23,22 +24,24 @@ from weightinit.schemes import scheme
 def test_every_scheme_gives_every_role_an_initializer(name: str) -> None:
     chosen = scheme(name)
     assert set(chosen.rules) == set(ROLES)
+    place = Place(layer=1, depth=4, width=8, branch=2)
     for role in ROLES:
         shape = (8, 4) if role not in ("norm_gain", "norm_bias", "bias") else (8,)
-        slot = Slot(role, wi.Weight.checked(shape, "out_in", 1, 1), fan_in=4, hidden=2, value=1.0)
-        init, weight = chosen.initializer(slot, "relu")
+        weight = wi.Weight.checked(shape, "out_in", 1, 1)
+        slot = Slot(role, weight, fan_in=4, hidden=2, value=1.0, place=place)
+        init, drawn = chosen.initializer(slot, "relu")
         assert isinstance(init, wi.Initializer)
-        assert weight.shape == shape
+        assert drawn.shape == shape
 
 
 def test_a_scheme_missing_a_role_is_refused_with_the_roles_it_misses() -> None:
-    rules = dict(SCHEMES["recommended"].rules)
+    rules = dict(SCHEMES["recommended"]().rules)
     del rules["layer_scale"]
     with pytest.raises(ValueError, match=r"missing \['layer_scale'\], unknown \[\]"):
         Scheme("partial", rules)
     with pytest.raises(ValueError, match=r"role must be one of 'projection'.*got 'projector'"):
         Slot("projector", wi.Weight.checked((2, 2), "out_in", 1, 1))
-    with pytest.raises(ValueError, match="scheme must be one of 'recommended', 'pytorch'"):
+    with pytest.raises(ValueError, match="scheme must be one of 'recommended', 'pytorch', 'hf'"):
         scheme("recommend")
 
 

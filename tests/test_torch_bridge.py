@@ -194,8 +194,11 @@ def test_the_plan_prints_as_a_table() -> None:
     lines = text.splitlines()
     assert lines[0].split() == [
         "name",
+        "role",
+        "l",
         "shape",
         "initializer",
+        "formula",
         "layout",
         "groups",
         "blocks",
@@ -206,6 +209,7 @@ def test_the_plan_prints_as_a_table() -> None:
     ]
     assert lines[1].split() == [
         "in_proj_weight",
+        "attention_in",
         "192x64",
         "glorot_uniform()",
         "out_in",
@@ -215,7 +219,7 @@ def test_the_plan_prints_as_a_table() -> None:
         "64",
         "0.125",
     ]
-    assert lines[2].split()[:4] == ["in_proj_bias", "192", "zeros()", "-"]
+    assert lines[2].split()[:5] == ["in_proj_bias", "bias", "192", "zeros()", "-"]
 
 
 def test_meta_models_keep_their_tied_parameters() -> None:

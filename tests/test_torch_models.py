@@ -753,7 +753,7 @@ ERRORS = [
         "bad-scheme-name",
         _Net,
         {"scheme": "recomended"},
-        r"scheme must be one of 'recommended', 'pytorch'; got 'recomended'",
+        r"scheme must be one of 'recommended', 'pytorch', .*; got 'recomended'.*Did you mean 'recommended'",
         BOTH,
         {},
     ),

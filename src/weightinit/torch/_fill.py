@@ -34,6 +34,7 @@ def initialize_(
     activation: object = None,
     rules: Mapping[object, object] | None = None,
     buffers: Mapping[str, object] | None = None,
+    roles: Mapping[str, object] | None = None,
     device: Any = None,
     threads: int | None = None,
 ) -> Plan:
@@ -77,7 +78,9 @@ def initialize_(
     True
     """
     torch = torch_module()
-    result = plan(module, scheme=scheme, activation=activation, rules=rules, buffers=buffers)
+    result = plan(
+        module, scheme=scheme, activation=activation, rules=rules, buffers=buffers, roles=roles
+    )
     check_threads(threads)
     check_seed(seed)
     _check_device(torch, device)

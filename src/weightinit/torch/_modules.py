@@ -25,7 +25,7 @@ import numpy as np
 from weightinit._fans import Weight
 from weightinit.roles import Slot
 
-__all__ = ["ROWS", "slot"]
+__all__ = ["ROWS", "constant_value", "slot"]
 
 Row = Callable[[Any, str, tuple[int, ...], str], "Slot | None"]
 
@@ -232,6 +232,18 @@ def _layer_scale_value(
     return None
 
 
+def constant_value(module: Any, tensor: Any) -> float | None:
+    """The value ``tensor`` holds everywhere, if it is on a real device and holds one."""
+    return _layer_scale_value(module, tensor, ())
+
+
+def _gate(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
+    """A residual gate scalar: its start is the tensor's value (SkipInit and ReZero start it
+    at 0; on the meta device, unknown)."""
+    value = constant_value(module, getattr(module, leaf, None))
+    return Slot("residual_gate", _weight(shape), value=value)
+
+
 def _layer_scale(module: Any, leaf: str, shape: tuple[int, ...], path: str) -> Slot | None:
     tensor = getattr(module, leaf, None)
     value = _layer_scale_value(module, tensor)
@@ -274,6 +286,9 @@ LEAVES: dict[str, Row] = {
     "lambda_1": _layer_scale,  # BEiT
     "lambda_2": _layer_scale,
     "layer_scale_parameter": _layer_scale,
+    "skipinit_gain": _gate,  # timm's NormFreeBlock
+    "skip_gain": _gate,  # NF-ResNets
+    "resweight": _gate,  # ReZero
 }
 
 _GATES = {"LSTM": 4, "GRU": 3}

@@ -26,16 +26,21 @@ from weightinit._recommend import recommend
 from weightinit.initializers import Initializer
 from weightinit.model import Param
 from weightinit.roles import Slot
+from weightinit.schemes import Choice
 from weightinit.schemes import UnknownValueError
 from weightinit.schemes import scheme as resolve_scheme
 from weightinit.torch._buffers import model_buffers
 from weightinit.torch._buffers import recompute
 from weightinit.torch._modules import MODEL_CONFIG
+from weightinit.torch._modules import row_of
 from weightinit.torch._modules import slot
+from weightinit.torch._roles import RoleRules
+from weightinit.torch._roles import placed
 from weightinit.torch._rules import KEEP
 from weightinit.torch._rules import Rule
 from weightinit.torch._rules import Rules
 from weightinit.torch._rules import suggestion
+from weightinit.torch._structure import structure
 
 __all__ = ["BufferPlan", "Plan", "aliases_of", "plan", "torch_module"]
 
@@ -71,16 +76,22 @@ class BufferPlan:
 
 class Plan(dict[str, Param]):
     """What :func:`plan` says each parameter gets, in ``named_parameters()`` order; it
-    prints as a table (name, shape, initializer, layout, groups, blocks, fans, std, and the
-    other names of a tied parameter).
+    prints as a table (name, role, block index ``l``, shape, initializer, the scheme's
+    formula, layout, groups, blocks, fans, std, and the other names of a tied parameter).
 
-    ``kept`` are parameters a rule keeps as they are; ``derived`` maps a weight norm's
-    magnitude to the direction it is the norm of; ``ties`` maps each tied parameter to its
-    other names; ``buffers`` says what becomes of each buffer.
+    ``slots`` holds each parameter's role and place (its block ``l``, the depth ``L`` and
+    width ``d``, its part); ``formulas`` what the scheme's rule says of it (``"rule"`` for a
+    user's rule) and ``schemes`` which scheme of a composition gave it. ``kept`` are
+    parameters a rule keeps as they are; ``derived`` maps a weight norm's magnitude to the
+    direction it is the norm of; ``ties`` maps each tied parameter to its other names;
+    ``buffers`` says what becomes of each buffer.
     """
 
     def __init__(self) -> None:
         super().__init__()
+        self.slots: dict[str, Slot] = {}
+        self.formulas: dict[str, str] = {}
+        self.schemes: dict[str, str] = {}
         self.kept: list[str] = []
         #: The kept parameters that are kept because they are frozen (requires_grad=False).
         self.frozen: list[str] = []
@@ -89,22 +100,29 @@ class Plan(dict[str, Param]):
         self.buffers: dict[str, BufferPlan] = {}
 
     def __str__(self) -> str:
-        head = ("name", "shape", "initializer", "layout", "groups", "blocks", "fan_in")
-        rows: list[tuple[str, ...]] = [(*head, "fan_out", "std", "tied_to")]
-        rows += [(*_row(name, p), ", ".join(self.ties.get(name, ()))) for name, p in self.items()]
+        head = ("name", "role", "l", "shape", "initializer", "formula", "layout", "groups")
+        rows: list[tuple[str, ...]] = [(*head, "blocks", "fan_in", "fan_out", "std", "tied_to")]
+        for name, p in self.items():
+            found = self.slots.get(name)
+            role = found.role if found is not None else "-"
+            layer = "" if found is None or found.place.layer is None else str(found.place.layer)
+            formula = self.formulas.get(name, "")
+            rows.append(
+                (*_row(name, p, role, layer, formula), ", ".join(self.ties.get(name, ())))
+            )
         rows += [
-            (name, "", "keep (frozen)" if name in self.frozen else "keep", *[""] * 7)
+            (name, "", "", "", "keep (frozen)" if name in self.frozen else "keep", *[""] * 8)
             for name in self.kept
         ]
         rows += [
-            (m, "", f"norm of {d}", "", "", "", "", "", "", "") for m, d in self.derived.items()
+            (m, "", "", "", f"norm of {d}", *[""] * 8) for m, d in self.derived.items()
         ]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
         return "\n".join(line.rstrip() for line in lines)
 
 
-def _row(name: str, p: Param) -> tuple[str, ...]:
+def _row(name: str, p: Param, role: str, layer: str, formula: str) -> tuple[str, ...]:
     """One row of a plan's table."""
     init = registry.get(p.initializer)
     weight = p.weight
@@ -119,7 +137,7 @@ def _row(name: str, p: Param) -> tuple[str, ...]:
         fan_in = fan_out = "-"
     shape = "x".join(map(str, p.shape)) or "()"
     options_text = (p.layout if len(p.shape) >= 2 else "-", str(p.groups), str(p.blocks))
-    return (name, shape, repr(init), *options_text, fan_in, fan_out, std)
+    return (name, role, layer, shape, repr(init), formula, *options_text, fan_in, fan_out, std)
 
 
 def _qualified(obj: Any) -> str:
@@ -180,6 +198,7 @@ def plan(
     activation: object = None,
     rules: Mapping[object, object] | None = None,
     buffers: Mapping[str, object] | None = None,
+    roles: Mapping[str, object] | None = None,
 ) -> Plan:
     """What :func:`initialize_` gives each parameter and buffer of ``module``, in
     ``named_parameters()`` order; it rejects exactly what :func:`initialize_` rejects.
@@ -187,11 +206,15 @@ def plan(
     Parameters
     ----------
     module : torch.nn.Module
-    scheme : {"recommended", "pytorch"} or Scheme, default "recommended"
-        ``"recommended"``: weights from ``recommend(activation)`` with their true fans
-        (groups, stacked q/k/v blocks, transformers' ``(in, out)`` ``Conv1D``), an
-        embedding tied to the output head ``N(0, 1/d)``, see :mod:`weightinit.schemes`.
-        ``"pytorch"``: every layer's own PyTorch default, drawn portably.
+    scheme : str or Scheme, default "recommended"
+        A scheme's name (:data:`weightinit.schemes.SCHEMES`; partial ones composed with
+        ``+``: ``"gpt2+zero_init_residual"``) or a scheme with parameters
+        (``weightinit.schemes.megatron(std=0.006)``). ``"recommended"``: weights from
+        ``recommend(activation)`` with their true fans (groups, stacked q/k/v blocks,
+        transformers' ``(in, out)`` ``Conv1D``), an embedding tied to the output head
+        ``N(0, 1/d)``, see :mod:`weightinit.schemes`. ``"pytorch"``: every layer's own
+        PyTorch default, drawn portably. ``"hf"``: each transformers family's own
+        ``_init_weights``. A partial scheme that acts on nothing in the model is an error.
     activation : str, callable or None
         The network's activation, as for :func:`weightinit.recommend` (``None``: linear).
     rules : mapping, optional
@@ -205,6 +228,11 @@ def plan(
         Buffer names mapped to a tensor or array (the value), or to a callable of no
         argument that returns it, for buffers on the meta device that are not functions
         of the configuration (or to replace a real buffer's value).
+    roles : mapping, optional
+        Glob patterns on parameter names mapped to a role (:data:`weightinit.roles.ROLES`)
+        or to a mapping of ``role``, ``layout`` and :class:`~weightinit.roles.Place` fields
+        (``{"*.alpha": "residual_gate"}``, ``{"blocks.*.proj.weight": {"part": "down"}}``):
+        what the architecture table says, corrected; the first pattern that matches wins.
 
     Raises
     ------
@@ -224,7 +252,7 @@ def plan(
     torch = torch_module()
     token = MODEL_CONFIG.set(getattr(module, "config", None))
     try:
-        return _plan(torch, module, scheme, activation, rules, buffers)
+        return _plan(torch, module, scheme, activation, rules, buffers, roles)
     finally:
         MODEL_CONFIG.reset(token)
 
@@ -236,15 +264,18 @@ def _plan(
     activation: object,
     rules: Mapping[object, object] | None,
     buffers: Mapping[str, object] | None,
+    roles: Mapping[str, object] | None,
 ) -> Plan:
     """:func:`plan`, with the model's configuration in :data:`MODEL_CONFIG`."""
     chosen = resolve_scheme(scheme)
     recommend(activation)  # a misspelt activation is an error under every scheme
     table = Rules(rules)
+    corrections = RoleRules(roles)
     given = dict(buffers or {})
     # nn.Transformer re-draws every weight of two or more dimensions with xavier_uniform_.
     containers = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Transformer)]
     modules = dict(module.named_modules(remove_duplicate=False))
+    found_structure = structure(module, row_of)
     aliases = aliases_of(module.named_parameters(remove_duplicate=False))
     result = Plan()
     unknown: dict[str, list[str]] = {}
@@ -288,8 +319,20 @@ def _plan(
             if found is None:
                 continue  # a weight norm's magnitude: made from its direction
             del result.derived[name]  # a rule says otherwise
+        if known is not None:
+            path, _, tensor_name = _through(modules, name)
+            known = placed(found_structure, known, path, tensor_name, modules, name)
         if known is not None and _tied_head(owners):
             known = dataclasses.replace(known, role="tied_embedding")
+        try:
+            known = corrections.apply(names, known, shape, owners[0], tensor)
+        except ValueError as error:
+            problems.append(f"{error}.")
+            continue
+        if known is not None and known.name != name:
+            known = dataclasses.replace(
+                known, name=name, model=found_structure.facts
+            )
         inside = any(name.startswith(f"{c}.") or not c for c in containers)
         if inside and len(shape) > 1 and chosen.redraw is not None:
             # The container re-draws it whatever its module is.
@@ -333,6 +376,9 @@ def _plan(
                     continue
             else:
                 result[name] = checked
+                if known is not None:
+                    result.slots[name] = known
+                result.formulas[name] = "rule"
                 continue
         if not tensor.requires_grad:
             # A frozen parameter holds the model's own values (a sinusoidal table, a frozen
@@ -351,14 +397,20 @@ def _plan(
             unknown.setdefault(type(owners[0]).__name__, []).append(name)
             continue
         try:
-            init, weight = chosen.initializer(known, activation)
-        except UnknownValueError as error:
+            choice = chosen.choose(known, activation)
+            if choice is None:
+                raise UnknownValueError(f"scheme {chosen.name!r} has no rule for it")
+            checked = Param.of(choice.initializer, choice.weight, dtype=dtype)
+        except (UnknownValueError, ValueError) as error:
             problems.append(
                 f"parameter {name!r} ({known.role} of a {type(owners[0]).__name__}): {error}; "
                 f"give it a rule (rules={{{name!r}: weightinit.constant(...)}})."
             )
             continue
-        result[name] = Param.of(init, weight, dtype=dtype)
+        result[name] = checked
+        result.slots[name] = known
+        result.formulas[name] = choice.formula
+        result.schemes[name] = choice.scheme
     for kind, names in unknown.items():
         ranks = {n.rpartition(".")[2]: module.get_parameter(n).dim() for n in names}
         listed = ", ".join(map(repr, names[:6])) + (
@@ -369,6 +421,8 @@ def _plan(
             f"know; give it a rule: {suggestion(kind, ranks)}."
         )
     problems += table.unused(all_names, kinds)
+    problems += corrections.unused(all_names)
+    problems += _idle_schemes(chosen.composed, result)
     problems += table.unknown_leaves()
     problems += _plan_buffers(torch, module, given, result)
     if problems:
@@ -378,6 +432,18 @@ def _plan(
             + "\n- ".join(problems)
         )
     return result
+
+
+def _idle_schemes(composed: tuple[Any, ...], result: Plan) -> list[str]:
+    """A line per scheme composed on the base that gave no parameter anything."""
+    used = set(result.schemes.values())
+    return [
+        f"scheme {layer.name!r} changes nothing in this model: it acts on "
+        f"{layer.acts_on or 'roles this model does not have'}, and no parameter is one "
+        "(say which are with roles=)."
+        for layer in composed[1:]
+        if layer.name not in used
+    ]
 
 
 def _tied_head(owners: list[Any]) -> bool:

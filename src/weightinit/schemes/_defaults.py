@@ -1,9 +1,4 @@
-"""Schemes: which initializer each role of a model's parameters gets.
-
-A scheme reads a :class:`~weightinit.roles.Slot` (role, geometry, a framework's facts) and
-the network's activation, and answers with an initializer and the geometry to draw it with.
-Schemes know nothing of frameworks, so one scheme gives a PyTorch model and a JAX model the
-same plan. Two are built in:
+"""The two schemes every model has: ``"recommended"`` and ``"pytorch"``.
 
 - ``"recommended"``: weights from :func:`weightinit.recommend` with their true fans (groups,
   and stacked q/k/v or gate blocks), attention's packed input projections
@@ -13,8 +8,8 @@ same plan. Two are built in:
   neutral gain and zero, embeddings ``N(0, 1)``; an embedding tied to the output head ``N(0,
   1/d)`` (``d`` its width), so the logits after a unit-variance final norm have a standard
   deviation of about 1; position tables and class tokens ``N(0, 0.02**2)`` (GPT-2's, BERT's
-  and ViT's own standard deviation), mask tokens zero, layer scales and learned activation
-  slopes at the value the model starts them at;
+  and ViT's own standard deviation), mask tokens zero, layer scales, residual gates and
+  learned activation slopes at the value the model starts them at;
 - ``"pytorch"``: each layer's own PyTorch default, from :mod:`weightinit.presets` (whose
   parity tests pin them against PyTorch itself).
 """
@@ -24,66 +19,22 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from weightinit import presets
-from weightinit._errors import choice_error
 from weightinit._fans import Weight
 from weightinit._recommend import recommend
-from weightinit.families import constant
 from weightinit.families import normal
-from weightinit.families import ones
 from weightinit.families import zeros
 from weightinit.initializers import Initializer
 from weightinit.named import glorot_normal
 from weightinit.named import glorot_uniform
-from weightinit.roles import ROLES
 from weightinit.roles import Slot
+from weightinit.schemes._core import Rule
+from weightinit.schemes._core import Scheme
+from weightinit.schemes._core import value_of
 from weightinit.structured import orthogonal
 
-__all__ = ["SCHEMES", "Scheme", "UnknownValueError", "scheme"]
-
-#: A role's rule: (slot, activation) -> (initializer, the geometry to draw it with).
-Rule = Callable[[Slot, object], tuple[Initializer, Weight]]
-
-
-@dataclass(frozen=True)
-class Scheme:
-    """A named map from roles to rules, one for every role of
-    :data:`weightinit.roles.ROLES` (checked when it is made).
-
-    Examples
-    --------
-    >>> from weightinit import Weight
-    >>> from weightinit.roles import Slot
-    >>> from weightinit.schemes import scheme
-    >>> slot = Slot("projection", Weight.checked((256, 784), "out_in", 1, 1))
-    >>> scheme("recommended").initializer(slot, "relu")
-    (he_normal(), Weight(shape=(256, 784), layout='out_in', groups=1, blocks=1))
-    >>> scheme("pytorch").initializer(slot, None)[0]
-    presets.preset('pytorch.linear')
-    """
-
-    name: str
-    rules: dict[str, Rule] = dataclasses.field(repr=False)
-    #: The rule of a weight a framework's container re-draws after building it
-    #: (``Slot.redrawn``); ``None``: the container's re-draw is not part of this scheme.
-    redraw: Rule | None = dataclasses.field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        missing = [role for role in ROLES if role not in self.rules]
-        unknown = [role for role in self.rules if role not in ROLES]
-        if missing or unknown:
-            raise ValueError(
-                f"scheme {self.name!r} must give every role of weightinit.roles.ROLES a rule; "
-                f"missing {missing}, unknown {unknown}."
-            )
-
-    def initializer(self, slot: Slot, activation: object = None) -> tuple[Initializer, Weight]:
-        """The initializer of ``slot`` under this scheme, and the geometry to draw it with."""
-        if slot.redrawn and self.redraw is not None:
-            return self.redraw(slot, activation)
-        return self.rules[slot.role](slot, activation)
+__all__ = ["pytorch", "recommended"]
 
 
 def _as_is(init: Callable[[], Initializer]) -> Rule:
@@ -95,17 +46,9 @@ def _recommended(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
     return recommend(activation), slot.weight
 
 
-class UnknownValueError(LookupError):
-    """A rule needs a fact of the model that its adapter could not read (a layer scale's
-    starting value on the meta device): the parameter needs a rule of the user's."""
-
-
 def _value(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
-    """The value the model starts the parameter at (:class:`UnknownValueError` where unknown)."""
-    if slot.value is None:
-        raise UnknownValueError(f"its starting value ({slot.role}) is not known")
-    value = slot.value
-    return (ones() if value == 1.0 else zeros() if value == 0.0 else constant(value)), slot.weight
+    """The value the model starts the parameter at (``UnknownValueError`` where unknown)."""
+    return value_of(slot), slot.weight
 
 
 def _tied(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
@@ -192,6 +135,8 @@ def _redrawn(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
 
 _RECOMMENDED: dict[str, Rule] = {
     "projection": _recommended,
+    "residual_projection": _recommended,
+    "head": _recommended,
     "convolution": _recommended,
     "bilinear": _recommended,
     "embedding": _as_is(lambda: normal(1.0)),
@@ -210,11 +155,14 @@ _RECOMMENDED: dict[str, Rule] = {
     "layer_scale": _value,
     "activation_parameter": _value,
     "logit_scale": _value,
+    "residual_gate": _value,
     "bias": _as_is(zeros),
 }
 
 _PYTORCH: dict[str, Rule] = {
     "projection": _pytorch_weight("pytorch.linear"),
+    "residual_projection": _pytorch_weight("pytorch.linear"),
+    "head": _pytorch_weight("pytorch.linear"),
     "convolution": _pytorch_convolution,
     "bilinear": _pytorch_bound(_bias_bound),
     "embedding": _pytorch_weight("pytorch.embedding"),
@@ -233,27 +181,34 @@ _PYTORCH: dict[str, Rule] = {
     "layer_scale": _value,
     "activation_parameter": _pytorch_value("pytorch.prelu", 0.25),
     "logit_scale": _value,
+    "residual_gate": _value,
     "bias": _pytorch_bound(_bias_bound),
 }
 
-#: The built-in schemes, by name.
-SCHEMES: dict[str, Scheme] = {
-    "recommended": Scheme("recommended", _RECOMMENDED),
-    "pytorch": Scheme("pytorch", _PYTORCH, redraw=_redrawn),
-}
-
-
-def scheme(name: object) -> Scheme:
-    """The built-in scheme called ``name`` (or ``name`` itself, if it is a :class:`Scheme`).
+def recommended() -> Scheme:
+    """The recommended scheme (see the module's docstring).
 
     Examples
     --------
-    >>> from weightinit.schemes import scheme
-    >>> scheme("pytorch").name
+    >>> from weightinit.schemes import recommended
+    >>> recommended().name
+    'recommended'
+    """
+    return _RECOMMENDED_SCHEME
+
+
+def pytorch() -> Scheme:
+    """Every layer's own PyTorch default, drawn portably (``nn.Transformer``'s re-draw of
+    its weights included).
+
+    Examples
+    --------
+    >>> from weightinit.schemes import pytorch
+    >>> pytorch().name
     'pytorch'
     """
-    if isinstance(name, Scheme):
-        return name
-    if isinstance(name, str) and name in SCHEMES:
-        return SCHEMES[name]
-    raise choice_error("scheme", name, tuple(SCHEMES))
+    return _PYTORCH_SCHEME
+
+
+_RECOMMENDED_SCHEME = Scheme("recommended", _RECOMMENDED)
+_PYTORCH_SCHEME = Scheme("pytorch", _PYTORCH, redraw=_redrawn)

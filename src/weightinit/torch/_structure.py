@@ -1,0 +1,359 @@
+"""Where each parameter of a PyTorch model sits: its residual block, the depth and width of
+the stack of blocks, which projection of the block it is, and the model's output head.
+
+Read from the model's structure and names, without importing the model's package:
+
+- a *block* is a module held in a ``ModuleList`` or ``Sequential`` whose class name ends in
+  ``Block``, ``Layer`` or ``Bottleneck`` (``GPT2Block``, ``LlamaDecoderLayer``,
+  ``BertLayer``, ``T5Block``, torchvision's ``Bottleneck``), and not inside another block;
+- the blocks under a module called ``encoder`` or ``decoder`` form that stack; ``l`` counts
+  each stack's blocks in order from 0, and ``L`` is their number;
+- a dense layer's *part* (q, k, v, the attention output, an MLP's input, gate, up or down
+  projection) comes from its path inside the block, by the table :data:`PARTS` of the
+  architectures' names (GPT-2, BERT, Llama/Mistral/Qwen2, T5, ViT, nanoGPT, torchtitan,
+  NeoX, ConvNeXt, PyTorch's own layers);
+- a block without such projections is a convolutional residual block: its branch is its
+  weight layers outside the shortcut (``downsample``, ``shortcut``) and squeeze-excitation
+  modules, the last of them and the last norm after it are marked ``last``;
+- the *head* is a dense layer outside the blocks called ``lm_head``, ``head``,
+  ``classifier``, ``fc``, ``output``, ``score`` or ``decoder`` (or the last dense layer of a
+  module with one of those names).
+
+``roles=`` in :func:`~weightinit.torch.plan` corrects any of this per parameter.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections import Counter
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from weightinit.roles import Place
+
+__all__ = ["PARTS", "Structure", "structure"]
+
+_BLOCK = re.compile(r"(Block|Layer|Bottleneck)$")
+_CONTAINERS = ("torch.nn.modules.container.ModuleList", "torch.nn.modules.container.Sequential")
+
+#: Glob patterns on a dense layer's path inside its block (``"attn.c_proj"``), in order:
+#: the first that matches gives its part.
+PARTS: list[tuple[str, str]] = [
+    # attention's output projection, written into the residual stream
+    ("*attn.c_proj", "attn_out"),  # GPT-2, nanoGPT
+    ("*attention.c_proj", "attn_out"),  # GPT-2's cross-attention
+    ("*attention.output.dense", "attn_out"),  # BERT, ViT
+    ("*attention.dense", "attn_out"),  # GPT-NeoX
+    ("*self_attention.linear_proj", "attn_out"),  # Megatron
+    ("*Attention.o", "attn_out"),  # T5's SelfAttention.o and EncDecAttention.o
+    ("*attn.proj", "attn_out"),  # timm
+    ("*o_proj", "attn_out"),  # Llama, Mistral, Qwen2
+    ("*out_proj", "attn_out"),  # nn.MultiheadAttention, BART, CLIP
+    ("*attention.wo", "attn_out"),  # torchtitan, llama2.c
+    ("*attn.out", "attn_out"),
+    ("*attn_out", "attn_out"),  # OLMo
+    # the MLP's output projection
+    ("*mlp.c_proj", "down"),  # GPT-2, nanoGPT
+    ("*output.dense", "down"),  # BERT, ViT (after the attention's output.dense)
+    ("*DenseReluDense.wo", "down"),  # T5
+    ("*down_proj", "down"),
+    ("*feed_forward.w2", "down"),
+    ("*.w2", "down"),
+    ("w2", "down"),
+    ("*fc2", "down"),
+    ("*dense_4h_to_h", "down"),  # GPT-NeoX
+    ("*linear_fc2", "down"),  # Megatron
+    ("*pwconv2", "down"),  # ConvNeXt (transformers)
+    ("*ff_out", "down"),  # OLMo
+    ("linear2", "down"),  # nn.TransformerEncoderLayer
+    # the input side
+    ("*c_attn", "qkv"),
+    ("*qkv", "qkv"),
+    ("*query_key_value", "qkv"),
+    ("*Wqkv", "qkv"),
+    ("*qkv_proj", "qkv"),
+    ("*linear_qkv", "qkv"),
+    ("*att_proj", "qkv"),  # OLMo
+    ("*q_proj", "q"),
+    ("*k_proj", "k"),
+    ("*v_proj", "v"),
+    ("*.query", "q"),
+    ("*.key", "k"),
+    ("*.value", "v"),
+    ("*Attention.q", "q"),
+    ("*Attention.k", "k"),
+    ("*Attention.v", "v"),
+    ("*.wq", "q"),
+    ("*.wk", "k"),
+    ("*.wv", "v"),
+    ("*gate_up_proj", "gate_up"),
+    ("*gate_proj", "gate"),
+    ("*up_proj", "up"),
+    ("*.wi_0", "gate"),  # T5's gated MLP
+    ("*.wi_1", "up"),
+    ("*.w1", "gate"),  # torchtitan, llama2.c: w1 the gate, w3 the up projection
+    ("*.w3", "up"),
+    ("*.wi", "fc_in"),  # T5
+    ("*c_fc", "fc_in"),
+    ("*intermediate.dense", "fc_in"),
+    ("*fc1", "fc_in"),
+    ("*dense_h_to_4h", "fc_in"),
+    ("*linear_fc1", "fc_in"),
+    ("*pwconv1", "fc_in"),
+    ("*ff_proj", "fc_in"),
+    ("linear1", "fc_in"),
+]
+
+#: Parts of blocks of a known class that their path does not say (torchvision's ConvNeXt
+#: block is one Sequential).
+CLASS_PARTS: dict[str, dict[str, str]] = {
+    "torchvision.models.convnext.CNBlock": {"block.3": "fc_in", "block.5": "down"},
+}
+
+#: nn.MultiheadAttention's own tensors.
+LEAF_PARTS = {
+    "in_proj_weight": "qkv",
+    "q_proj_weight": "q",
+    "k_proj_weight": "k",
+    "v_proj_weight": "v",
+}
+
+_HEADS = frozenset({"lm_head", "head", "classifier", "fc", "output", "score", "decoder", "embed_out"})
+_SHORTCUTS = frozenset({"downsample", "shortcut", "conv_shortcut", "skip", "se", "attn"})
+_WIDTHS = ("hidden_size", "n_embd", "d_model", "dim", "hidden_dim", "embed_dim")
+#: Facts of a transformers configuration a scheme may read.
+_FACTS = (
+    "initializer_range",
+    "initializer_factor",
+    "d_kv",
+    "d_model",
+    "num_heads",
+    "n_layer",
+    "num_hidden_layers",
+    "hidden_size",
+)
+
+
+def _qualified(kind: type) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _is_container(module: Any) -> bool:
+    return any(_qualified(k) in _CONTAINERS for k in type(module).__mro__)
+
+
+def part_of(relative: str, leaf: str, block: Any) -> str | None:
+    """The part of a dense layer at ``relative`` inside ``block`` (``leaf``: the tensor's
+    name, for nn.MultiheadAttention's packed weights)."""
+    if leaf in LEAF_PARTS:
+        return LEAF_PARTS[leaf]
+    for kind in type(block).__mro__:
+        known = CLASS_PARTS.get(_qualified(kind))
+        if known is not None and relative in known:
+            return known[relative]
+    for pattern, part in PARTS:
+        if fnmatch.fnmatchcase(relative, pattern):
+            return part
+    return None
+
+
+@dataclass
+class Structure:
+    """The places of a model's modules: :meth:`place` gives a parameter's."""
+
+    #: Block path -> (stack, index, depth).
+    blocks: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    #: Block path -> width of its residual stream.
+    widths: dict[str, int] = field(default_factory=dict)
+    #: Stack name -> depth.
+    depths: dict[str, int] = field(default_factory=dict)
+    #: Parameter-holding module path -> (last, branch size) in a convolutional block.
+    branch: dict[str, tuple[bool, int]] = field(default_factory=dict)
+    #: Module paths of heads.
+    heads: set[str] = field(default_factory=set)
+    width: int | None = None
+    #: The configuration's facts.
+    facts: dict[str, object] = field(default_factory=dict)
+
+    def block_of(self, path: str) -> str | None:
+        """The block that holds the module at ``path``."""
+        parts = path.split(".")
+        for end in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:end])
+            if prefix in self.blocks:
+                return prefix
+        return None
+
+    def place(self, path: str, leaf: str, modules: dict[str, Any]) -> Place:
+        """The place of parameter ``leaf`` of the module at ``path``."""
+        both = "encoder" in self.depths and "decoder" in self.depths
+        encoder = self.depths.get("encoder") if both else None
+        decoder = self.depths.get("decoder") if both else None
+        block = self.block_of(path)
+        if block is None:
+            single = next(iter(self.depths.values())) if len(self.depths) == 1 else None
+            return Place(
+                depth=single,
+                width=self.width,
+                encoder_depth=encoder,
+                decoder_depth=decoder,
+            )
+        stack, index, depth = self.blocks[block]
+        relative = path[len(block) + 1 :]
+        part = part_of(relative, leaf, modules[block]) if relative or leaf in LEAF_PARTS else None
+        last, size = self.branch.get(path, (False, None))
+        return Place(
+            layer=index,
+            depth=depth,
+            width=self.widths.get(block, self.width),
+            part=part,
+            last=last,
+            branch=size,
+            stack=stack if both else "",
+            encoder_depth=encoder,
+            decoder_depth=decoder,
+        )
+
+
+def _stack(path: str) -> str:
+    """``"encoder"`` or ``"decoder"`` for a block under a module of that name, else ``""``."""
+    for component in reversed(path.split(".")[:-1]):
+        lowered = component.lower()
+        if "decoder" in lowered:
+            return "decoder"
+        if "encoder" in lowered:
+            return "encoder"
+    return ""
+
+
+def _rank(tensor: Any) -> int:
+    """The number of axes of ``tensor`` (-1 for a lazy module's parameter without a shape)."""
+    if "Uninitialized" in type(tensor).__name__:
+        return -1
+    return int(tensor.dim())
+
+
+def _weight_layer(module: Any) -> bool:
+    """Whether ``module`` holds a dense or convolution weight of its own."""
+    weight = getattr(module, "_parameters", {}).get("weight")
+    if weight is None:
+        return False
+    names = {k.__name__ for k in type(module).__mro__}
+    return _rank(weight) >= 2 and bool(
+        names & {"Linear", "Conv1d", "Conv2d", "Conv3d", "Conv1D", "_ConvNd"}
+    )
+
+
+def _is_norm(module: Any) -> bool:
+    names = [k.__name__ for k in type(module).__mro__]
+    return any(re.search(r"(Norm|BatchNorm)(\d?[dP])?$", n) for n in names) and bool(
+        getattr(module, "_parameters", {}).get("weight") is not None
+    )
+
+
+def structure(module: Any, is_row: Any) -> Structure:
+    """The structure of ``module`` (``is_row(m)``: whether the module table knows ``m``)."""
+    found = Structure()
+    config = getattr(module, "config", None)
+    if config is not None:
+        family = getattr(config, "model_type", None)
+        if isinstance(family, str) and family:
+            found.facts["family"] = family
+        for name in _FACTS:
+            value = getattr(config, name, None)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                found.facts[name] = value
+        for name in _WIDTHS:
+            value = getattr(config, name, None)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                found.width = value
+                break
+    named = list(module.named_modules())
+    modules = dict(named)
+    stacks: dict[str, list[str]] = {}
+    for path, child in named:
+        if not path or found.block_of(path.rpartition(".")[0] or "\0") is not None:
+            continue
+        parent = modules[path.rpartition(".")[0]] if "." in path else module
+        if not _is_container(parent):
+            continue
+        if not any(_BLOCK.search(k.__name__) for k in type(child).__mro__[:-2]):
+            continue
+        if not any(_rank(p) >= 2 for p in child.parameters()):
+            continue
+        stack = _stack(path)
+        stacks.setdefault(stack, []).append(path)
+        found.blocks[path] = (stack, 0, 0)
+    for stack, paths in stacks.items():
+        found.depths[stack] = len(paths)
+        for index, path in enumerate(paths):
+            found.blocks[path] = (stack, index, len(paths))
+    for block in found.blocks:
+        _read_block(found, block, modules)
+    if found.width is None and found.widths:
+        found.width = Counter(found.widths.values()).most_common(1)[0][0]
+    _find_heads(found, named, modules)
+    return found
+
+
+def _read_block(found: Structure, block: str, modules: dict[str, Any]) -> None:
+    """The width of ``block`` and, for a convolutional block, its branch."""
+    inside = [
+        (path[len(block) + 1 :], m)
+        for path, m in modules.items()
+        if path.startswith(block + ".")
+    ]
+    layers = [(relative, m) for relative, m in inside if _weight_layer(m)]
+    residual = [
+        m for relative, m in layers if part_of(relative, "", modules[block]) in ("attn_out", "down")
+    ]
+    if residual:
+        weight = residual[-1]._parameters["weight"]
+        layout_in_out = any(k.__name__ == "Conv1D" for k in type(residual[-1]).__mro__)
+        found.widths[block] = int(weight.shape[1] if layout_in_out else weight.shape[0])
+        return
+    if any(part_of(relative, "", modules[block]) is not None for relative, _ in layers):
+        return  # a transformer block without an output projection the table knows
+    branch = [
+        (relative, m)
+        for relative, m in inside
+        if (_weight_layer(m) or _is_norm(m))
+        and not set(relative.split(".")) & _SHORTCUTS
+    ]
+    weights = [(relative, m) for relative, m in branch if _weight_layer(m)]
+    if not weights:
+        return
+    for relative, _ in weights:
+        found.branch[f"{block}.{relative}"] = (False, len(weights))
+    last_relative, last = weights[-1]
+    found.branch[f"{block}.{last_relative}"] = (True, len(weights))
+    found.widths[block] = int(last._parameters["weight"].shape[0])
+    after = False
+    norm = None
+    for relative, m in branch:
+        if m is last:
+            after = True
+        elif after and _is_norm(m):
+            norm = relative
+    if norm is not None:
+        found.branch[f"{block}.{norm}"] = (True, len(weights))
+
+
+def _find_heads(found: Structure, named: list[tuple[str, Any]], modules: dict[str, Any]) -> None:
+    dense = [
+        path
+        for path, m in named
+        if path and _weight_layer(m) and found.block_of(path) is None
+        and not any(k.__name__.startswith("Conv") and k.__name__ != "Conv1D" for k in type(m).__mro__)
+    ]
+    for path in dense:
+        attribute = path.rpartition(".")[2]
+        parent = path.rpartition(".")[0]
+        if attribute in _HEADS:
+            found.heads.add(path)
+        elif parent and parent.rpartition(".")[2] in ("classifier", "head", "heads"):
+            last = [p for p in dense if p.rpartition(".")[0] == parent][-1]
+            if last == path:
+                found.heads.add(path)
