@@ -72,7 +72,7 @@ def base_shapes(base: object) -> dict[str, tuple[int, ...]]:
 @dataclass(frozen=True)
 class Widths:
     """How much wider a parameter is than its base: the multipliers of its fan-in and
-    fan-out (a vector's size: both), and how many of them differ from 1 (μP's number of
+    fan-out (a vector's size is its fan-out, its fan-in 1), and how many of them differ from 1 (μP's number of
     "infinite" dimensions: 2 for a hidden matrix, 1 for an input or output weight or a
     vector of the width, 0 for a parameter of fixed size)."""
 
@@ -124,8 +124,7 @@ def widths(slot: Slot, shapes: Mapping[str, tuple[int, ...]]) -> Widths:
         )
     if len(weight.shape) < 2:
         size, base_size = math.prod(weight.shape), math.prod(base)
-        ratio = size / base_size if base_size else 1.0
-        return Widths(ratio, ratio)
+        return Widths(1.0, size / base_size if base_size else 1.0)  # a vector: its one axis
     try:
         fans = Weight.checked(base, weight.layout, weight.groups, weight.blocks).fans
     except ValueError:
@@ -171,7 +170,7 @@ def mup(
     >>> slot = Slot("projection", Weight((512, 512), "out_in"), name="fc.weight")
     >>> choice = scheme.choose(slot)
     >>> choice.initializer, choice.formula
-    (normal(stddev=0.01), 'σ²/m, σ=0.02, m=4')
+    (normal(), 'σ²/m, σ=0.02, m=4')
     """
     shapes = base_shapes(base)
     if readout not in _READOUTS:

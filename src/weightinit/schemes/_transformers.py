@@ -121,7 +121,7 @@ def gpt2(std: float = 0.02, *, scaled: bool = True) -> Scheme:
     >>> out = Slot("residual_projection", Weight((768, 768), "out_in"), place=Place(0, 12, 768))
     >>> choice = gpt2().choose(out)
     >>> choice.initializer, choice.formula
-    (normal(stddev=0.004082482904638631), 'σ = 0.02/√(2L), L=12')
+    (normal(0.004082482904638631), 'σ = 0.02/√(2L), L=12')
     """
     std = _check_std("std", std)
     return _megatron_like("gpt2" if scaled else "gpt2(scaled=False)", std, 2.0 if scaled else 0.0)

@@ -9,15 +9,20 @@ for its initializer; :func:`initialize_` fills the model in place with
 parameter keyed by its qualified name.
 
 The package is split by job: ``_modules`` (what each module type's parameters are),
-``_buffers`` (the buffers that are functions of a configuration), ``_rules`` (what a user's
-rule says and reaches), ``_plan`` (table x scheme x rules -> :class:`Plan`) and ``_fill``
-(materialising and filling).
+``_structure`` (the residual blocks, their depth and width, each projection's part, the
+head), ``_roles`` (a parameter's placed role, and the user's ``roles=``), ``_buffers`` (the
+buffers that are functions of a configuration), ``_rules`` (what a user's rule says and
+reaches), ``_plan`` (table x structure x scheme x rules -> :class:`Plan`), ``_fill``
+(materialising and filling) and ``_audit`` (a model's values against its plan, μP's
+optimizer groups).
 """
 
+from weightinit.torch._audit import audit
+from weightinit.torch._audit import mup_param_groups
 from weightinit.torch._fill import initialize_
 from weightinit.torch._plan import Plan
 from weightinit.torch._plan import plan
 from weightinit.torch._rules import KEEP
 from weightinit.torch._rules import Rule
 
-__all__ = ["KEEP", "Plan", "Rule", "initialize_", "plan"]
+__all__ = ["KEEP", "Plan", "Rule", "audit", "initialize_", "mup_param_groups", "plan"]
