@@ -226,6 +226,6 @@ def mup(
     rules: dict[str, Rule] = dict(recommended().rules)
     rules.update({role: hidden for role in _MATRICES})
     rules.update({"head": head, "embedding": embedding, "tied_embedding": embedding})
-    options = [f"std={std:g}"] * (std is not None) + [f"readout={readout!r}"] * (readout != "zero")
-    options += ["query_zero=False"] * (not query_zero)
+    options = [] if std is None else [f"std={std:g}"]
+    options += [f"readout={readout!r}"] * (readout != "zero") + ["query_zero=False"] * (not query_zero)
     return Scheme("mup" + (f"({', '.join(options)})" if options else ""), rules)

@@ -180,7 +180,7 @@ def deepnorm(encoder_layers: int | None = None, decoder_layers: int | None = Non
         if part == "qkv":
             raise UnknownValueError(
                 "DeepNorm gives v the gain β and q, k the gain 1, which one fused q/k/v "
-                "weight cannot take; give it a rule"
+                "weight cannot take both of"
             )
         if part not in _SCALED_PARTS:
             return Choice(glorot_normal(), slot.weight, "Xavier normal, gain 1")
@@ -233,8 +233,8 @@ def t_fixup(encoder_layers: int | None = None, decoder_layers: int | None = None
     def projection(slot: Slot, activation: object) -> Choice:
         if slot.place.part == "qkv":
             raise UnknownValueError(
-                "T-Fixup scales v but not q and k, which one fused q/k/v weight cannot take; "
-                "give it a rule"
+                "T-Fixup scales v but not q and k, which one fused q/k/v weight cannot take "
+                "both of"
             )
         if slot.place.part not in _SCALED_PARTS or slot.place.layer is None:
             return Choice(glorot_uniform(), slot.weight, "Xavier uniform")

@@ -402,9 +402,10 @@ def _plan(
                 raise UnknownValueError(f"scheme {chosen.name!r} has no rule for it")
             checked = Param.of(choice.initializer, choice.weight, dtype=dtype)
         except (UnknownValueError, ValueError) as error:
+            hint = "weightinit.constant(...)" if len(shape) < 2 else "an initializer"
             problems.append(
                 f"parameter {name!r} ({known.role} of a {type(owners[0]).__name__}): {error}; "
-                f"give it a rule (rules={{{name!r}: weightinit.constant(...)}})."
+                f"give it a rule (rules={{{name!r}: {hint}}})."
             )
             continue
         result[name] = checked

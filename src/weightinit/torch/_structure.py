@@ -17,7 +17,8 @@ Read from the model's structure and names, without importing the model's package
   modules, the last of them and the last norm after it are marked ``last``;
 - the *head* is a dense layer outside the blocks called ``lm_head``, ``head``,
   ``classifier``, ``fc``, ``output``, ``score`` or ``decoder`` (or the last dense layer of a
-  module with one of those names).
+  module with one of those names); in a ``Sequential`` model without one, the last layer
+  if it is dense.
 
 ``roles=`` in :func:`~weightinit.torch.plan` corrects any of this per parameter.
 """
@@ -294,7 +295,7 @@ def structure(module: Any, is_row: Any) -> Structure:
         _read_block(found, block, modules)
     if found.width is None and found.widths:
         found.width = Counter(found.widths.values()).most_common(1)[0][0]
-    _find_heads(found, named, modules)
+    _find_heads(found, named, modules, module)
     return found
 
 
@@ -341,7 +342,9 @@ def _read_block(found: Structure, block: str, modules: dict[str, Any]) -> None:
         found.branch[f"{block}.{norm}"] = (True, len(weights))
 
 
-def _find_heads(found: Structure, named: list[tuple[str, Any]], modules: dict[str, Any]) -> None:
+def _find_heads(
+    found: Structure, named: list[tuple[str, Any]], modules: dict[str, Any], root: Any
+) -> None:
     dense = [
         path
         for path, m in named
@@ -357,3 +360,8 @@ def _find_heads(found: Structure, named: list[tuple[str, Any]], modules: dict[st
             last = [p for p in dense if p.rpartition(".")[0] == parent][-1]
             if last == path:
                 found.heads.add(path)
+    if not found.heads and dense and _is_container(root):
+        # A Sequential model: its last dense layer, if nothing with parameters follows it.
+        holders = [p for p, m in named if p and any(True for _ in m.parameters(recurse=False))]
+        if holders and holders[-1] == dense[-1]:
+            found.heads.add(dense[-1])
