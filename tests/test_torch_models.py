@@ -753,7 +753,8 @@ ERRORS = [
         "bad-scheme-name",
         _Net,
         {"scheme": "recomended"},
-        r"scheme must be one of 'recommended', 'pytorch', .*; got 'recomended'.*Did you mean 'recommended'",
+        r"scheme must be one of 'recommended', 'pytorch', .*; got 'recomended'.*Did you mean "
+        r"'recommended'",
         BOTH,
         {},
     ),

@@ -175,7 +175,9 @@ def _stds(result: Any) -> dict[str, float]:
     out = {}
     for name, p in result.items():
         init = wi.get(p.initializer)
-        out[name] = math.sqrt(init.variance(p.shape, layout=p.layout, groups=p.groups, blocks=p.blocks))
+        out[name] = math.sqrt(
+            init.variance(p.shape, layout=p.layout, groups=p.groups, blocks=p.blocks)
+        )
     return out
 
 
@@ -302,13 +304,13 @@ def test_gpt2_and_megatron_scale_the_residual_projections() -> None:
 def test_torchtitan_scales_wo_w2_and_w3_by_the_block_index() -> None:
     result = plan(_llama(layers=3), scheme="torchtitan")
     cut = wi.truncated_normal(1.0, bound=2.0).variance((1,))
-    for l in range(3):
-        scaled = 0.02 / math.sqrt(2 * (l + 1))
+    for index in range(3):
+        scaled = 0.02 / math.sqrt(2 * (index + 1))
         for leaf in ("self_attn.o_proj", "mlp.down_proj", "mlp.up_proj"):
-            p = result[f"model.layers.{l}.{leaf}.weight"]
+            p = result[f"model.layers.{index}.{leaf}.weight"]
             assert p.initializer == wi.truncated_normal(scaled, bound=2.0), leaf
         for leaf in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj"):
-            assert result[f"model.layers.{l}.{leaf}.weight"].initializer == wi.truncated_normal(
+            assert result[f"model.layers.{index}.{leaf}.weight"].initializer == wi.truncated_normal(
                 0.02, bound=2.0
             )
     assert _stds(result)["model.layers.0.self_attn.q_proj.weight"] == pytest.approx(
@@ -348,7 +350,9 @@ def test_deepnorm_constants_for_one_stack_and_for_encoder_decoder() -> None:
     n, m = 2, 3
     encoder = t5["encoder.block.0.layer.1.DenseReluDense.wo.weight"].initializer
     decoder = t5["decoder.block.2.layer.1.EncDecAttention.o.weight"].initializer
-    assert encoder == wi.variance_scaling((0.87 * (n**4 * m) ** (-1 / 16)) ** 2, "fan_avg", "normal")
+    assert encoder == wi.variance_scaling(
+        (0.87 * (n**4 * m) ** (-1 / 16)) ** 2, "fan_avg", "normal"
+    )
     assert decoder == wi.variance_scaling(((12 * m) ** -0.25) ** 2, "fan_avg", "normal")
 
 
@@ -362,7 +366,9 @@ def test_t_fixup_scales_encoder_decoder_and_embeddings() -> None:
     decoder = stds["model.decoder.layers.0.encoder_attn.v_proj.weight"]
     assert decoder == pytest.approx(xavier * (9 * m) ** -0.25)
     assert result["model.decoder.layers.0.fc1.weight"].initializer.distribution == "uniform"
-    assert result["model.decoder.layers.0.self_attn.q_proj.weight"].initializer == wi.glorot_uniform()
+    assert (
+        result["model.decoder.layers.0.self_attn.q_proj.weight"].initializer == wi.glorot_uniform()
+    )
     assert stds["model.shared.weight"] == pytest.approx(WIDTH**-0.5 * (9 * m) ** -0.25)
 
 
@@ -406,7 +412,9 @@ def test_skipinit_zeroes_gates_a_model_holds_and_gates_named_by_roles() -> None:
     assert result.slots["1.alpha"].role == "residual_gate"
     assert all(net[i].alpha.item() == 0.0 for i in range(1, 5))
     assert audit(net, scheme="skipinit", roles={"*.alpha": "residual_gate"}).ok
-    untouched = initialize_(net, SEED, roles={"*.alpha": "residual_gate"}, rules={"*.alpha": wi.ones()})
+    untouched = initialize_(
+        net, SEED, roles={"*.alpha": "residual_gate"}, rules={"*.alpha": wi.ones()}
+    )
     assert untouched.formulas["1.alpha"] == "rule"
 
 
@@ -434,7 +442,9 @@ def test_skipinit_zeroes_gates_a_model_holds_and_gates_named_by_roles() -> None:
     ids=lambda v: v if isinstance(v, str) else getattr(v, "name", getattr(v, "__name__", "")),
 )
 @pytest.mark.parametrize("device", ["cpu", "meta"])
-def test_a_model_the_scheme_initialized_passes_its_audit(build: Any, scheme: Any, device: str) -> None:
+def test_a_model_the_scheme_initialized_passes_its_audit(
+    build: Any, scheme: Any, device: str
+) -> None:
     with torch.device(device):
         model = build()
     initialize_(model, SEED, scheme=scheme)
@@ -458,12 +468,14 @@ def test_the_audit_catches_a_depth_factor_on_q_k_v() -> None:
     model = _llama(layers=3)
     initialize_(model, SEED, scheme="torchtitan")
     with torch.no_grad():  # lingua's bug: q, k and v scaled like wo
-        for l, layer in enumerate(model.model.layers):
+        for index, layer in enumerate(model.model.layers):
             for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
-                proj.weight.mul_(1 / math.sqrt(2 * (l + 1)))
+                proj.weight.mul_(1 / math.sqrt(2 * (index + 1)))
     flagged = {f.name for f in audit(model, scheme="torchtitan").failures}
     expected = {
-        f"model.layers.{l}.self_attn.{p}_proj.weight" for l in range(3) for p in ("q", "k", "v")
+        f"model.layers.{index}.self_attn.{p}_proj.weight"
+        for index in range(3)
+        for p in ("q", "k", "v")
     }
     assert flagged == expected
 
@@ -479,7 +491,9 @@ def test_the_audit_catches_the_w2_w3_swap() -> None:
             down.normal_(0.0, 0.02)
     flagged = {f.name for f in audit(model, scheme="gpt2").failures}
     expected = {
-        f"model.layers.{l}.mlp.{p}.weight" for l in range(3) for p in ("up_proj", "down_proj")
+        f"model.layers.{index}.mlp.{p}.weight"
+        for index in range(3)
+        for p in ("up_proj", "down_proj")
     }
     assert flagged == expected
     text = str(audit(model, scheme="gpt2"))
@@ -492,7 +506,8 @@ def test_the_audit_catches_a_zero_init_that_did_not_happen_and_leaves_the_model(
     before = _snapshot(model)
     found = audit(model, scheme="recommended+zero_init_residual", activation="relu")
     assert {f.name for f in found.failures} == {
-        n for n, s in plan(model, activation="relu").slots.items()
+        n
+        for n, s in plan(model, activation="relu").slots.items()
         if s.role == "norm_gain" and s.place.last
     }
     assert "not the planned constant 0" in found.failures[0].verdict
@@ -566,7 +581,7 @@ def test_mup_zeroes_queries_and_refuses_a_fused_qkv_it_cannot_split() -> None:
     assert result["lm_head.weight"].initializer == wi.zeros()
     gpt2 = _gpt2(layers=2)
     gpt2_base = {n: tuple(t.shape) for n, t in gpt2.named_parameters()}
-    with pytest.raises(ValueError, match="fused q/k/v.*query_zero=False"):
+    with pytest.raises(ValueError, match=r"fused q/k/v.*query_zero=False"):
         plan(gpt2, scheme=schemes.mup(gpt2_base))
     assert plan(gpt2, scheme=schemes.mup(gpt2_base, query_zero=False))
 
@@ -590,7 +605,7 @@ def test_mup_param_groups_for_adam_and_sgd() -> None:
     assert sum(len(g["params"]) for g in optimizer.param_groups) == 6
     with pytest.raises(ValueError, match="optimizer must be one of 'adam', 'sgd'; got 'adamw'"):
         mup_param_groups(model, 0.01, base=base, optimizer="adamw")
-    with pytest.raises(ValueError, match="no parameter called '0.bias'"):
+    with pytest.raises(ValueError, match=r"no parameter called '0\.bias'"):
         mup_param_groups(model, 0.01, base={"0.weight": (128, 64)})
 
 
@@ -600,16 +615,26 @@ def test_mup_param_groups_for_adam_and_sgd() -> None:
 @pytest.mark.parametrize(
     ("build", "arguments", "match"),
     [
-        (_gpt2, {"scheme": "recommended+zero_init_residual"}, "'zero_init_residual' changes nothing"),
+        (
+            _gpt2,
+            {"scheme": "recommended+zero_init_residual"},
+            "'zero_init_residual' changes nothing",
+        ),
         (_gpt2, {"scheme": "recommended+deepnorm"}, "fused q/k/v weight cannot take both"),
-        (_gpt2, {"roles": {"*.c_fcc.weight": "projection"}}, r"roles\['\*.c_fcc.weight'\] matches no"),
+        (
+            _gpt2,
+            {"roles": {"*.c_fcc.weight": "projection"}},
+            r"roles\['\*.c_fcc.weight'\] matches no",
+        ),
         (_gpt2, {"scheme": "gpt2+skipinit"}, "'skipinit' changes nothing"),
         (_gpt2, {"scheme": "hf+fixup"}, "'fixup' changes nothing"),
     ],
     ids=["zero-init-on-gpt2", "deepnorm-fused", "roles-typo", "skipinit-no-gates", "fixup-on-gpt2"],
 )
 @pytest.mark.parametrize("device", ["cpu", "meta"])
-def test_scheme_errors_leave_the_model_as_it_was(build: Any, arguments: Any, match: str, device: str) -> None:
+def test_scheme_errors_leave_the_model_as_it_was(
+    build: Any, arguments: Any, match: str, device: str
+) -> None:
     with torch.device(device):
         model = build()
     before = _snapshot(model) if device == "cpu" else None
@@ -622,7 +647,7 @@ def test_scheme_errors_leave_the_model_as_it_was(build: Any, arguments: Any, mat
 
 
 def test_bad_scheme_and_role_arguments_say_what_is_valid() -> None:
-    with pytest.raises(ValueError, match="scheme must be one of .*got 'megatorn'.*'megatron'"):
+    with pytest.raises(ValueError, match=r"scheme must be one of .*got 'megatorn'.*'megatron'"):
         plan(_gpt2(2), scheme="megatorn")
     with pytest.raises(ValueError, match="mup needs its base shapes"):
         plan(_gpt2(2), scheme="mup")
@@ -634,7 +659,9 @@ def test_bad_scheme_and_role_arguments_say_what_is_valid() -> None:
         plan(_gpt2(2), roles={"*": {"depht": 3}})
     with pytest.raises(ValueError, match="part must be one of"):
         plan(_gpt2(2), roles={"*": {"part": "query"}})
-    with pytest.raises(ValueError, match="init_fn must be one of 'normal', 'mitchell', 'full_megatron'"):
+    with pytest.raises(
+        ValueError, match="init_fn must be one of 'normal', 'mitchell', 'full_megatron'"
+    ):
         schemes.olmo("mitchel")
     with pytest.raises(ValueError, match="std must be a positive number"):
         schemes.megatron(std=-1)
@@ -646,7 +673,9 @@ def test_a_scheme_needing_the_depth_says_how_to_give_it() -> None:
     net = nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 8))
     with pytest.raises(ValueError, match=r"depth L, which is not known.*roles="):
         plan(net, scheme="gpt2", roles={"1.weight": "residual_projection"})
-    result = plan(net, scheme="gpt2", roles={"1.weight": {"role": "residual_projection", "depth": 8}})
+    result = plan(
+        net, scheme="gpt2", roles={"1.weight": {"role": "residual_projection", "depth": 8}}
+    )
     assert _stds(result)["1.weight"] == pytest.approx(0.02 / 4)
 
 

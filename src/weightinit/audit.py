@@ -5,7 +5,8 @@ initializer's exact moments, with tolerances from the sampling distribution: a p
 of ``n`` normal values has a sample standard deviation within ``Z/√(2n)`` (relative) of the
 truth, and a sample mean within ``Z·σ/√n``, except with odds below 1e-8 for ``Z = 5.75``
 (uniform and truncated normal values stay closer still). So an audit of a model that its
-plan initialized passes, and a 5% error in a weight of 6,700 values or more is caught. A constant (zeros, ones, a layer scale) must hold its
+plan initialized passes, and a 5% error in a weight of 6,700 values or more is caught. A
+constant (zeros, ones, a layer scale) must hold its
 value everywhere; a drawn weight must not be mostly exact zeros.
 
 Framework-neutral: the bridges read the values (``weightinit.torch.audit``).
@@ -105,7 +106,9 @@ class Audit(list[Finding]):
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        ]
         summary = (
             f"{len(self.failures)} of {len(self)} parameters differ from "
             f"{'the plan' if not self.scheme else 'scheme ' + repr(self.scheme)}"

@@ -117,7 +117,9 @@ class Place:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TypeError(f"Place.{name} must be an int or None; got {value!r}.")
             if value is not None and value < (0 if name == "layer" else 1):
-                raise ValueError(f"Place.{name} must be at least {0 if name == 'layer' else 1}; got {value}.")
+                raise ValueError(
+                    f"Place.{name} must be at least {0 if name == 'layer' else 1}; got {value}."
+                )
 
 
 @dataclass(frozen=True)

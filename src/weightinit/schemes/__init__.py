@@ -117,8 +117,10 @@ def scheme(name: object) -> Scheme:
         if len(made) == 1:
             found = made[0]
         else:
-            found = compose(made[0], *made[1:]) if not made[0].partial else compose(
-                recommended(), *made
+            found = (
+                compose(made[0], *made[1:])
+                if not made[0].partial
+                else compose(recommended(), *made)
             )
     else:
         raise TypeError(

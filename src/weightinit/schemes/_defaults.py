@@ -29,6 +29,7 @@ from weightinit.initializers import Initializer
 from weightinit.named import glorot_normal
 from weightinit.named import glorot_uniform
 from weightinit.roles import Slot
+from weightinit.schemes._core import Choice
 from weightinit.schemes._core import Rule
 from weightinit.schemes._core import Scheme
 from weightinit.schemes._core import value_of
@@ -63,7 +64,7 @@ def _small(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
 def _pytorch_default_or(rule: Rule) -> Rule:
     """The slot's own PyTorch preset where it has one, else ``rule``."""
 
-    def chosen(slot: Slot, activation: object) -> tuple[Initializer, Weight]:
+    def chosen(slot: Slot, activation: object) -> Choice | tuple[Initializer, Weight] | None:
         if slot.default is not None:
             return presets.preset(slot.default), slot.weight
         return rule(slot, activation)
@@ -184,6 +185,7 @@ _PYTORCH: dict[str, Rule] = {
     "residual_gate": _value,
     "bias": _pytorch_bound(_bias_bound),
 }
+
 
 def recommended() -> Scheme:
     """The recommended scheme (see the module's docstring).

@@ -65,14 +65,17 @@ def base_shapes(base: object) -> dict[str, tuple[int, ...]]:
         try:
             shapes[str(name)] = tuple(int(d) for d in shape)
         except (TypeError, ValueError):
-            raise TypeError(f"the base shape of {name!r} must be a sequence of ints; got {shape!r}.") from None
+            raise TypeError(
+                f"the base shape of {name!r} must be a sequence of ints; got {shape!r}."
+            ) from None
     return shapes
 
 
 @dataclass(frozen=True)
 class Widths:
     """How much wider a parameter is than its base: the multipliers of its fan-in and
-    fan-out (a vector's size is its fan-out, its fan-in 1), and how many of them differ from 1 (μP's number of
+    fan-out (a vector's size is its fan-out, its fan-in 1), and how many of them differ
+    from 1 (μP's number of
     "infinite" dimensions: 2 for a hidden matrix, 1 for an input or output weight or a
     vector of the width, 0 for a parameter of fixed size)."""
 
@@ -175,7 +178,9 @@ def mup(
     shapes = base_shapes(base)
     if readout not in _READOUTS:
         raise choice_error("readout", readout, _READOUTS)
-    if std is not None and (isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0):
+    if std is not None and (
+        isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0
+    ):
         raise ValueError(f"std must be a positive number or None; got {std!r}.")
 
     def sigma(slot: Slot, activation: object) -> tuple[float, str]:
@@ -227,5 +232,7 @@ def mup(
     rules.update({role: hidden for role in _MATRICES})
     rules.update({"head": head, "embedding": embedding, "tied_embedding": embedding})
     options = [] if std is None else [f"std={std:g}"]
-    options += [f"readout={readout!r}"] * (readout != "zero") + ["query_zero=False"] * (not query_zero)
+    options += [f"readout={readout!r}"] * (readout != "zero") + ["query_zero=False"] * (
+        not query_zero
+    )
     return Scheme("mup" + (f"({', '.join(options)})" if options else ""), rules)

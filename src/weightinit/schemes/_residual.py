@@ -233,8 +233,7 @@ def t_fixup(encoder_layers: int | None = None, decoder_layers: int | None = None
     def projection(slot: Slot, activation: object) -> Choice:
         if slot.place.part == "qkv":
             raise UnknownValueError(
-                "T-Fixup scales v but not q and k, which one fused q/k/v weight cannot take "
-                "both of"
+                "T-Fixup scales v but not q and k, which one fused q/k/v weight cannot take both of"
             )
         if slot.place.part not in _SCALED_PARTS or slot.place.layer is None:
             return Choice(glorot_uniform(), slot.weight, "Xavier uniform")

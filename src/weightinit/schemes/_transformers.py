@@ -19,7 +19,6 @@ from weightinit.roles import Slot
 from weightinit.schemes._core import Choice
 from weightinit.schemes._core import Rule
 from weightinit.schemes._core import Scheme
-from weightinit.schemes._core import UnknownValueError
 from weightinit.schemes._core import depth_of
 from weightinit.schemes._core import layer_of
 from weightinit.schemes._core import neutral
@@ -144,9 +143,7 @@ def megatron(std: float = 0.02, *, multiplier: float = 2.0) -> Scheme:
         raise TypeError(f"multiplier must be a number; got {multiplier!r}.")
     if not multiplier > 0:
         raise ValueError(f"multiplier must be positive; got {multiplier!r}.")
-    options = [f"std={std:g}"] * (std != 0.02) + [f"multiplier={multiplier:g}"] * (
-        multiplier != 2
-    )
+    options = [f"std={std:g}"] * (std != 0.02) + [f"multiplier={multiplier:g}"] * (multiplier != 2)
     name = "megatron" + (f"({', '.join(options)})" if options else "")
     return _megatron_like(name, std, float(multiplier))
 
@@ -296,7 +293,9 @@ def small_init() -> Scheme:
         d, depth = _model_width(slot), depth_of(slot)
         return 2 / (depth * math.sqrt(d)), f"2/(L·√d), L={depth}, d={d}"
 
-    return _family_scheme("small_init", inputs=inputs, outputs=outputs, embedding=inputs, head=inputs)
+    return _family_scheme(
+        "small_init", inputs=inputs, outputs=outputs, embedding=inputs, head=inputs
+    )
 
 
 def _model_width(slot: Slot) -> int:
@@ -328,7 +327,8 @@ def hf(std: float | None = None) -> Scheme:
     portably: dense weights and embeddings ``N(0, initializer_range**2)`` (read from the
     model's config, 0.02 where it has none; ``std`` overrides it), biases zero, norms one
     and zero; the ``c_proj`` weights of GPT-2 and the families that copy its init
-    (:data:`HF_SCALED`) ``initializer_range/√(2·n_layer)``; T5's fan-scaled weights (``initializer_factor``
+    (:data:`HF_SCALED`) ``initializer_range/√(2·n_layer)``; T5's fan-scaled weights
+    (``initializer_factor``
     times ``d_model^-1/2`` for k, v and ``wi``, ``(d_model·d_kv)^-1/2`` for q, the fan-in's
     for o and ``wo``, embeddings ``initializer_factor``).
 
@@ -382,7 +382,9 @@ def hf(std: float | None = None) -> Scheme:
 
     def head(slot: Slot) -> tuple[float, str]:
         family, value = facts(slot)
-        return (value, "factor") if family == "t5" else (value, f"initializer_range={number(value)}")
+        return (
+            (value, "factor") if family == "t5" else (value, f"initializer_range={number(value)}")
+        )
 
     def positions(slot: Slot) -> tuple[float, str]:
         family, value = facts(slot)

@@ -26,7 +26,6 @@ from weightinit._recommend import recommend
 from weightinit.initializers import Initializer
 from weightinit.model import Param
 from weightinit.roles import Slot
-from weightinit.schemes import Choice
 from weightinit.schemes import UnknownValueError
 from weightinit.schemes import scheme as resolve_scheme
 from weightinit.torch._buffers import model_buffers
@@ -107,16 +106,12 @@ class Plan(dict[str, Param]):
             role = found.role if found is not None else "-"
             layer = "" if found is None or found.place.layer is None else str(found.place.layer)
             formula = self.formulas.get(name, "")
-            rows.append(
-                (*_row(name, p, role, layer, formula), ", ".join(self.ties.get(name, ())))
-            )
+            rows.append((*_row(name, p, role, layer, formula), ", ".join(self.ties.get(name, ()))))
         rows += [
             (name, "", "", "", "keep (frozen)" if name in self.frozen else "keep", *[""] * 8)
             for name in self.kept
         ]
-        rows += [
-            (m, "", "", "", f"norm of {d}", *[""] * 8) for m, d in self.derived.items()
-        ]
+        rows += [(m, "", "", "", f"norm of {d}", *[""] * 8) for m, d in self.derived.items()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
         return "\n".join(line.rstrip() for line in lines)
@@ -330,9 +325,7 @@ def _plan(
             problems.append(f"{error}.")
             continue
         if known is not None and known.name != name:
-            known = dataclasses.replace(
-                known, name=name, model=found_structure.facts
-            )
+            known = dataclasses.replace(known, name=name, model=found_structure.facts)
         inside = any(name.startswith(f"{c}.") or not c for c in containers)
         if inside and len(shape) > 1 and chosen.redraw is not None:
             # The container re-draws it whatever its module is.

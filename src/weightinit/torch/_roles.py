@@ -67,7 +67,7 @@ class RoleRules:
             if role is not None and role not in ROLES:
                 raise choice_error(f"roles[{key!r}]", role, tuple(ROLES))
             place = {k: v for k, v in fields.items() if k in _PLACE_FIELDS}
-            Place(**place)  # type: ignore[arg-type]  # checks the values now
+            Place(**place)  # checks the values now
             self.items.append((key, dict(fields)))
         self.used: set[int] = set()
 

@@ -121,7 +121,9 @@ LEAF_PARTS = {
     "v_proj_weight": "v",
 }
 
-_HEADS = frozenset({"lm_head", "head", "classifier", "fc", "output", "score", "decoder", "embed_out"})
+_HEADS = frozenset(
+    {"lm_head", "head", "classifier", "fc", "output", "score", "decoder", "embed_out"}
+)
 _SHORTCUTS = frozenset({"downsample", "shortcut", "conv_shortcut", "skip", "se", "attn"})
 _WIDTHS = ("hidden_size", "n_embd", "d_model", "dim", "hidden_dim", "embed_dim")
 #: Facts of a transformers configuration a scheme may read.
@@ -302,9 +304,7 @@ def structure(module: Any, is_row: Any) -> Structure:
 def _read_block(found: Structure, block: str, modules: dict[str, Any]) -> None:
     """The width of ``block`` and, for a convolutional block, its branch."""
     inside = [
-        (path[len(block) + 1 :], m)
-        for path, m in modules.items()
-        if path.startswith(block + ".")
+        (path[len(block) + 1 :], m) for path, m in modules.items() if path.startswith(block + ".")
     ]
     layers = [(relative, m) for relative, m in inside if _weight_layer(m)]
     residual = [
@@ -320,8 +320,7 @@ def _read_block(found: Structure, block: str, modules: dict[str, Any]) -> None:
     branch = [
         (relative, m)
         for relative, m in inside
-        if (_weight_layer(m) or _is_norm(m))
-        and not set(relative.split(".")) & _SHORTCUTS
+        if (_weight_layer(m) or _is_norm(m)) and not set(relative.split(".")) & _SHORTCUTS
     ]
     weights = [(relative, m) for relative, m in branch if _weight_layer(m)]
     if not weights:
@@ -348,8 +347,12 @@ def _find_heads(
     dense = [
         path
         for path, m in named
-        if path and _weight_layer(m) and found.block_of(path) is None
-        and not any(k.__name__.startswith("Conv") and k.__name__ != "Conv1D" for k in type(m).__mro__)
+        if path
+        and _weight_layer(m)
+        and found.block_of(path) is None
+        and not any(
+            k.__name__.startswith("Conv") and k.__name__ != "Conv1D" for k in type(m).__mro__
+        )
     ]
     for path in dense:
         attribute = path.rpartition(".")[2]
