@@ -7,6 +7,7 @@
 """
 
 from weightinit import presets
+from weightinit import schemes
 from weightinit._activations import Activation
 from weightinit._activations import activations
 from weightinit._activations import gain
@@ -94,6 +95,7 @@ __all__ = [
     "register",
     "register_activation",
     "scaled_normal",
+    "schemes",
     "sparse",
     "truncated_normal",
     "uniform",

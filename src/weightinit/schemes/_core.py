@@ -172,11 +172,11 @@ def value_of(slot: Slot) -> Initializer:
 
 def neutral(slot: Slot, activation: object) -> Choice:
     """A rule that starts the parameter where the model starts it (a norm's neutral gain)."""
-    return Choice(value_of(slot), slot.weight)
+    return Choice(value_of(slot), slot.weight, "the model's start")
 
 
 def zero(slot: Slot, activation: object) -> Choice:
-    return Choice(zeros(), slot.weight)
+    return Choice(zeros(), slot.weight, "0")
 
 
 def gaussian(std: float, cutoff: float | None = None) -> Initializer:

@@ -212,5 +212,60 @@ def pytorch() -> Scheme:
     return _PYTORCH_SCHEME
 
 
-_RECOMMENDED_SCHEME = Scheme("recommended", _RECOMMENDED)
-_PYTORCH_SCHEME = Scheme("pytorch", _PYTORCH, redraw=_redrawn)
+def _described(rule: Rule, formula: str | Callable[[Slot, object], str]) -> Rule:
+    """``rule``, whose answers say ``formula`` (or ``formula(slot, activation)``)."""
+
+    def described(slot: Slot, activation: object) -> Choice | tuple[Initializer, Weight] | None:
+        answer = rule(slot, activation)
+        if answer is None or isinstance(answer, Choice):
+            return answer
+        text = formula(slot, activation) if callable(formula) else formula
+        return Choice(answer[0], answer[1], text)
+
+    return described
+
+
+def _recommend_text(slot: Slot, activation: object) -> str:
+    return f"recommend({activation!r})"
+
+
+def _tied_text(slot: Slot, activation: object) -> str:
+    return f"σ = 1/√d, d={slot.weight.shape[-1] if slot.weight.shape else 1}"
+
+
+_START = "the model's start"
+_RECOMMENDED_TEXT: dict[str, str | Callable[[Slot, object], str]] = {
+    "projection": _recommend_text,
+    "residual_projection": _recommend_text,
+    "head": _recommend_text,
+    "convolution": _recommend_text,
+    "bilinear": _recommend_text,
+    "embedding": "σ = 1",
+    "tied_embedding": _tied_text,
+    "position_embedding": "σ = 0.02",
+    "token": "σ = 0.02",
+    "mask_token": "0",
+    "attention_in": "Glorot per projection",
+    "attention_kv_bias": "Glorot",
+    "recurrent_input": "Glorot per gate",
+    "recurrent_hidden": "orthogonal per gate",
+    "recurrent_projection": "Glorot",
+    "recurrent_bias": "0",
+    "norm_gain": _START,
+    "norm_bias": "0",
+    "layer_scale": _START,
+    "activation_parameter": _START,
+    "logit_scale": _START,
+    "residual_gate": _START,
+    "bias": "0",
+}
+
+_RECOMMENDED_SCHEME = Scheme(
+    "recommended",
+    {role: _described(rule, _RECOMMENDED_TEXT[role]) for role, rule in _RECOMMENDED.items()},
+)
+_PYTORCH_SCHEME = Scheme(
+    "pytorch",
+    {role: _described(rule, "PyTorch's default") for role, rule in _PYTORCH.items()},
+    redraw=_described(_redrawn, "nn.Transformer's re-draw"),
+)
