@@ -40,21 +40,52 @@ class Net(nn.Module):
         self.down = nn.Linear(30, 7)
 
 
-def reference():
+class Base(Net):
+    # muP's base model: the same names, half the width.
+    def __init__(self):
+        super().__init__()
+        self.up = nn.Linear(22, 15)
+        self.down = nn.Linear(15, 7)
+
+
+def scheme_of(case):
+    from weightinit.schemes import mup
+
+    if case.endswith("mup"):
+        with torch.device("meta"):
+            return mup(Base(), std=0.02, query_zero=False)
+    return "recommended"
+
+
+def reference(case):
     from weightinit.torch import initialize_
 
     model = Net()
-    initialize_(model, seed=5, activation="relu")
+    initialize_(model, seed=5, activation="relu", scheme=scheme_of(case))
     return {n: p.detach().numpy() for n, p in model.named_parameters()}
 
 
-def check(model, rank):
+def learning_rates(model):
+    from weightinit.torch import mup_param_groups
+
+    with torch.device("meta"):
+        base = Base()
+    names = {id(p): n for n, p in model.named_parameters()}
+    return {names[id(p)]: g["lr"] for g in mup_param_groups(model, 1.0, base=base)
+            for p in g["params"]}
+
+
+def check(model, rank, case):
     full = {n: p.full_tensor().detach().numpy() if hasattr(p, "full_tensor") else
             p.detach().numpy() for n, p in model.named_parameters()}
     if rank == 0:
-        expected = reference()
+        expected = reference(case)
         for name, values in expected.items():
             assert full[name].tobytes() == values.tobytes(), name
+    if case.endswith("mup"):  # the widths are in the plan: sharding loses nothing
+        rates = learning_rates(model)
+        assert rates == learning_rates(Net()), rates
+        assert rates["up.weight"] == 1.0 and rates["down.weight"] == 1.0  # one wide axis
 
 
 def run(rank, world, port, case):
@@ -69,7 +100,7 @@ def run(rank, world, port, case):
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
     )
     try:
-        if case == "fsdp":
+        if case in ("fsdp", "fsdp_mup"):
             mesh = init_device_mesh("cpu", (world,))
             with torch.device("meta"):
                 model = Net()
@@ -91,8 +122,8 @@ def run(rank, world, port, case):
                 layer = getattr(model, name)
                 tensor = distribute_tensor(layer.weight.detach(), mesh, placements)
                 layer.weight = nn.Parameter(tensor)
-        initialize_(model, seed=5, activation="relu")
-        check(model, rank)
+        initialize_(model, seed=5, activation="relu", scheme=scheme_of(case))
+        check(model, rank, case)
     finally:
         dist.destroy_process_group()
 
@@ -106,7 +137,7 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize(
     ("world", "case"),
-    [(2, "fsdp"), (3, "fsdp"), (2, "tensor_parallel"), (4, "mesh_2d")],
+    [(2, "fsdp"), (3, "fsdp"), (2, "tensor_parallel"), (4, "mesh_2d"), (2, "fsdp_mup")],
 )
 def test_sharded_models_gather_to_the_unsharded_values(world, case, tmp_path) -> None:
     script = tmp_path / "sharded.py"

@@ -170,10 +170,10 @@ def mup(
     >>> from weightinit.roles import Slot
     >>> from weightinit.schemes import mup
     >>> scheme = mup({"fc.weight": (128, 128)}, std=0.02)
-    >>> slot = Slot("projection", Weight((512, 512), "out_in"), name="fc.weight")
+    >>> slot = Slot("projection", Weight((2048, 2048), "out_in"), name="fc.weight")
     >>> choice = scheme.choose(slot)
     >>> choice.initializer, choice.formula
-    (normal(), 'σ²/m, σ=0.02, m=4')
+    (normal(0.005), 'σ²/m, σ=0.02, m=16')
     """
     shapes = base_shapes(base)
     if readout not in _READOUTS:
