@@ -279,6 +279,93 @@ def test_roles_override_corrects_the_table() -> None:
     assert (moved.layer, moved.depth) == (5, 9)
 
 
+_SMALL = {
+    "hidden_size": 64,
+    "num_attention_heads": 4,
+    "intermediate_size": 128,
+    "vocab_size": 100,
+    "num_hidden_layers": 2,
+}
+
+#: More families: how each builds, and its block 1's two residual projections.
+FAMILIES = {
+    "mistral": (
+        lambda: transformers.MistralForCausalLM(
+            transformers.MistralConfig(num_key_value_heads=2, **_SMALL)
+        ),
+        ("self_attn.o_proj", "mlp.down_proj"),
+    ),
+    "qwen2": (
+        lambda: transformers.Qwen2ForCausalLM(
+            transformers.Qwen2Config(num_key_value_heads=2, **_SMALL)
+        ),
+        ("self_attn.o_proj", "mlp.down_proj"),
+    ),
+    "gpt_neox": (
+        lambda: transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(**_SMALL)),
+        ("attention.dense", "mlp.dense_4h_to_h"),
+    ),
+    "phi": (
+        lambda: transformers.PhiForCausalLM(transformers.PhiConfig(**_SMALL)),
+        ("self_attn.dense", "mlp.fc2"),
+    ),
+    "gptj": (
+        lambda: transformers.GPTJForCausalLM(
+            transformers.GPTJConfig(n_embd=64, n_head=4, n_layer=2, vocab_size=100, rotary_dim=8)
+        ),
+        ("attn.out_proj", "mlp.fc_out"),
+    ),
+    "falcon": (
+        lambda: transformers.FalconForCausalLM(
+            transformers.FalconConfig(
+                hidden_size=64, num_attention_heads=4, vocab_size=100, num_hidden_layers=2
+            )
+        ),
+        ("self_attention.dense", "mlp.dense_4h_to_h"),
+    ),
+    "clip_text": (
+        lambda: transformers.CLIPTextModel(transformers.CLIPTextConfig(**_SMALL)),
+        ("self_attn.out_proj", "mlp.fc2"),
+    ),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_each_familys_residual_projections_are_found(family: str) -> None:
+    build, expected = FAMILIES[family]
+    result = plan(build(), scheme="gpt2")
+    residual = sorted(
+        name.split(".1.", 1)[1].rpartition(".")[0]
+        for name, slot in result.slots.items()
+        if slot.role == "residual_projection" and ".1." in name
+    )
+    assert residual == sorted(expected)
+    for name, slot in result.slots.items():
+        if slot.role == "residual_projection":
+            assert slot.place.depth == 2 and slot.place.layer in (0, 1), name
+
+
+def test_a_block_without_a_known_output_projection_is_an_error_where_the_scheme_scales_it() -> None:
+    class Attention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q_proj, self.k_proj, self.v_proj = (nn.Linear(16, 16) for _ in range(3))
+            self.mix = nn.Linear(16, 16)  # the output projection, by a name of its own
+
+    class MyBlock(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = Attention()
+
+    net = nn.Sequential(MyBlock(), MyBlock())
+    with pytest.raises(ValueError, match=r"block '1' has no attn_out projection.*'attn\.mix'"):
+        plan(net, scheme="gpt2")
+    assert plan(net)  # the recommended scheme does not tell them apart
+    given = {"*.attn.mix.weight": {"role": "residual_projection", "part": "attn_out"}}
+    result = plan(net, scheme="gpt2", roles=given)
+    assert result.formulas["1.attn.mix.weight"] == "σ = 0.02/√(2L), L=2"
+
+
 # --------------------------------------------------------------------------- schemes by hand
 
 

@@ -80,6 +80,10 @@ class Scheme:
     partial: bool = False
     #: What a partial scheme acts on, for the error when a model has none of it.
     acts_on: str = dataclasses.field(default="", repr=False)
+    #: Whether it gives residual projections (attention's output, the MLP's down
+    #: projection) their own rule: a block whose output projection is not recognised is
+    #: then an error, not a silently unscaled weight.
+    residual: bool = dataclasses.field(default=False, repr=False)
     #: A complete scheme and the partial ones composed on it, base first (a plain scheme:
     #: itself).
     composed: tuple[Scheme, ...] = dataclasses.field(default=(), repr=False, compare=False)
@@ -154,6 +158,7 @@ def compose(base: Scheme, *overlays: Scheme) -> Scheme:
         "+".join(s.name for s in (base, *overlays)),
         base.rules,
         base.redraw,
+        residual=any(layer.residual for layer in composed),
         composed=composed,
     )
 

@@ -196,6 +196,7 @@ def deepnorm(encoder_layers: int | None = None, decoder_layers: int | None = Non
         {"projection": rule, "residual_projection": rule, "attention_in": rule},
         partial=True,
         acts_on="the projections of transformer blocks",
+        residual=True,
     )
 
 
@@ -261,4 +262,4 @@ def t_fixup(encoder_layers: int | None = None, decoder_layers: int | None = None
     name = "t_fixup"
     if encoder_layers is not None or decoder_layers is not None:
         name += f"(encoder_layers={encoder_layers}, decoder_layers={decoder_layers})"
-    return Scheme(name, base)
+    return Scheme(name, base, residual=True)

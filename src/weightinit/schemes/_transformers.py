@@ -68,6 +68,7 @@ def _family_scheme(
     head: Std,
     cutoff: float | None = None,
     tokens: Std | None = None,
+    residual: bool = True,
 ) -> Scheme:
     """A complete scheme from four standard deviations: input-side weights (q, k, v, up,
     gate, fc1, convolutions and any other dense weight), residual output projections,
@@ -101,7 +102,7 @@ def _family_scheme(
         "residual_gate": neutral,
         "bias": zero,
     }
-    return Scheme(name, rules)
+    return Scheme(name, rules, residual=residual)
 
 
 def gpt2(std: float = 0.02, *, scaled: bool = True) -> Scheme:
@@ -158,7 +159,9 @@ def _megatron_like(name: str, std: float, multiplier: float) -> Scheme:
         factor = "2L" if multiplier == 2 else f"{number(multiplier)}L" if multiplier != 1 else "L"
         return std / math.sqrt(multiplier * depth), f"{number(std)}/√({factor}), L={depth}"
 
-    return _family_scheme(name, inputs=base, outputs=outputs, embedding=base, head=base)
+    return _family_scheme(
+        name, inputs=base, outputs=outputs, embedding=base, head=base, residual=multiplier != 0
+    )
 
 
 def torchtitan(std: float = 0.02, *, depth_init: bool = True, cutoff: float = 2.0) -> Scheme:
@@ -210,7 +213,7 @@ def torchtitan(std: float = 0.02, *, depth_init: bool = True, cutoff: float = 2.
     rules["head"] = _drawn(head, 3.0)
     rules["embedding"] = _drawn(_fixed(1.0, "1"), None)
     rules["tied_embedding"] = _drawn(_fixed(1.0, "1"), None)
-    return Scheme(name, rules)
+    return Scheme(name, rules, residual=True)
 
 
 _OLMO = ("normal", "mitchell", "full_megatron")
@@ -257,7 +260,13 @@ def olmo(init_fn: str = "mitchell", *, std: float = 0.02, cutoff: float = 3.0) -
     name = f"olmo({init_fn!r})" if init_fn != "mitchell" else "olmo"
     if init_fn == "normal":
         return _family_scheme(
-            name, inputs=base, outputs=base, embedding=base, head=base, cutoff=cutoff
+            name,
+            inputs=base,
+            outputs=base,
+            embedding=base,
+            head=base,
+            cutoff=cutoff,
+            residual=False,
         )
     if init_fn == "mitchell":
         return _family_scheme(
@@ -399,4 +408,4 @@ def hf(std: float | None = None) -> Scheme:
     )
     rules = dict(scheme.rules)
     rules["mask_token"] = lambda slot, activation: Choice(zeros(), slot.weight)
-    return Scheme(name, rules)
+    return Scheme(name, rules)  # transformers' families mostly scale nothing by depth

@@ -417,6 +417,8 @@ def _plan(
     problems += table.unused(all_names, kinds)
     problems += corrections.unused(all_names)
     problems += _idle_schemes(chosen.composed, result)
+    if chosen.residual:
+        problems += _unscaled_blocks(chosen.name, found_structure.incomplete, result)
     problems += table.unknown_leaves()
     problems += _plan_buffers(torch, module, given, result)
     if problems:
@@ -426,6 +428,26 @@ def _plan(
             + "\n- ".join(problems)
         )
     return result
+
+
+def _unscaled_blocks(
+    name: str, incomplete: dict[str, tuple[list[str], list[str]]], result: Plan
+) -> list[str]:
+    """A line per block whose output projection the table did not find (and ``roles=`` did
+    not give), where the scheme scales output projections."""
+    lines = []
+    for block, (missing, unknown) in incomplete.items():
+        given = {s.place.part for n, s in result.slots.items() if n.startswith(f"{block}.")}
+        absent = [part for part in missing if part not in given]
+        if absent:
+            lines.append(
+                f"block {block!r} has no {' and no '.join(absent)} projection the architecture "
+                f"table knows, and scheme {name!r} scales those (its dense layers of no known "
+                f"part: {', '.join(map(repr, unknown)) or 'none'}); say which it is with roles= "
+                f"({{'{block}.<name>.weight': {{'role': 'residual_projection', "
+                f"'part': '{absent[0]}'}}}})."
+            )
+    return lines
 
 
 def _idle_schemes(composed: tuple[Any, ...], result: Plan) -> list[str]:

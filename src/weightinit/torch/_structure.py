@@ -53,6 +53,7 @@ PARTS: list[tuple[str, str]] = [
     ("*o_proj", "attn_out"),  # Llama, Mistral, Qwen2
     ("*out_proj", "attn_out"),  # nn.MultiheadAttention, BART, CLIP
     ("*attention.wo", "attn_out"),  # torchtitan, llama2.c
+    ("*self_attn.dense", "attn_out"),  # Phi
     ("*attn.out", "attn_out"),
     ("*attn_out", "attn_out"),  # OLMo
     # the MLP's output projection
@@ -64,6 +65,7 @@ PARTS: list[tuple[str, str]] = [
     ("*.w2", "down"),
     ("w2", "down"),
     ("*fc2", "down"),
+    ("*mlp.fc_out", "down"),  # GPT-J
     ("*dense_4h_to_h", "down"),  # GPT-NeoX
     ("*linear_fc2", "down"),  # Megatron
     ("*pwconv2", "down"),  # ConvNeXt (transformers)
@@ -100,6 +102,7 @@ PARTS: list[tuple[str, str]] = [
     ("*c_fc", "fc_in"),
     ("*intermediate.dense", "fc_in"),
     ("*fc1", "fc_in"),
+    ("*mlp.fc_in", "fc_in"),  # GPT-J
     ("*dense_h_to_4h", "fc_in"),
     ("*linear_fc1", "fc_in"),
     ("*pwconv1", "fc_in"),
@@ -176,6 +179,10 @@ class Structure:
     branch: dict[str, tuple[bool, int]] = field(default_factory=dict)
     #: Module paths of heads.
     heads: set[str] = field(default_factory=set)
+    #: Transformer blocks with an input projection the table knows but no output projection
+    #: into the residual stream: block path -> (the missing parts, its dense layers of no
+    #: known part).
+    incomplete: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     width: int | None = None
     #: The configuration's facts.
     facts: dict[str, object] = field(default_factory=dict)
@@ -307,9 +314,15 @@ def _read_block(found: Structure, block: str, modules: dict[str, Any]) -> None:
         (path[len(block) + 1 :], m) for path, m in modules.items() if path.startswith(block + ".")
     ]
     layers = [(relative, m) for relative, m in inside if _weight_layer(m)]
-    residual = [
-        m for relative, m in layers if part_of(relative, "", modules[block]) in ("attn_out", "down")
-    ]
+    parts = {relative: part_of(relative, "", modules[block]) for relative, _ in layers}
+    residual = [m for relative, m in layers if parts[relative] in ("attn_out", "down")]
+    attention = {"q", "k", "v", "qkv"} & set(parts.values())
+    mlp = {"fc_in", "gate", "up", "gate_up"} & set(parts.values())
+    known = set(parts.values())
+    missing = ["attn_out"] * bool(attention and "attn_out" not in known)
+    missing += ["down"] * bool(mlp and "down" not in known)
+    if missing:
+        found.incomplete[block] = (missing, [r for r, part in parts.items() if part is None])
     if residual:
         weight = residual[-1]._parameters["weight"]
         layout_in_out = any(k.__name__ == "Conv1D" for k in type(residual[-1]).__mro__)
