@@ -28,7 +28,9 @@ def test_every_scheme_gives_every_role_an_initializer(name: str) -> None:
     for role in ROLES:
         shape = (8, 4) if role not in ("norm_gain", "norm_bias", "bias") else (8,)
         weight = wi.Weight.checked(shape, "out_in", 1, 1)
-        slot = Slot(role, weight, fan_in=4, hidden=2, value=1.0, place=place)
+        slot = Slot(
+            role, weight, fan_in=4, hidden=2, value=1.0, place=place, model={"family": "gpt2"}
+        )
         init, drawn = chosen.initializer(slot, "relu")
         assert isinstance(init, wi.Initializer)
         assert drawn.shape == shape

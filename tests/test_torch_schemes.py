@@ -358,7 +358,8 @@ def test_a_block_without_a_known_output_projection_is_an_error_where_the_scheme_
             self.attn = Attention()
 
     net = nn.Sequential(MyBlock(), MyBlock())
-    with pytest.raises(ValueError, match=r"block '1' has no attn_out projection.*'attn\.mix'"):
+    match = r"blocks '0', '1' have no attn_out projection .* no known part \('attn\.mix'\)"
+    with pytest.raises(ValueError, match=match):
         plan(net, scheme="gpt2")
     assert plan(net)  # the recommended scheme does not tell them apart
     given = {"*.attn.mix.weight": {"role": "residual_projection", "part": "attn_out"}}
@@ -390,25 +391,43 @@ def test_gpt2_and_megatron_scale_the_residual_projections() -> None:
 
 def test_torchtitan_scales_wo_w2_and_w3_by_the_block_index() -> None:
     result = plan(_llama(layers=3), scheme="torchtitan")
-    cut = wi.truncated_normal(1.0, bound=2.0).variance((1,))
     for index in range(3):
         scaled = 0.02 / math.sqrt(2 * (index + 1))
+        # trunc_normal_'s bounds a=-2, b=2 are absolute: 2/σ standard deviations.
         for leaf in ("self_attn.o_proj", "mlp.down_proj", "mlp.up_proj"):
             p = result[f"model.layers.{index}.{leaf}.weight"]
-            assert p.initializer == wi.truncated_normal(scaled, bound=2.0), leaf
+            assert p.initializer == wi.truncated_normal(scaled, bound=2 / scaled), leaf
         for leaf in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj"):
-            assert result[f"model.layers.{index}.{leaf}.weight"].initializer == wi.truncated_normal(
-                0.02, bound=2.0
-            )
-    assert _stds(result)["model.layers.0.self_attn.q_proj.weight"] == pytest.approx(
-        0.02 * math.sqrt(cut)
-    )
+            p = result[f"model.layers.{index}.{leaf}.weight"]
+            assert p.initializer == wi.truncated_normal(0.02, bound=100.0), leaf
+    assert _stds(result)["model.layers.0.self_attn.q_proj.weight"] == pytest.approx(0.02)
     assert result["model.embed_tokens.weight"].initializer == wi.normal(1.0)
     assert result["lm_head.weight"].initializer == wi.truncated_normal(WIDTH**-0.5, bound=3.0)
-    flat = plan(_llama(layers=3), scheme=schemes.torchtitan(depth_init=False))
+    flat = plan(_llama(layers=3), scheme=schemes.torchtitan(depth_init=False, cutoff=2.0))
     assert flat["model.layers.0.mlp.down_proj.weight"].initializer == wi.truncated_normal(
         0.02 / math.sqrt(6), bound=2.0
     )
+    cut = wi.truncated_normal(1.0, bound=2.0).variance((1,))
+    stds = _stds(flat)
+    assert stds["model.layers.0.self_attn.q_proj.weight"] == pytest.approx(0.02 * math.sqrt(cut))
+
+
+def test_a_model_initialized_as_torchtitan_does_passes_the_torchtitan_audit() -> None:
+    model = _llama(layers=3)
+    torch.manual_seed(SEED)
+    with torch.no_grad():  # torchtitan's own init, with PyTorch's trunc_normal_
+        nn.init.normal_(model.model.embed_tokens.weight)
+        for index, layer in enumerate(model.model.layers):
+            deep = 0.02 / math.sqrt(2 * (index + 1))
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                nn.init.trunc_normal_(proj.weight, std=0.02)
+            nn.init.trunc_normal_(layer.mlp.gate_proj.weight, std=0.02)
+            for proj in (layer.self_attn.o_proj, layer.mlp.down_proj, layer.mlp.up_proj):
+                nn.init.trunc_normal_(proj.weight, std=deep)
+        s = WIDTH**-0.5
+        nn.init.trunc_normal_(model.lm_head.weight, std=s, a=-3 * s, b=3 * s)
+    assert audit(model, scheme="torchtitan").ok
+    assert not audit(model, scheme=schemes.torchtitan(cutoff=2.0)).ok
 
 
 def test_olmo_mitchell_and_neox_small_init() -> None:

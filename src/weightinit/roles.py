@@ -91,6 +91,8 @@ class Place:
         encoder-decoder, else ``""``.
     encoder_depth, decoder_depth : int, optional
         An encoder-decoder's ``N`` and ``M`` (DeepNorm's and T-Fixup's constants need both).
+    head : bool, default False
+        It belongs to the model's output layer (its weight or its bias).
 
     Examples
     --------
@@ -108,10 +110,16 @@ class Place:
     stack: str = ""
     encoder_depth: int | None = None
     decoder_depth: int | None = None
+    head: bool = False
 
     def __post_init__(self) -> None:
         if self.part is not None and self.part not in PARTS:
             raise choice_error("part", self.part, tuple(PARTS))
+        if self.stack not in ("", "encoder", "decoder"):
+            raise choice_error("stack", self.stack, ("", "encoder", "decoder"))
+        for name in ("last", "head"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"Place.{name} must be a bool; got {getattr(self, name)!r}.")
         for name in ("layer", "depth", "width", "branch", "encoder_depth", "decoder_depth"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):

@@ -103,6 +103,16 @@ class Widths:
             return self.fan_in if self.fan_in != 1.0 else self.fan_out
         return 1.0
 
+    def adam_decay(self) -> float:
+        """The factor of the weight decay under Adam (the mup package's ``MuAdam`` and
+        ``MuAdamW``): ``m`` for a hidden matrix, 1 otherwise."""
+        return self.fan_in if self.infinite == 2 else 1.0
+
+    def sgd_decay(self) -> float:
+        """The factor of the weight decay under SGD (``MuSGD``): the inverse of the
+        learning rate's factor."""
+        return 1.0 / self.sgd()
+
 
 def widths(slot: Slot, shapes: Mapping[str, tuple[int, ...]]) -> Widths:
     """The multipliers of ``slot``'s parameter against its base shape in ``shapes``
@@ -148,7 +158,7 @@ def mup(
     ``m`` is a weight's fan-in over its base fan-in. Hidden and input weights get the
     variance ``σ²/m`` (an input weight's fan-in does not grow, so its ``m`` is 1), where
     ``σ`` is ``std``, or (``std=None``) the recommended initializer's at the base width;
-    embeddings ``N(0, std**2)`` (``std=None``: the recommended scheme's); the readout (the
+    embeddings, tied or not, ``N(0, std**2)`` (``std=None``: ``N(0, 1)``); the readout (the
     head) zero (``readout="zero"``, recommended), ``σ²`` with the model dividing its
     logits by ``m`` (``"constant"``), or ``σ²/m²`` (``"scaled"``); queries zero
     (``query_zero``); biases zero, norms one.
@@ -222,11 +232,10 @@ def mup(
         return Choice(normal(s / m), slot.weight, f"σ²/m², {formula}, m={m:g}")
 
     def embedding(slot: Slot, activation: object) -> Choice:
-        if std is None:
-            found = recommended().choose(slot, activation)
-            assert found is not None
-            return found
-        return Choice(normal(float(std)), slot.weight, f"σ={number(std)}")
+        # An embedding is wide in its output only: its variance stays as it is at any width
+        # (a tied one too, where the recommended scheme's 1/d would shrink with the width).
+        sigma_value = 1.0 if std is None else float(std)
+        return Choice(normal(sigma_value), slot.weight, f"σ={number(sigma_value)}")
 
     rules: dict[str, Rule] = dict(recommended().rules)
     rules.update({role: hidden for role in _MATRICES})

@@ -126,17 +126,35 @@ def fixup() -> Scheme:
         init = variance_scaling(scale, "fan_out", "normal")
         return Choice(init, slot.weight, f"He by fan-out × L^(-1/(2m-2)), L={depth}, m={m}")
 
+    # The classifier alone does not count as acting on the model (scheme "fixup" must have
+    # found residual branches): its choices carry their own name.
     def head(slot: Slot, activation: object) -> Choice:
-        return Choice(zeros(), slot.weight, "0: the classifier")
+        return Choice(zeros(), slot.weight, "0: the classifier", "fixup (classifier)")
+
+    def head_bias(slot: Slot, activation: object) -> Choice | None:
+        if not slot.place.head:
+            return None
+        return Choice(zeros(), slot.weight, "0: the classifier", "fixup (classifier)")
 
     rules: dict[str, Rule] = {role: branch for role in _BRANCH_ROLES}
     rules["head"] = head
+    rules["bias"] = head_bias
     return Scheme(
         "fixup",
         rules,
         partial=True,
         acts_on="the layers of residual branches and the classifier",
     )
+
+
+def _depths(encoder: object, decoder: object) -> None:
+    for name, value in (("encoder_layers", encoder), ("decoder_layers", decoder)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int or None; got {value!r}.")
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1; got {value}.")
 
 
 def _deepnorm_beta(slot: Slot, encoder: int | None, decoder: int | None) -> tuple[float, str]:
@@ -172,6 +190,8 @@ def deepnorm(encoder_layers: int | None = None, decoder_layers: int | None = Non
     >>> deepnorm().choose(v).formula
     'Xavier normal × β, β = (8N)^-1/4, N=6'
     """
+
+    _depths(encoder_layers, decoder_layers)
 
     def rule(slot: Slot, activation: object) -> Choice | None:
         part = slot.place.part
@@ -218,6 +238,8 @@ def t_fixup(encoder_layers: int | None = None, decoder_layers: int | None = None
     >>> t_fixup().name
     't_fixup'
     """
+
+    _depths(encoder_layers, decoder_layers)
 
     def factor(slot: Slot) -> tuple[float, str]:
         place = slot.place

@@ -19,6 +19,7 @@ from weightinit.roles import Slot
 from weightinit.schemes._core import Choice
 from weightinit.schemes._core import Rule
 from weightinit.schemes._core import Scheme
+from weightinit.schemes._core import UnknownValueError
 from weightinit.schemes._core import depth_of
 from weightinit.schemes._core import layer_of
 from weightinit.schemes._core import neutral
@@ -40,16 +41,20 @@ def _check_std(name: str, value: float) -> float:
     return float(value)
 
 
-def _drawn(std: Std, cutoff: float | None) -> Rule:
-    """A rule drawing ``N(0, std(slot)**2)``, cut at ``± cutoff`` standard deviations where
-    ``cutoff`` is given."""
+def _drawn(std: Std, cutoff: float | None, absolute: float | None = None) -> Rule:
+    """A rule drawing ``N(0, std(slot)**2)``, cut at ``± cutoff`` standard deviations, or
+    at ``± absolute`` (PyTorch's ``trunc_normal_`` bounds), where given."""
 
     def rule(slot: Slot, activation: object) -> Choice:
         value, formula = std(slot)
-        init: Initializer = (
-            normal(value) if cutoff is None else truncated_normal(value, bound=cutoff)
-        )
-        cut = "" if cutoff is None else f", cut at ±{number(cutoff)}σ"
+        init: Initializer
+        if cutoff is not None:
+            init, cut = truncated_normal(value, bound=cutoff), f", cut at ±{number(cutoff)}σ"
+        elif absolute is not None:
+            init = truncated_normal(value, bound=absolute / value)
+            cut = f", cut at ±{number(absolute)} (absolute)"
+        else:
+            init, cut = normal(value), ""
         return Choice(init, slot.weight, f"σ = {formula}{cut}")
 
     return rule
@@ -69,14 +74,15 @@ def _family_scheme(
     cutoff: float | None = None,
     tokens: Std | None = None,
     residual: bool = True,
+    absolute: float | None = None,
 ) -> Scheme:
     """A complete scheme from four standard deviations: input-side weights (q, k, v, up,
     gate, fc1, convolutions and any other dense weight), residual output projections,
     embeddings and the head; biases zero, norms, layer scales and gates where the model
     starts them."""
-    draw_in, draw_out = _drawn(inputs, cutoff), _drawn(outputs, cutoff)
+    draw_in, draw_out = _drawn(inputs, cutoff, absolute), _drawn(outputs, cutoff, absolute)
     draw_embedding, draw_head = _drawn(embedding, cutoff), _drawn(head, cutoff)
-    draw_token = _drawn(tokens or inputs, cutoff)
+    draw_token = _drawn(tokens or inputs, cutoff, absolute)
     rules: dict[str, Rule] = {
         "projection": draw_in,
         "residual_projection": draw_out,
@@ -164,15 +170,19 @@ def _megatron_like(name: str, std: float, multiplier: float) -> Scheme:
     )
 
 
-def torchtitan(std: float = 0.02, *, depth_init: bool = True, cutoff: float = 2.0) -> Scheme:
+def torchtitan(
+    std: float = 0.02, *, depth_init: bool = True, cutoff: float | None = None
+) -> Scheme:
     """torchtitan's Llama 3 initialization: ``wq``, ``wk``, ``wv`` and ``w1`` (the gate)
     truncated ``N(0, std**2)``; ``wo``, ``w2`` (down) and ``w3`` (up) at
     ``std/√(2(l+1))`` (``depth_init=False``: ``std/√(2L)``); token embeddings ``N(0, 1)``;
     the output head ``d^-1/2`` cut at ``±3σ``; norms one.
 
-    ``cutoff`` is the truncation in standard deviations. torchtitan's own bounds are
-    absolute (``a=-2, b=2``), which at σ = 0.02 cut nothing; ``cutoff=2.0`` is what they
-    were meant to be.
+    torchtitan truncates with ``trunc_normal_``'s default bounds, which are absolute
+    (``a=-2, b=2``): at σ = 0.02 they are ±100σ and cut nothing. The default
+    (``cutoff=None``) draws exactly that law, so a model torchtitan's own code initialized
+    passes an audit against this scheme; ``cutoff=2.0`` cuts at the ±2σ the bounds were
+    meant to be (then the standard deviation drawn is 0.88σ).
 
     Examples
     --------
@@ -181,10 +191,13 @@ def torchtitan(std: float = 0.02, *, depth_init: bool = True, cutoff: float = 2.
     >>> from weightinit.schemes import torchtitan
     >>> up = Slot("projection", Weight((256, 64), "out_in"), place=Place(3, 8, 64, "up"))
     >>> torchtitan().choose(up).formula
+    'σ = 0.02/√(2(l+1)), l=3, cut at ±2 (absolute)'
+    >>> torchtitan(cutoff=2.0).choose(up).formula
     'σ = 0.02/√(2(l+1)), l=3, cut at ±2σ'
     """
     std = _check_std("std", std)
-    cutoff = _check_std("cutoff", cutoff)
+    if cutoff is not None:
+        cutoff = _check_std("cutoff", cutoff)
 
     def deep(slot: Slot) -> tuple[float, str]:
         if depth_init:
@@ -200,7 +213,9 @@ def torchtitan(std: float = 0.02, *, depth_init: bool = True, cutoff: float = 2.
         d = slot.weight.fans.fan_in
         return d**-0.5, f"d^-1/2, d={d}"
 
-    name = "torchtitan" + ("(depth_init=False)" if not depth_init else "")
+    options = ["depth_init=False"] * (not depth_init)
+    options += [] if cutoff is None else [f"cutoff={cutoff:g}"]
+    name = "torchtitan" + (f"({', '.join(options)})" if options else "")
     scheme = _family_scheme(
         name,
         inputs=inputs,
@@ -208,6 +223,7 @@ def torchtitan(std: float = 0.02, *, depth_init: bool = True, cutoff: float = 2.
         embedding=_fixed(1.0, "1"),
         head=head,
         cutoff=cutoff,
+        absolute=2.0 if cutoff is None else None,
     )
     rules = dict(scheme.rules)
     rules["head"] = _drawn(head, 3.0)
@@ -219,7 +235,7 @@ def torchtitan(std: float = 0.02, *, depth_init: bool = True, cutoff: float = 2.
 _OLMO = ("normal", "mitchell", "full_megatron")
 
 
-def olmo(init_fn: str = "mitchell", *, std: float = 0.02, cutoff: float = 3.0) -> Scheme:
+def olmo(init_fn: str = "mitchell", *, std: float = 0.02, cutoff: float | None = 3.0) -> Scheme:
     """OLMo's ``init_fn`` options, each cut at ``± cutoff`` standard deviations:
 
     - ``"normal"``: every weight truncated ``N(0, std**2)`` (OLMo 2);
@@ -237,7 +253,8 @@ def olmo(init_fn: str = "mitchell", *, std: float = 0.02, cutoff: float = 3.0) -
     if init_fn not in _OLMO:
         raise choice_error("init_fn", init_fn, _OLMO)
     std = _check_std("std", std)
-    cutoff = _check_std("cutoff", cutoff)
+    if cutoff is not None:
+        cutoff = _check_std("cutoff", cutoff)
     base = _fixed(std, number(std))
 
     def fan_in_std(slot: Slot) -> tuple[float, str]:
@@ -245,13 +262,16 @@ def olmo(init_fn: str = "mitchell", *, std: float = 0.02, cutoff: float = 3.0) -
         return d**-0.5, f"1/√d, d={d}"
 
     def width_std(slot: Slot) -> tuple[float, str]:
-        d = slot.weight.shape[-1]  # an embedding's width
+        d = _model_width(slot)  # d_model: an embedding's (or a position table's) width
         return d**-0.5, f"1/√d, d={d}"
 
     def mitchell_out(slot: Slot) -> tuple[float, str]:
-        fan, layer = slot.weight.fans.fan_in, layer_of(slot)
-        what = "d_ff" if slot.place.part == "down" else "d"
-        return 1 / math.sqrt(2 * fan * (layer + 1)), f"1/√(2·{what}·(l+1)), {what}={fan}, l={layer}"
+        layer = layer_of(slot)
+        if slot.place.part == "down":  # OLMo: ff_out's own fan-in
+            fan = slot.weight.fans.fan_in
+            return 1 / math.sqrt(2 * fan * (layer + 1)), f"1/√(2·d_ff·(l+1)), d_ff={fan}, l={layer}"
+        d = _model_width(slot)
+        return 1 / math.sqrt(2 * d * (layer + 1)), f"1/√(2·d·(l+1)), d={d}, l={layer}"
 
     def megatron_out(slot: Slot) -> tuple[float, str]:
         depth = depth_of(slot)
@@ -276,6 +296,7 @@ def olmo(init_fn: str = "mitchell", *, std: float = 0.02, cutoff: float = 3.0) -
             embedding=width_std,
             head=fan_in_std,
             cutoff=cutoff,
+            tokens=width_std,
         )
     return _family_scheme(
         name, inputs=base, outputs=megatron_out, embedding=base, head=fan_in_std, cutoff=cutoff
@@ -311,8 +332,8 @@ def _model_width(slot: Slot) -> int:
     """The model's width: its place's, else an embedding's width, else the fan-in."""
     if slot.place.width is not None:
         return width_of(slot)
-    if slot.role in ("embedding", "tied_embedding", "position_embedding"):
-        return slot.weight.shape[-1]
+    if slot.role in ("embedding", "tied_embedding", "position_embedding", "token"):
+        return slot.weight.shape[-1] if slot.weight.shape else 1
     return slot.weight.fans.fan_in
 
 
@@ -326,9 +347,37 @@ HF_SCALED: dict[str, tuple[str, ...]] = {
     "decision_transformer": ("attn_out", "down"),
     "imagegpt": ("attn_out", "down"),
     "gpt_bigcode": ("attn_out", "down"),
-    "clvp": ("attn_out", "down"),
     "nanochat": ("attn_out",),
 }
+
+#: The families whose ``_init_weights`` ``hf`` reproduces (transformers 5: the generic
+#: ``PreTrainedModel._init_weights``, GPT-2's scaling, T5's fan-scaled weights), each
+#: checked by an audit of the model's own initialization. Other families (CLIP, CLVP,
+#: ResNet, Swin, ...) have their own init, which ``hf`` does not claim to know.
+HF_FAMILIES = frozenset(
+    {
+        *HF_SCALED,
+        "bert",
+        "roberta",
+        "distilbert",
+        "llama",
+        "mistral",
+        "mixtral",
+        "qwen2",
+        "gemma",
+        "phi",
+        "gptj",
+        "gpt_neox",
+        "falcon",
+        "opt",
+        "bart",
+        "vit",
+        "whisper",
+        "t5",
+        "mt5",
+        "umt5",
+    }
+)
 
 
 def hf(std: float | None = None) -> Scheme:
@@ -352,7 +401,14 @@ def hf(std: float | None = None) -> Scheme:
 
     def facts(slot: Slot) -> tuple[str, float]:
         family = str(slot.model.get("family", ""))
-        if family == "t5" or family.startswith(("t5", "mt5", "umt5")):
+        if family not in HF_FAMILIES:
+            raise UnknownValueError(
+                f"scheme 'hf' reproduces the _init_weights of transformers' families "
+                f"{', '.join(sorted(HF_FAMILIES))}; this model's family is "
+                f"{family or 'not a transformers one'!r}, whose init it does not claim to "
+                "know (use 'gpt2', 'megatron', ... or rules)"
+            )
+        if family in ("t5", "mt5", "umt5"):
             return "t5", float(slot.model.get("initializer_factor", 1.0))  # type: ignore[arg-type]
         if std is not None:
             return family, std

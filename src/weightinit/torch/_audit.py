@@ -48,12 +48,15 @@ def audit(
     --------
     >>> import torch
     >>> from weightinit.torch import audit, initialize_
-    >>> net = torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.ReLU())
-    >>> _ = initialize_(net, seed=0, scheme="gpt2")
-    >>> audit(net, scheme="gpt2").ok
+    >>> nn = torch.nn
+    >>> net = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    >>> _ = initialize_(net, seed=0, activation="relu")
+    >>> audit(net, activation="relu").ok
     True
-    >>> audit(net, scheme="recommended", activation="relu").failures[0].name
-    '0.weight'
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.mul_(1.1)
+    >>> [f.name for f in audit(net, activation="relu").failures]
+    ['0.weight']
     """
     torch = torch_module()
     meta = [name for name, t in module.named_parameters() if t.is_meta]
@@ -100,6 +103,7 @@ def mup_param_groups(
     base: object,
     optimizer: str = "adam",
     weight_decay: float = 0.0,
+    rules: Mapping[object, object] | None = None,
     roles: Mapping[str, object] | None = None,
 ) -> list[dict[str, Any]]:
     """μP's optimizer parameter groups for ``module`` against its ``base`` model (the mup
@@ -107,12 +111,11 @@ def mup_param_groups(
 
     ``m`` is how much wider a parameter is than its base (:class:`~weightinit.schemes.Widths`).
     Adam (``"adam"``, also for AdamW): a hidden matrix (wider in both fans) gets ``lr/m``
-    (``m`` its fan-in's multiplier), everything else ``lr``. SGD (``"sgd"``): a parameter
-    wider in one dimension (input and output weights, biases and gains of the width) gets
-    ``lr·m``, a hidden matrix ``lr`` times its fan-out's over its fan-in's multiplier.
-    ``weight_decay`` is set on every group (under Adam with coupled decay the mup package
-    multiplies it by ``m`` for hidden matrices; with decoupled decay, as AdamW's, it is
-    unchanged, as here).
+    (``m`` its fan-in's multiplier) and ``weight_decay·m``, everything else ``lr`` and
+    ``weight_decay``. SGD (``"sgd"``): a parameter wider in one dimension (input and output
+    weights, biases and gains of the width) gets ``lr·m`` and ``weight_decay/m``, a hidden
+    matrix ``lr`` times its fan-out's over its fan-in's multiplier and the weight decay
+    divided by that. These are the mup package's ``MuAdam``, ``MuAdamW`` and ``MuSGD``.
 
     Parameters
     ----------
@@ -123,6 +126,10 @@ def mup_param_groups(
         The base model's shapes by parameter name, or the base model (built on the meta
         device it costs nothing).
     optimizer : {"adam", "sgd"}
+    weight_decay : float
+        The base model's weight decay.
+    rules, roles : mapping, optional
+        As for :func:`~weightinit.torch.plan`, for modules the table does not know.
 
     Examples
     --------
@@ -142,21 +149,26 @@ def mup_param_groups(
         raise choice_error("optimizer", optimizer, ("adam", "sgd"))
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
         raise ValueError(f"lr must be a positive number; got {lr!r}.")
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)):
+        raise TypeError(f"weight_decay must be a number; got {weight_decay!r}.")
     shapes = base_shapes(base)
-    planned = plan(module, roles=roles)
-    groups: dict[float, list[Any]] = {}
+    planned = plan(module, rules=rules, roles=roles)
+    groups: dict[tuple[float, float], list[Any]] = {}
     parameters = dict(module.named_parameters())
     for name, tensor in parameters.items():
         found = planned.slots.get(name)
-        factor = 1.0
+        factor = decay = 1.0
         if found is not None:
             try:
                 multipliers = widths(found, shapes)
             except UnknownValueError as error:
                 raise ValueError(f"mup_param_groups: {error}.") from None
-            factor = multipliers.adam() if optimizer == "adam" else multipliers.sgd()
-        groups.setdefault(lr * factor, []).append(tensor)
+            if optimizer == "adam":
+                factor, decay = multipliers.adam(), multipliers.adam_decay()
+            else:
+                factor, decay = multipliers.sgd(), multipliers.sgd_decay()
+        groups.setdefault((lr * factor, weight_decay * decay), []).append(tensor)
     return [
-        {"params": params, "lr": group_lr, "weight_decay": weight_decay}
-        for group_lr, params in groups.items()
+        {"params": params, "lr": group_lr, "weight_decay": group_decay}
+        for (group_lr, group_decay), params in groups.items()
     ]

@@ -31,7 +31,6 @@ from weightinit.schemes import scheme as resolve_scheme
 from weightinit.torch._buffers import model_buffers
 from weightinit.torch._buffers import recompute
 from weightinit.torch._modules import MODEL_CONFIG
-from weightinit.torch._modules import row_of
 from weightinit.torch._modules import slot
 from weightinit.torch._roles import RoleRules
 from weightinit.torch._roles import placed
@@ -270,11 +269,13 @@ def _plan(
     # nn.Transformer re-draws every weight of two or more dimensions with xavier_uniform_.
     containers = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Transformer)]
     modules = dict(module.named_modules(remove_duplicate=False))
-    found_structure = structure(module, row_of)
+    found_structure = structure(module)
     aliases = aliases_of(module.named_parameters(remove_duplicate=False))
     result = Plan()
     unknown: dict[str, list[str]] = {}
     problems: list[str] = []
+    #: A scheme's refusals, by their reason: (name, what it is, its rank) of each.
+    refused: dict[str, list[tuple[str, str, int]]] = {}
     kinds: set[str] = set()
     all_names = [n for names in aliases.values() for n in names]
     for name, tensor in module.named_parameters():
@@ -395,16 +396,22 @@ def _plan(
                 raise UnknownValueError(f"scheme {chosen.name!r} has no rule for it")
             checked = Param.of(choice.initializer, choice.weight, dtype=dtype)
         except (UnknownValueError, ValueError) as error:
-            hint = "weightinit.constant(...)" if len(shape) < 2 else "an initializer"
-            problems.append(
-                f"parameter {name!r} ({known.role} of a {type(owners[0]).__name__}): {error}; "
-                f"give it a rule (rules={{{name!r}: {hint}}})."
+            refused.setdefault(str(error).rstrip("."), []).append(
+                (name, f"{known.role} of a {type(owners[0]).__name__}", len(shape))
             )
             continue
         result[name] = checked
         result.slots[name] = known
         result.formulas[name] = choice.formula
         result.schemes[name] = choice.scheme
+    for text, where in refused.items():
+        name, what, rank = where[0]
+        hint = "weightinit.constant(...)" if rank < 2 else "an initializer"
+        more = f" (and {len(where) - 1} more parameters)" if len(where) > 1 else ""
+        problems.append(
+            f"parameter {name!r} ({what}){more}: {text}; give it a rule "
+            f"(rules={{{name!r}: {hint}}})."
+        )
     for kind, names in unknown.items():
         ranks = {n.rpartition(".")[2]: module.get_parameter(n).dim() for n in names}
         listed = ", ".join(map(repr, names[:6])) + (
@@ -418,7 +425,7 @@ def _plan(
     problems += corrections.unused(all_names)
     problems += _idle_schemes(chosen.composed, result)
     if chosen.residual:
-        problems += _unscaled_blocks(chosen.name, found_structure.incomplete, result)
+        problems += _unscaled_blocks(chosen.name, found_structure, result, corrections.said)
     problems += table.unknown_leaves()
     problems += _plan_buffers(torch, module, given, result)
     if problems:
@@ -430,23 +437,50 @@ def _plan(
     return result
 
 
-def _unscaled_blocks(
-    name: str, incomplete: dict[str, tuple[list[str], list[str]]], result: Plan
-) -> list[str]:
-    """A line per block whose output projection the table did not find (and ``roles=`` did
-    not give), where the scheme scales output projections."""
+def _unscaled_blocks(name: str, found: Any, result: Plan, said: set[str]) -> list[str]:
+    """Where a scheme scales residual projections, a line per kind of block whose dense
+    layers the architecture table cannot place (and ``roles=`` did not), or one if the model
+    has no residual projection at all: each would be drawn unscaled without a word."""
+    troubles: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for block in sorted({*found.incomplete, *found.unknown}, key=list(found.blocks).index):
+        missing = found.incomplete.get(block, ([], []))[0]
+        roles = {
+            (s.role, s.place.part) for n, s in result.slots.items() if n.startswith(f"{block}.")
+        }
+        absent = tuple(
+            part
+            for part in missing
+            if ("residual_projection", part) not in roles
+            and ("residual_projection", None) not in roles
+        )
+        unsaid = tuple(r for r in found.unknown.get(block, ()) if f"{block}.{r}.weight" not in said)
+        if absent or unsaid:
+            troubles.setdefault((absent, unsaid), []).append(block)
     lines = []
-    for block, (missing, unknown) in incomplete.items():
-        given = {s.place.part for n, s in result.slots.items() if n.startswith(f"{block}.")}
-        absent = [part for part in missing if part not in given]
-        if absent:
-            lines.append(
-                f"block {block!r} has no {' and no '.join(absent)} projection the architecture "
-                f"table knows, and scheme {name!r} scales those (its dense layers of no known "
-                f"part: {', '.join(map(repr, unknown)) or 'none'}); say which it is with roles= "
-                f"({{'{block}.<name>.weight': {{'role': 'residual_projection', "
-                f"'part': '{absent[0]}'}}}})."
-            )
+    for (absent, unsaid), blocks in troubles.items():
+        listed = ", ".join(map(repr, blocks[:3])) + (
+            f" and {len(blocks) - 3} more" if len(blocks) > 3 else ""
+        )
+        what = [f"no {' and no '.join(absent)} projection the architecture table knows"] * bool(
+            absent
+        )
+        what += [f"dense layers of no known part ({', '.join(map(repr, unsaid))})"] * bool(unsaid)
+        example = f"*.{unsaid[0]}.weight" if unsaid else "<name>.weight"
+        lines.append(
+            f"blocks {listed} have {' and '.join(what)}, and scheme {name!r} scales the "
+            "projections that write into the residual stream; say what each is with roles= "
+            f"({{{example!r}: {{'role': 'residual_projection', 'part': "
+            f"'{absent[0] if absent else 'attn_out'}'}}}}, or 'projection' with a part: q, k, "
+            "v, fc_in, gate, up)."
+        )
+    if not any(s.role == "residual_projection" for s in result.slots.values()) and not lines:
+        lines.append(
+            f"scheme {name!r} scales the projections that write into the residual stream, and "
+            "this model has none the architecture table knows (no residual blocks, or blocks "
+            "of a class not named ...Block, ...Layer or ...Bottleneck); say which they are "
+            "with roles= ({'<name>.weight': {'role': 'residual_projection', 'depth': L, "
+            "'layer': l}})."
+        )
     return lines
 
 

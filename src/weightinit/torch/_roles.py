@@ -17,7 +17,7 @@ from weightinit.roles import Slot
 from weightinit.torch._modules import constant_value
 from weightinit.torch._structure import Structure
 
-__all__ = ["RoleRules", "placed"]
+__all__ = ["RoleRules", "placed", "promoted"]
 
 _PLACE_FIELDS = tuple(f.name for f in dataclasses.fields(Place))
 _FIELDS = ("role", "layout", *_PLACE_FIELDS)
@@ -31,16 +31,21 @@ def placed(
     modules: dict[str, Any],
     name: str,
 ) -> Slot:
-    """``slot`` with its place, name and the model's facts; a dense weight that writes into
-    the residual stream becomes a ``residual_projection``, the model's output layer a
-    ``head``."""
+    """``slot`` with its place, name and the model's facts; the model's output layer's weight
+    becomes a ``head``."""
     place = found.place(path, leaf, modules)
     role = slot.role
-    if role == "projection" and place.part in ("attn_out", "down"):
-        role = "residual_projection"
-    elif role == "projection" and path in found.heads and leaf == "weight":
+    if role == "projection" and path in found.heads and leaf == "weight":
         role = "head"
     return dataclasses.replace(slot, role=role, place=place, name=name, model=found.facts)
+
+
+def promoted(slot: Slot) -> Slot:
+    """A dense weight whose part writes into the residual stream (attention's output, the
+    MLP's down projection) as a ``residual_projection``."""
+    if slot.role == "projection" and slot.place.part in ("attn_out", "down"):
+        return dataclasses.replace(slot, role="residual_projection")
+    return slot
 
 
 class RoleRules:
@@ -70,6 +75,8 @@ class RoleRules:
             Place(**place)  # checks the values now
             self.items.append((key, dict(fields)))
         self.used: set[int] = set()
+        #: The parameters a pattern gave a role or a part.
+        self.said: set[str] = set()
 
     def apply(
         self, names: list[str], slot: Slot | None, shape: tuple[int, ...], owner: Any, tensor: Any
@@ -81,6 +88,8 @@ class RoleRules:
             if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
                 continue
             self.used.add(index)
+            if "role" in fields or "part" in fields:
+                self.said.add(names[0])
             if slot is None:
                 role = fields.get("role")
                 if role is None:
@@ -109,8 +118,9 @@ class RoleRules:
             place = {k: v for k, v in fields.items() if k in _PLACE_FIELDS}
             if place:
                 changes["place"] = dataclasses.replace(slot.place, **place)  # type: ignore[arg-type]
-            return dataclasses.replace(slot, **changes)
-        return slot
+            changed = dataclasses.replace(slot, **changes)
+            return changed if "role" in fields else promoted(changed)
+        return slot if slot is None else promoted(slot)
 
     def unused(self, names: list[str]) -> list[str]:
         """A line per pattern that matched no parameter, with the closest names."""

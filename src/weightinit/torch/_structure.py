@@ -3,18 +3,23 @@ the stack of blocks, which projection of the block it is, and the model's output
 
 Read from the model's structure and names, without importing the model's package:
 
-- a *block* is a module held in a ``ModuleList`` or ``Sequential`` whose class name ends in
-  ``Block``, ``Layer`` or ``Bottleneck`` (``GPT2Block``, ``LlamaDecoderLayer``,
-  ``BertLayer``, ``T5Block``, torchvision's ``Bottleneck``), and not inside another block;
-- the blocks under a module called ``encoder`` or ``decoder`` form that stack; ``l`` counts
-  each stack's blocks in order from 0, and ``L`` is their number;
+- a *block* is a module held in a ``ModuleList`` or ``Sequential`` whose class (or a base
+  class of the model's own library) is named ``...Block``, ``...Layer`` or
+  ``...Bottleneck`` (``GPT2Block``, ``LlamaDecoderLayer``, ``BertLayer``, ``T5Block``,
+  torchvision's ``Bottleneck``), and not inside another block;
+- the blocks of one container form a *stack*, and so do those of containers whose paths
+  differ only in numbers (a ResNet's ``layer1`` ... ``layer4``, ``stages.0.layers`` ...);
+  ``l`` counts a stack's blocks in order from 0, and ``L`` is their number. A model with one
+  stack under a module named ``encoder`` and one under ``decoder`` is an encoder-decoder;
 - a dense layer's *part* (q, k, v, the attention output, an MLP's input, gate, up or down
   projection) comes from its path inside the block, by the table :data:`PARTS` of the
   architectures' names (GPT-2, BERT, Llama/Mistral/Qwen2, T5, ViT, nanoGPT, torchtitan,
   NeoX, ConvNeXt, PyTorch's own layers);
-- a block without such projections is a convolutional residual block: its branch is its
-  weight layers outside the shortcut (``downsample``, ``shortcut``) and squeeze-excitation
-  modules, the last of them and the last norm after it are marked ``last``;
+- a block whose weights are all convolutions, which has a shortcut module (``downsample``,
+  ``shortcut``) or a residual class name (``BasicBlock``, ``Bottleneck``, ``ResBlock``), and
+  does not say it skips no connection (``use_res_connect=False``), is a convolutional
+  residual block: its branch is its convolutions outside the shortcut and
+  squeeze-excitation modules; the last of them and a norm after it are marked ``last``;
 - the *head* is a dense layer outside the blocks called ``lm_head``, ``head``,
   ``classifier``, ``fc``, ``output``, ``score`` or ``decoder`` (or the last dense layer of a
   module with one of those names); in a ``Sequential`` model without one, the last layer
@@ -37,6 +42,9 @@ from weightinit.roles import Place
 __all__ = ["PARTS", "Structure", "structure"]
 
 _BLOCK = re.compile(r"(Block|Layer|Bottleneck)$")
+#: Base classes whose name says nothing of the subclass (transformers' stages and blocks
+#: both derive from GradientCheckpointingLayer).
+_NEUTRAL_BASES = ("torch.", "transformers.modeling_layers")
 _CONTAINERS = ("torch.nn.modules.container.ModuleList", "torch.nn.modules.container.Sequential")
 
 #: Glob patterns on a dense layer's path inside its block (``"attn.c_proj"``), in order:
@@ -53,6 +61,8 @@ PARTS: list[tuple[str, str]] = [
     ("*o_proj", "attn_out"),  # Llama, Mistral, Qwen2
     ("*out_proj", "attn_out"),  # nn.MultiheadAttention, BART, CLIP
     ("*attention.wo", "attn_out"),  # torchtitan, llama2.c
+    ("*attn.o", "attn_out"),  # MPNet
+    ("*out_lin", "attn_out"),  # DistilBERT
     ("*self_attn.dense", "attn_out"),  # Phi
     ("*attn.out", "attn_out"),
     ("*attn_out", "attn_out"),  # OLMo
@@ -65,6 +75,8 @@ PARTS: list[tuple[str, str]] = [
     ("*.w2", "down"),
     ("w2", "down"),
     ("*fc2", "down"),
+    ("*lin2", "down"),  # DistilBERT
+    ("*ffn_output", "down"),  # ALBERT
     ("*mlp.fc_out", "down"),  # GPT-J
     ("*dense_4h_to_h", "down"),  # GPT-NeoX
     ("*linear_fc2", "down"),  # Megatron
@@ -79,6 +91,16 @@ PARTS: list[tuple[str, str]] = [
     ("*qkv_proj", "qkv"),
     ("*linear_qkv", "qkv"),
     ("*att_proj", "qkv"),  # OLMo
+    ("*q_attn", "q"),  # GPT-2's cross-attention
+    ("*query_proj", "q"),  # DeBERTa
+    ("*key_proj", "k"),
+    ("*value_proj", "v"),
+    ("*q_lin", "q"),  # DistilBERT
+    ("*k_lin", "k"),
+    ("*v_lin", "v"),
+    ("*attn.q", "q"),  # MPNet
+    ("*attn.k", "k"),
+    ("*attn.v", "v"),
     ("*q_proj", "q"),
     ("*k_proj", "k"),
     ("*v_proj", "v"),
@@ -102,6 +124,8 @@ PARTS: list[tuple[str, str]] = [
     ("*c_fc", "fc_in"),
     ("*intermediate.dense", "fc_in"),
     ("*fc1", "fc_in"),
+    ("*lin1", "fc_in"),  # DistilBERT
+    ("*attention.ffn", "fc_in"),  # ALBERT
     ("*mlp.fc_in", "fc_in"),  # GPT-J
     ("*dense_h_to_4h", "fc_in"),
     ("*linear_fc1", "fc_in"),
@@ -127,7 +151,14 @@ LEAF_PARTS = {
 _HEADS = frozenset(
     {"lm_head", "head", "classifier", "fc", "output", "score", "decoder", "embed_out"}
 )
-_SHORTCUTS = frozenset({"downsample", "shortcut", "conv_shortcut", "skip", "se", "attn"})
+#: Submodules outside a residual branch: the shortcut, and squeeze-excitation gates.
+_SHORTCUTS = frozenset({"downsample", "shortcut", "conv_shortcut", "skip"})
+_GATES = frozenset(
+    {"se", "attn", "attention", "squeeze_excite", "squeeze_excitation", "se_module", "se_layer"}
+)
+_RESIDUAL_NAME = re.compile(r"Basic|Bottle|Res(idual|Block|Net)?", re.IGNORECASE)
+#: Attributes by which blocks say whether they add their input (False: no skip).
+_SKIP_FLAGS = ("use_res_connect", "use_residual", "has_skip", "use_shortcut", "apply_dropout")
 _WIDTHS = ("hidden_size", "n_embd", "d_model", "dim", "hidden_dim", "embed_dim")
 #: Facts of a transformers configuration a scheme may read.
 _FACTS = (
@@ -148,6 +179,16 @@ def _qualified(kind: type) -> str:
 
 def _is_container(module: Any) -> bool:
     return any(_qualified(k) in _CONTAINERS for k in type(module).__mro__)
+
+
+def _is_block_class(module: Any) -> bool:
+    """Whether ``module``'s class, or a base of its own library, is named like a block."""
+    for kind in type(module).__mro__:
+        if kind.__module__.startswith(_NEUTRAL_BASES):
+            continue
+        if _BLOCK.search(kind.__name__):
+            return True
+    return False
 
 
 def part_of(relative: str, leaf: str, block: Any) -> str | None:
@@ -173,8 +214,12 @@ class Structure:
     blocks: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     #: Block path -> width of its residual stream.
     widths: dict[str, int] = field(default_factory=dict)
-    #: Stack name -> depth.
+    #: Stack -> depth.
     depths: dict[str, int] = field(default_factory=dict)
+    #: Stack -> "encoder", "decoder" or "".
+    kinds: dict[str, str] = field(default_factory=dict)
+    #: An encoder-decoder's (N, M).
+    pair: tuple[int, int] | None = None
     #: Parameter-holding module path -> (last, branch size) in a convolutional block.
     branch: dict[str, tuple[bool, int]] = field(default_factory=dict)
     #: Module paths of heads.
@@ -183,6 +228,8 @@ class Structure:
     #: into the residual stream: block path -> (the missing parts, its dense layers of no
     #: known part).
     incomplete: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    #: Blocks that are not convolutional branches -> their dense layers of no known part.
+    unknown: dict[str, list[str]] = field(default_factory=dict)
     width: int | None = None
     #: The configuration's facts.
     facts: dict[str, object] = field(default_factory=dict)
@@ -198,9 +245,7 @@ class Structure:
 
     def place(self, path: str, leaf: str, modules: dict[str, Any]) -> Place:
         """The place of parameter ``leaf`` of the module at ``path``."""
-        both = "encoder" in self.depths and "decoder" in self.depths
-        encoder = self.depths.get("encoder") if both else None
-        decoder = self.depths.get("decoder") if both else None
+        encoder, decoder = self.pair if self.pair is not None else (None, None)
         block = self.block_of(path)
         if block is None:
             single = next(iter(self.depths.values())) if len(self.depths) == 1 else None
@@ -209,6 +254,7 @@ class Structure:
                 width=self.width,
                 encoder_depth=encoder,
                 decoder_depth=decoder,
+                head=path in self.heads,
             )
         stack, index, depth = self.blocks[block]
         relative = path[len(block) + 1 :]
@@ -221,21 +267,24 @@ class Structure:
             part=part,
             last=last,
             branch=size,
-            stack=stack if both else "",
+            stack=self.kinds.get(stack, "") if self.pair is not None else "",
             encoder_depth=encoder,
             decoder_depth=decoder,
         )
 
 
 def _stack(path: str) -> str:
-    """``"encoder"`` or ``"decoder"`` for a block under a module of that name, else ``""``."""
-    for component in reversed(path.split(".")[:-1]):
-        lowered = component.lower()
-        if "decoder" in lowered:
-            return "decoder"
-        if "encoder" in lowered:
-            return "encoder"
-    return ""
+    """The stack of the block at ``path``: its container's path, with numbered components
+    (``0``, ``layer1``) made one, so that a network's stages form one stack."""
+    container = path.rpartition(".")[0]
+    return ".".join(
+        "*" if c.isdigit() else re.sub(r"\d+$", "", c) or c for c in container.split(".")
+    )
+
+
+def _kind(stack: str) -> str:
+    lowered = stack.lower()
+    return "decoder" if "decoder" in lowered else "encoder" if "encoder" in lowered else ""
 
 
 def _rank(tensor: Any) -> int:
@@ -245,26 +294,32 @@ def _rank(tensor: Any) -> int:
     return int(tensor.dim())
 
 
+def _names(module: Any) -> set[str]:
+    return {k.__name__ for k in type(module).__mro__}
+
+
 def _weight_layer(module: Any) -> bool:
     """Whether ``module`` holds a dense or convolution weight of its own."""
     weight = getattr(module, "_parameters", {}).get("weight")
     if weight is None:
         return False
-    names = {k.__name__ for k in type(module).__mro__}
     return _rank(weight) >= 2 and bool(
-        names & {"Linear", "Conv1d", "Conv2d", "Conv3d", "Conv1D", "_ConvNd"}
+        _names(module) & {"Linear", "Conv1d", "Conv2d", "Conv3d", "Conv1D", "_ConvNd"}
     )
 
 
+def _convolution(module: Any) -> bool:
+    return "_ConvNd" in _names(module)
+
+
 def _is_norm(module: Any) -> bool:
-    names = [k.__name__ for k in type(module).__mro__]
-    return any(re.search(r"(Norm|BatchNorm)(\d?[dP])?$", n) for n in names) and bool(
+    return any(re.search(r"(Norm|BatchNorm)(\d?[dP])?$", n) for n in _names(module)) and bool(
         getattr(module, "_parameters", {}).get("weight") is not None
     )
 
 
-def structure(module: Any, is_row: Any) -> Structure:
-    """The structure of ``module`` (``is_row(m)``: whether the module table knows ``m``)."""
+def structure(module: Any) -> Structure:
+    """The structure of ``module``."""
     found = Structure()
     config = getattr(module, "config", None)
     if config is not None:
@@ -287,9 +342,7 @@ def structure(module: Any, is_row: Any) -> Structure:
         if not path or found.block_of(path.rpartition(".")[0] or "\0") is not None:
             continue
         parent = modules[path.rpartition(".")[0]] if "." in path else module
-        if not _is_container(parent):
-            continue
-        if not any(_BLOCK.search(k.__name__) for k in type(child).__mro__[:-2]):
+        if not _is_container(parent) or not _is_block_class(child):
             continue
         if not any(_rank(p) >= 2 for p in child.parameters()):
             continue
@@ -298,42 +351,68 @@ def structure(module: Any, is_row: Any) -> Structure:
         found.blocks[path] = (stack, 0, 0)
     for stack, paths in stacks.items():
         found.depths[stack] = len(paths)
+        found.kinds[stack] = _kind(stack)
         for index, path in enumerate(paths):
             found.blocks[path] = (stack, index, len(paths))
-    for block in found.blocks:
-        _read_block(found, block, modules)
+    encoders = [s for s, kind in found.kinds.items() if kind == "encoder"]
+    decoders = [s for s, kind in found.kinds.items() if kind == "decoder"]
+    if len(encoders) == 1 and len(decoders) == 1:
+        found.pair = (found.depths[encoders[0]], found.depths[decoders[0]])
+    inside: dict[str, list[tuple[str, Any]]] = {block: [] for block in found.blocks}
+    for path, child in named:  # each module, to the block that holds it
+        block = found.block_of(path.rpartition(".")[0]) if path else None
+        if block is not None and path != block:
+            inside[block].append((path[len(block) + 1 :], child))
+    for block, children in inside.items():
+        _read_block(found, block, modules[block], children)
     if found.width is None and found.widths:
         found.width = Counter(found.widths.values()).most_common(1)[0][0]
-    _find_heads(found, named, modules, module)
+    _find_heads(found, named, module)
     return found
 
 
-def _read_block(found: Structure, block: str, modules: dict[str, Any]) -> None:
-    """The width of ``block`` and, for a convolutional block, its branch."""
-    inside = [
-        (path[len(block) + 1 :], m) for path, m in modules.items() if path.startswith(block + ".")
-    ]
+def _read_block(found: Structure, block: str, owner: Any, inside: list[tuple[str, Any]]) -> None:
+    """The width of ``block`` and, for a convolutional residual block, its branch."""
     layers = [(relative, m) for relative, m in inside if _weight_layer(m)]
-    parts = {relative: part_of(relative, "", modules[block]) for relative, _ in layers}
+    parts = {relative: part_of(relative, "", owner) for relative, _ in layers}
     residual = [m for relative, m in layers if parts[relative] in ("attn_out", "down")]
-    attention = {"q", "k", "v", "qkv"} & set(parts.values())
-    mlp = {"fc_in", "gate", "up", "gate_up"} & set(parts.values())
     known = set(parts.values())
-    missing = ["attn_out"] * bool(attention and "attn_out" not in known)
-    missing += ["down"] * bool(mlp and "down" not in known)
+    missing = ["attn_out"] * bool({"q", "k", "v", "qkv"} & known and "attn_out" not in known)
+    missing += ["down"] * bool({"fc_in", "gate", "up", "gate_up"} & known and "down" not in known)
+    unknown = [r for r, part in parts.items() if part is None]
     if missing:
-        found.incomplete[block] = (missing, [r for r, part in parts.items() if part is None])
+        found.incomplete[block] = (missing, unknown)
     if residual:
         weight = residual[-1]._parameters["weight"]
-        layout_in_out = any(k.__name__ == "Conv1D" for k in type(residual[-1]).__mro__)
+        layout_in_out = "Conv1D" in _names(residual[-1])
         found.widths[block] = int(weight.shape[1] if layout_in_out else weight.shape[0])
-        return
-    if any(part_of(relative, "", modules[block]) is not None for relative, _ in layers):
-        return  # a transformer block without an output projection the table knows
+    if _conv_branch(owner, inside, layers):
+        _mark_branch(found, block, inside)
+    elif unknown:
+        found.unknown[block] = unknown
+
+
+def _conv_branch(owner: Any, inside: list[tuple[str, Any]], layers: list[tuple[str, Any]]) -> bool:
+    """Whether a block is a convolutional residual block: only convolutions, a shortcut or a
+    residual name, and no flag that says it skips no connection."""
+    if not layers or not all(_convolution(m) for _, m in layers):
+        return False
+    if any(getattr(owner, flag, True) is False for flag in _SKIP_FLAGS):
+        return False
+    names = {relative.split(".")[0] for relative, _ in inside}
+    return bool(names & _SHORTCUTS) or any(
+        _RESIDUAL_NAME.search(kind.__name__)
+        for kind in type(owner).__mro__
+        if not kind.__module__.startswith(_NEUTRAL_BASES)
+    )
+
+
+def _mark_branch(found: Structure, block: str, inside: list[tuple[str, Any]]) -> None:
+    outside = _SHORTCUTS | _GATES
     branch = [
         (relative, m)
         for relative, m in inside
-        if (_weight_layer(m) or _is_norm(m)) and not set(relative.split(".")) & _SHORTCUTS
+        if (_weight_layer(m) or _is_norm(m)) and not set(relative.split(".")) & outside
     ]
     weights = [(relative, m) for relative, m in branch if _weight_layer(m)]
     if not weights:
@@ -342,7 +421,7 @@ def _read_block(found: Structure, block: str, modules: dict[str, Any]) -> None:
         found.branch[f"{block}.{relative}"] = (False, len(weights))
     last_relative, last = weights[-1]
     found.branch[f"{block}.{last_relative}"] = (True, len(weights))
-    found.widths[block] = int(last._parameters["weight"].shape[0])
+    found.widths.setdefault(block, int(last._parameters["weight"].shape[0]))
     after = False
     norm = None
     for relative, m in branch:
@@ -354,18 +433,11 @@ def _read_block(found: Structure, block: str, modules: dict[str, Any]) -> None:
         found.branch[f"{block}.{norm}"] = (True, len(weights))
 
 
-def _find_heads(
-    found: Structure, named: list[tuple[str, Any]], modules: dict[str, Any], root: Any
-) -> None:
+def _find_heads(found: Structure, named: list[tuple[str, Any]], root: Any) -> None:
     dense = [
         path
         for path, m in named
-        if path
-        and _weight_layer(m)
-        and found.block_of(path) is None
-        and not any(
-            k.__name__.startswith("Conv") and k.__name__ != "Conv1D" for k in type(m).__mro__
-        )
+        if path and _weight_layer(m) and not _convolution(m) and found.block_of(path) is None
     ]
     for path in dense:
         attribute = path.rpartition(".")[2]
