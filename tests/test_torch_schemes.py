@@ -800,3 +800,124 @@ def test_meta_and_normal_builds_get_the_same_scheme_plan_and_values() -> None:
     assert torch.isfinite(logits).all()
     # torchtitan's head, d^-1/2 against a unit-variance final norm: logits of std about 1.
     assert 0.5 < float(logits.std()) < 2.0
+
+
+# --------------------------------------------------------------------------- structure edges
+
+
+def _clip() -> Any:
+    text = {"hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128}
+    config = transformers.CLIPConfig(
+        text_config={**text, "num_hidden_layers": 2, "vocab_size": 100},
+        vision_config={**text, "num_hidden_layers": 3, "image_size": 32, "patch_size": 8},
+    )
+    return transformers.CLIPModel(config)
+
+
+def test_two_encoders_are_two_stacks_and_stages_are_one() -> None:
+    slots = plan(_clip(), scheme="gpt2").slots
+    text = slots["text_model.encoder.layers.1.mlp.fc2.weight"].place
+    vision = slots["vision_model.encoder.layers.2.mlp.fc2.weight"].place
+    assert (text.layer, text.depth, vision.layer, vision.depth) == (1, 2, 2, 3)
+    assert text.encoder_depth is None  # two encoders and no decoder: not an encoder-decoder
+    config = transformers.SwinConfig(
+        image_size=32,
+        patch_size=4,
+        embed_dim=16,
+        depths=[2, 2, 6, 2],
+        num_heads=[1, 1, 2, 2],
+        window_size=2,
+    )
+    swin = plan(transformers.SwinModel(config), scheme="gpt2").slots
+    # Swin's stages derive from the same base class as its blocks; the blocks are the 12.
+    first = swin["encoder.layers.2.blocks.0.mlp.fc2.weight"].place
+    last = swin["encoder.layers.3.blocks.1.mlp.fc2.weight"].place
+    assert (first.layer, last.layer, last.depth) == (4, 11, 12)
+
+
+def test_blocks_that_are_not_residual_convolution_blocks_are_not_zeroed() -> None:
+    distilbert = transformers.DistilBertModel(
+        transformers.DistilBertConfig(n_layers=2, dim=64, n_heads=4, hidden_dim=128, vocab_size=100)
+    )
+    before = _snapshot(distilbert)
+    with pytest.raises(ValueError, match="'zero_init_residual' changes nothing"):
+        initialize_(distilbert, SEED, scheme="recommended+zero_init_residual")
+    _assert_unchanged(distilbert, before)
+    parts = plan(distilbert, scheme="gpt2").slots
+    assert parts["transformer.layer.1.attention.out_lin.weight"].role == "residual_projection"
+    assert parts["transformer.layer.1.ffn.lin2.weight"].place.part == "down"
+    effnet = transformers.EfficientNetModel(
+        transformers.EfficientNetConfig(
+            image_size=32, depth_coefficient=0.25, width_coefficient=0.25
+        )
+    )
+    with pytest.raises(ValueError, match="'zero_init_residual' changes nothing"):
+        plan(effnet, scheme="recommended+zero_init_residual")
+
+
+def test_a_part_given_by_roles_makes_a_residual_projection() -> None:
+    net = nn.Sequential(*[Block(32) for _ in range(2)])
+    given = {"*.mlp.c_fc.weight": {"part": "down"}}
+    result = plan(net, scheme="gpt2", roles=given)
+    assert result.slots["1.mlp.c_fc.weight"].role == "residual_projection"
+    kept = plan(net, scheme="gpt2", roles={"*.attn.c_proj.weight": "projection"})
+    assert kept.formulas["1.attn.c_proj.weight"] == "σ = 0.02"  # a role said is kept
+
+
+def test_hf_refuses_families_whose_init_it_does_not_reproduce() -> None:
+    model = _clip()
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match=r"\(and \d+ more parameters\).*family is 'clip'"):
+        initialize_(model, SEED, scheme="hf")
+    _assert_unchanged(model, before)
+    with pytest.raises(ValueError, match="not a transformers one"):
+        plan(NanoGPT(), scheme="hf")
+
+
+def test_fixup_zeroes_the_classifier_bias_and_wants_branches() -> None:
+    model = _resnet()
+    initialize_(model, SEED, scheme="pytorch+fixup")
+    assert not model.classifier[1].bias.any()
+    with pytest.raises(ValueError, match="'fixup' changes nothing"):
+        plan(_vit(), scheme="recommended+fixup")  # it would only zero the classifier
+
+
+def test_scheme_arguments_are_checked_when_the_scheme_is_made() -> None:
+    with pytest.raises(ValueError, match="encoder_layers must be at least 1; got 0"):
+        schemes.deepnorm(encoder_layers=0)
+    with pytest.raises(TypeError, match="decoder_layers must be an int or None; got '6'"):
+        schemes.t_fixup(decoder_layers="6")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="stack must be one of"):
+        plan(_gpt2(2), roles={"*": {"stack": "middle"}})
+    assert schemes.olmo("normal", cutoff=None).name == "olmo('normal')"
+
+
+def test_the_audit_bound_follows_heavy_tails() -> None:
+    """Sparse weights (90% zeros) have a kurtosis near 30: twenty correct draws all pass."""
+    plan_ = {"w": wi.Param(wi.sparse(0.9), (256, 256))}
+    for seed in range(20):
+        assert wi.audit.audit(wi.initialize(plan_, seed=seed), plan_).ok, seed
+
+
+def test_mup_weight_decay_follows_the_mup_package() -> None:
+    model, base = _mlp(512), _mlp(128)
+    adam = {
+        id(t): (g["lr"], g["weight_decay"])
+        for g in mup_param_groups(model, 0.01, base=base, weight_decay=0.1)
+        for t in g["params"]
+    }
+    assert adam[id(model[2].weight)] == pytest.approx((0.0025, 0.4))  # MuAdam: lr/m, wd·m
+    assert adam[id(model[0].weight)] == (0.01, 0.1)
+    sgd = {
+        id(t): (g["lr"], g["weight_decay"])
+        for g in mup_param_groups(model, 0.01, base=base, optimizer="sgd", weight_decay=0.1)
+        for t in g["params"]
+    }
+    assert sgd[id(model[0].weight)] == pytest.approx((0.04, 0.025))  # MuSGD: lr·m, wd/m
+    base_shapes = dict(_shapes(NanoGPT(d=128)))
+    tied = plan(NanoGPT(d=256), scheme=schemes.mup(base_shapes, query_zero=False))
+    assert tied["transformer.wte.weight"].initializer == wi.normal(1.0)
+
+
+def _shapes(model: Any) -> list[tuple[str, tuple[int, ...]]]:
+    return [(n, tuple(t.shape)) for n, t in model.named_parameters()]

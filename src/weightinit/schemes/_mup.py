@@ -215,8 +215,8 @@ def mup(
             return Choice(zeros(), slot.weight, "0: μP's zero query")
         if query_zero and (slot.place.part == "qkv" or slot.role == "attention_in"):
             raise UnknownValueError(
-                "μP zeroes the queries, which are one block of this fused q/k/v weight; "
-                "give it a rule, or use mup(..., query_zero=False)"
+                "μP zeroes the queries, which are one block of this fused q/k/v weight "
+                "(mup(..., query_zero=False) leaves them drawn)"
             )
         m = widths(slot, shapes).fan_in
         s, formula = sigma(slot, activation)
