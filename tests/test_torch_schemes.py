@@ -544,6 +544,7 @@ def test_skipinit_zeroes_gates_a_model_holds_and_gates_named_by_roles() -> None:
         (_bart, "t_fixup"),
         (NanoGPT, "gpt2"),
         (_convnext, "pytorch"),
+        (_convnext, "gpt2"),
     ],
     ids=lambda v: v if isinstance(v, str) else getattr(v, "name", getattr(v, "__name__", "")),
 )

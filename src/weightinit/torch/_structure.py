@@ -379,7 +379,8 @@ def _read_block(found: Structure, block: str, owner: Any, inside: list[tuple[str
     known = set(parts.values())
     missing = ["attn_out"] * bool({"q", "k", "v", "qkv"} & known and "attn_out" not in known)
     missing += ["down"] * bool({"fc_in", "gate", "up", "gate_up"} & known and "down" not in known)
-    unknown = [r for r, part in parts.items() if part is None]
+    dense = {relative for relative, m in layers if not _convolution(m)}
+    unknown = [r for r, part in parts.items() if part is None and r in dense]
     if missing:
         found.incomplete[block] = (missing, unknown)
     if residual:
