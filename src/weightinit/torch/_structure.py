@@ -15,10 +15,10 @@ Read from the model's structure and names, without importing the model's package
   projection) comes from its path inside the block, by the table :data:`PARTS` of the
   architectures' names (GPT-2, BERT, Llama/Mistral/Qwen2, T5, ViT, nanoGPT, torchtitan,
   NeoX, ConvNeXt, PyTorch's own layers);
-- a block whose weights are all convolutions, which has a shortcut module (``downsample``,
-  ``shortcut``) or a residual class name (``BasicBlock``, ``Bottleneck``, ``ResBlock``), and
-  does not say it skips no connection (``use_res_connect=False``), is a convolutional
-  residual block: its branch is its convolutions outside the shortcut and
+- a block without such projections, which has a shortcut module (``downsample``,
+  ``shortcut``) or a residual class name (``BasicBlock``, ``Bottleneck``, ``ResBlock``,
+  ``ResidualBlock``), and does not say it skips no connection (``use_res_connect=False``),
+  is a residual block of one branch: its weight layers outside the shortcut and
   squeeze-excitation modules; the last of them and a norm after it are marked ``last``;
 - the *head* is a dense layer outside the blocks called ``lm_head``, ``head``,
   ``classifier``, ``fc``, ``output``, ``score`` or ``decoder`` (or the last dense layer of a
@@ -387,16 +387,19 @@ def _read_block(found: Structure, block: str, owner: Any, inside: list[tuple[str
         weight = residual[-1]._parameters["weight"]
         layout_in_out = "Conv1D" in _names(residual[-1])
         found.widths[block] = int(weight.shape[1] if layout_in_out else weight.shape[0])
-    if _conv_branch(owner, inside, layers):
+    if not known - {None} and _residual_branch(owner, inside, layers):
         _mark_branch(found, block, inside)
     elif unknown:
         found.unknown[block] = unknown
 
 
-def _conv_branch(owner: Any, inside: list[tuple[str, Any]], layers: list[tuple[str, Any]]) -> bool:
-    """Whether a block is a convolutional residual block: only convolutions, a shortcut or a
-    residual name, and no flag that says it skips no connection."""
-    if not layers or not all(_convolution(m) for _, m in layers):
+def _residual_branch(
+    owner: Any, inside: list[tuple[str, Any]], layers: list[tuple[str, Any]]
+) -> bool:
+    """Whether a block without attention or MLP projections is a residual block whose
+    weight layers form one branch: it has a shortcut module or a residual class name, and
+    no flag that says it skips no connection."""
+    if not layers:
         return False
     if any(getattr(owner, flag, True) is False for flag in _SKIP_FLAGS):
         return False
