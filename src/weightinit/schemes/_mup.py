@@ -159,14 +159,14 @@ def mup(
     variance ``σ²/m`` (an input weight's fan-in does not grow, so its ``m`` is 1), where
     ``σ`` is ``std``, or (``std=None``) the recommended initializer's at the base width;
     embeddings, tied or not, ``N(0, std**2)`` (``std=None``: ``N(0, 1)``); the readout (the
-    head) zero (``readout="zero"``, recommended), ``σ²`` with the model dividing its
-    logits by ``m`` (``"constant"``), or ``σ²/m²`` (``"scaled"``); queries zero
+    head) zero (``readout="zero"``, recommended), ``σ²`` (``"constant"``), or ``σ²/m²``
+    (``"scaled"``); queries zero
     (``query_zero``); biases zero, norms one.
 
     What the model itself must do, which no initialization can: multiply the readout's
-    output by ``α/m`` (``"constant"``), scale attention logits by ``1/d_head`` instead of
-    ``1/√d_head``, and train with the learning rates of
-    :func:`weightinit.torch.mup_param_groups`.
+    output by ``α/m`` (whatever the readout starts at: it trains at the full learning
+    rate), scale attention logits by ``1/d_head`` instead of ``1/√d_head``, and train with
+    the learning rates of :func:`weightinit.torch.mup_param_groups`.
 
     Parameters
     ----------

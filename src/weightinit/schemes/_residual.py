@@ -143,7 +143,10 @@ def fixup() -> Scheme:
         "fixup",
         rules,
         partial=True,
-        acts_on="the layers of residual branches and the classifier",
+        acts_on=(
+            "the layers of residual branches (mark a branch of m layers with roles=, "
+            "{'*.conv2.weight': {'branch': 2, 'last': True}}) and the classifier"
+        ),
     )
 
 
