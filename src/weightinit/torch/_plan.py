@@ -33,7 +33,9 @@ from weightinit.torch._buffers import recompute
 from weightinit.torch._modules import MODEL_CONFIG
 from weightinit.torch._modules import slot
 from weightinit.torch._roles import RoleRules
+from weightinit.torch._roles import idle_schemes
 from weightinit.torch._roles import placed
+from weightinit.torch._roles import unscaled_blocks
 from weightinit.torch._rules import KEEP
 from weightinit.torch._rules import Rule
 from weightinit.torch._rules import Rules
@@ -423,9 +425,9 @@ def _plan(
         )
     problems += table.unused(all_names, kinds)
     problems += corrections.unused(all_names)
-    problems += _idle_schemes(chosen.composed, result)
+    problems += idle_schemes(chosen.composed, result)
     if chosen.residual:
-        problems += _unscaled_blocks(chosen.name, found_structure, result, corrections.said)
+        problems += unscaled_blocks(chosen.name, found_structure, result, corrections.said)
     problems += table.unknown_leaves()
     problems += _plan_buffers(torch, module, given, result)
     if problems:
@@ -435,65 +437,6 @@ def _plan(
             + "\n- ".join(problems)
         )
     return result
-
-
-def _unscaled_blocks(name: str, found: Any, result: Plan, said: set[str]) -> list[str]:
-    """Where a scheme scales residual projections, a line per kind of block whose dense
-    layers the architecture table cannot place (and ``roles=`` did not), or one if the model
-    has no residual projection at all: each would be drawn unscaled without a word."""
-    troubles: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
-    for block in sorted({*found.incomplete, *found.unknown}, key=list(found.blocks).index):
-        missing = found.incomplete.get(block, ([], []))[0]
-        roles = {
-            (s.role, s.place.part) for n, s in result.slots.items() if n.startswith(f"{block}.")
-        }
-        absent = tuple(
-            part
-            for part in missing
-            if ("residual_projection", part) not in roles
-            and ("residual_projection", None) not in roles
-        )
-        unsaid = tuple(r for r in found.unknown.get(block, ()) if f"{block}.{r}.weight" not in said)
-        if absent or unsaid:
-            troubles.setdefault((absent, unsaid), []).append(block)
-    lines = []
-    for (absent, unsaid), blocks in troubles.items():
-        listed = ", ".join(map(repr, blocks[:3])) + (
-            f" and {len(blocks) - 3} more" if len(blocks) > 3 else ""
-        )
-        what = [f"no {' and no '.join(absent)} projection the architecture table knows"] * bool(
-            absent
-        )
-        what += [f"dense layers of no known part ({', '.join(map(repr, unsaid))})"] * bool(unsaid)
-        example = f"*.{unsaid[0]}.weight" if unsaid else "<name>.weight"
-        lines.append(
-            f"blocks {listed} have {' and '.join(what)}, and scheme {name!r} scales the "
-            "projections that write into the residual stream; say what each is with roles= "
-            f"({{{example!r}: {{'role': 'residual_projection', 'part': "
-            f"'{absent[0] if absent else 'attn_out'}'}}}}, or 'projection' with a part: q, k, "
-            "v, fc_in, gate, up)."
-        )
-    if not any(s.role == "residual_projection" for s in result.slots.values()) and not lines:
-        lines.append(
-            f"scheme {name!r} scales the projections that write into the residual stream, and "
-            "this model has none the architecture table knows (no residual blocks, or blocks "
-            "of a class not named ...Block, ...Layer or ...Bottleneck); say which they are "
-            "with roles= ({'<name>.weight': {'role': 'residual_projection', 'depth': L, "
-            "'layer': l}})."
-        )
-    return lines
-
-
-def _idle_schemes(composed: tuple[Any, ...], result: Plan) -> list[str]:
-    """A line per scheme composed on the base that gave no parameter anything."""
-    used = set(result.schemes.values())
-    return [
-        f"scheme {layer.name!r} changes nothing in this model: it acts on "
-        f"{layer.acts_on or 'roles this model does not have'}, and no parameter is one "
-        "(say which are with roles=)."
-        for layer in composed[1:]
-        if layer.name not in used
-    ]
 
 
 def _tied_head(owners: list[Any]) -> bool:

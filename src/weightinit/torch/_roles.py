@@ -1,5 +1,6 @@
 """A parameter's role and place in a PyTorch model: the module table's slot, placed by the
-model's structure, and corrected by the user's ``roles=``."""
+model's structure, and corrected by the user's ``roles=``; and the checks that a scheme
+found what it acts on."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from weightinit.roles import Slot
 from weightinit.torch._modules import constant_value
 from weightinit.torch._structure import Structure
 
-__all__ = ["RoleRules", "placed", "promoted"]
+__all__ = ["RoleRules", "idle_schemes", "placed", "promoted", "unscaled_blocks"]
 
 _PLACE_FIELDS = tuple(f.name for f in dataclasses.fields(Place))
 _FIELDS = ("role", "layout", *_PLACE_FIELDS)
@@ -133,3 +134,62 @@ class RoleRules:
                     f"{', '.join(map(repr, close))}."
                 )
         return lines
+
+
+def unscaled_blocks(name: str, found: Structure, result: Any, said: set[str]) -> list[str]:
+    """Where a scheme scales residual projections, a line per kind of block whose dense
+    layers the architecture table cannot place (and ``roles=`` did not), or one if the model
+    has no residual projection at all: each would be drawn unscaled without a word."""
+    troubles: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for block in sorted({*found.incomplete, *found.unknown}, key=list(found.blocks).index):
+        missing = found.incomplete.get(block, ([], []))[0]
+        roles = {
+            (s.role, s.place.part) for n, s in result.slots.items() if n.startswith(f"{block}.")
+        }
+        absent = tuple(
+            part
+            for part in missing
+            if ("residual_projection", part) not in roles
+            and ("residual_projection", None) not in roles
+        )
+        unsaid = tuple(r for r in found.unknown.get(block, ()) if f"{block}.{r}.weight" not in said)
+        if absent or unsaid:
+            troubles.setdefault((absent, unsaid), []).append(block)
+    lines = []
+    for (absent, unsaid), blocks in troubles.items():
+        listed = ", ".join(map(repr, blocks[:3])) + (
+            f" and {len(blocks) - 3} more" if len(blocks) > 3 else ""
+        )
+        what = [f"no {' and no '.join(absent)} projection the architecture table knows"] * bool(
+            absent
+        )
+        what += [f"dense layers of no known part ({', '.join(map(repr, unsaid))})"] * bool(unsaid)
+        example = f"*.{unsaid[0]}.weight" if unsaid else "<name>.weight"
+        lines.append(
+            f"blocks {listed} have {' and '.join(what)}, and scheme {name!r} scales the "
+            "projections that write into the residual stream; say what each is with roles= "
+            f"({{{example!r}: {{'role': 'residual_projection', 'part': "
+            f"'{absent[0] if absent else 'attn_out'}'}}}}, or 'projection' with a part: q, k, "
+            "v, fc_in, gate, up)."
+        )
+    if not any(s.role == "residual_projection" for s in result.slots.values()) and not lines:
+        lines.append(
+            f"scheme {name!r} scales the projections that write into the residual stream, and "
+            "this model has none the architecture table knows (no residual blocks, or blocks "
+            "of a class not named ...Block, ...Layer or ...Bottleneck); say which they are "
+            "with roles= ({'<name>.weight': {'role': 'residual_projection', 'depth': L, "
+            "'layer': l}})."
+        )
+    return lines
+
+
+def idle_schemes(composed: tuple[Any, ...], result: Any) -> list[str]:
+    """A line per scheme composed on the base that gave no parameter anything."""
+    used = set(result.schemes.values())
+    return [
+        f"scheme {layer.name!r} changes nothing in this model: it acts on "
+        f"{layer.acts_on or 'roles this model does not have'}, and no parameter is one "
+        "(say which are with roles=)."
+        for layer in composed[1:]
+        if layer.name not in used
+    ]
