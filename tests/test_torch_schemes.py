@@ -255,7 +255,7 @@ def test_convolutional_blocks_mark_their_branch_and_last_norm() -> None:
     assert not slots[block + "layer.1.normalization.weight"].place.last
     assert not slots[block + "layer.0.convolution.weight"].place.last
     shortcut = slots["resnet.encoder.stages.1.layers.0.shortcut.convolution.weight"].place
-    assert shortcut.branch is None and not shortcut.last
+    assert shortcut.branch == 0 and not shortcut.last  # on the shortcut
     assert slots["classifier.1.weight"].role == "head"
     convnext = plan(_convnext()).slots
     down = convnext["convnext.encoder.stages.1.layers.1.pwconv2.weight"]
@@ -922,3 +922,73 @@ def test_mup_weight_decay_follows_the_mup_package() -> None:
 
 def _shapes(model: Any) -> list[tuple[str, tuple[int, ...]]]:
     return [(n, tuple(t.shape)) for n, t in model.named_parameters()]
+
+
+# --------------------------------------------------------------------------- second review
+
+
+def test_stages_holding_transformer_blocks_give_way_to_them() -> None:
+    config = transformers.MobileViTConfig(
+        image_size=64,
+        num_channels=3,
+        neck_hidden_sizes=[8, 8, 16, 16, 24, 32, 64],
+        hidden_sizes=[16, 24, 32],
+        num_labels=10,
+    )
+    slots = plan(transformers.MobileViTForImageClassification(config), scheme="gpt2").slots
+    residual = [s.place for s in slots.values() if s.role == "residual_projection"]
+    # MobileViT's three transformer stages hold 2 + 4 + 3 transformer blocks.
+    assert {p.depth for p in residual} == {9}
+    assert sorted({p.layer for p in residual}) == list(range(9))
+
+
+def test_task_heads_are_heads() -> None:
+    config = transformers.BertConfig(
+        num_hidden_layers=2,
+        hidden_size=64,
+        num_attention_heads=4,
+        intermediate_size=128,
+        vocab_size=100,
+    )
+    slots = plan(transformers.BertForQuestionAnswering(config)).slots
+    assert slots["qa_outputs.weight"].role == "head"
+    assert slots["qa_outputs.bias"].place.head
+
+
+def test_fixup_on_blocks_without_a_residual_branch_is_an_error() -> None:
+    with pytest.raises(ValueError, match="'fixup' changes nothing"):
+        plan(_convnext(), scheme="recommended+fixup")  # dwconv is no shortcut
+
+
+def test_roles_for_an_unknown_module_keep_its_block() -> None:
+    class Mixer(nn.Module):  # a module type the table does not know
+        def __init__(self) -> None:
+            super().__init__()
+            self.w_out = nn.Parameter(torch.empty(32, 32))
+
+    class MixerBlock(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mixer = Mixer()
+
+    net = nn.Sequential(MixerBlock(), MixerBlock(), MixerBlock())
+    given = {"*.w_out": {"role": "residual_projection", "layout": "out_in"}}
+    result = plan(net, scheme="gpt2", roles=given)
+    place = result.slots["2.mixer.w_out"].place
+    assert (place.layer, place.depth) == (2, 3)
+    assert result.formulas["2.mixer.w_out"] == "σ = 0.02/√(2L), L=3"
+
+
+def test_scheme_names_and_compositions_are_checked() -> None:
+    with pytest.raises(ValueError, match="has an empty part"):
+        plan(_gpt2(2), scheme="gpt2+")
+    with pytest.raises(ValueError, match="only partial schemes compose on 'gpt2'"):
+        plan(_gpt2(2), scheme="gpt2+megatron")
+    with pytest.raises(ValueError, match="multiplier must be a positive finite number"):
+        schemes.megatron(multiplier=math.inf)
+    with pytest.raises(ValueError, match="must be below depth 2; got 2"):
+        plan(_gpt2(2), roles={"*": {"layer": 2, "depth": 2}})
+    with pytest.raises(ValueError, match=r"roles\['\*'\] must be one of .*got None"):
+        plan(_gpt2(2), roles={"*": {"role": None}})
+    with pytest.raises(ValueError, match="layout must be one of"):
+        plan(_gpt2(2), roles={"*": {"layout": "sideways"}})

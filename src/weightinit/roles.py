@@ -85,7 +85,8 @@ class Place:
         It is the last convolution, or the last norm, of a residual branch (what
         zero-init-residual and Fixup zero).
     branch : int, optional
-        ``m``, the number of weight layers of its residual branch (Fixup's exponent).
+        ``m``, the number of weight layers of its residual branch (Fixup's exponent); 0 for
+        a weight layer on the block's shortcut.
     stack : str, default ""
         The stack of blocks it belongs to: ``"encoder"`` or ``"decoder"`` in an
         encoder-decoder, else ``""``.
@@ -124,10 +125,14 @@ class Place:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TypeError(f"Place.{name} must be an int or None; got {value!r}.")
-            if value is not None and value < (0 if name == "layer" else 1):
-                raise ValueError(
-                    f"Place.{name} must be at least {0 if name == 'layer' else 1}; got {value}."
-                )
+            least = 0 if name in ("layer", "branch") else 1
+            if value is not None and value < least:
+                raise ValueError(f"Place.{name} must be at least {least}; got {value}.")
+        if self.layer is not None and self.depth is not None and self.layer >= self.depth:
+            raise ValueError(
+                f"Place.layer counts the blocks from 0, so it must be below depth "
+                f"{self.depth}; got {self.layer}."
+            )
 
 
 @dataclass(frozen=True)

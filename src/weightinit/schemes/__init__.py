@@ -107,6 +107,11 @@ def scheme(name: object) -> Scheme:
         found = name
     elif isinstance(name, str):
         parts = [part.strip() for part in name.split("+")]
+        if "" in parts:
+            raise ValueError(
+                f"scheme {name!r} has an empty part; compose names with + between them, "
+                "such as 'gpt2+zero_init_residual'."
+            )
         made = []
         for part in parts:
             if part not in SCHEMES:

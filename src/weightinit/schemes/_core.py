@@ -139,8 +139,7 @@ def _as_choice(
 
 def compose(base: Scheme, *overlays: Scheme) -> Scheme:
     """``base`` with ``overlays`` on top: each slot gets the answer of the last overlay that
-    has one, else the base's. ``base`` must be complete; the overlays may be complete or
-    partial.
+    has one, else the base's. ``base`` must be complete and the overlays partial.
 
     Examples
     --------
@@ -152,6 +151,12 @@ def compose(base: Scheme, *overlays: Scheme) -> Scheme:
         raise ValueError(
             f"scheme {base.name!r} is partial ({base.acts_on}); put a complete scheme under "
             f"it, such as 'recommended+{base.name}'."
+        )
+    complete = [s.name for s in overlays if not s.partial]
+    if complete:
+        raise ValueError(
+            f"only partial schemes compose on {base.name!r}; {', '.join(map(repr, complete))} "
+            "gives every parameter its own rule, so use it alone."
         )
     composed = tuple(layer for s in (base, *overlays) for layer in s.composed)
     return Scheme(

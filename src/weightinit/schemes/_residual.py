@@ -112,11 +112,10 @@ def fixup() -> Scheme:
     def branch(slot: Slot, activation: object) -> Choice | None:
         m = slot.place.branch
         if m is None:
-            if slot.place.layer is not None and slot.role == "convolution":
-                # A shortcut's convolution: He by fan-out, unscaled (the reference's).
-                init = variance_scaling(2.0, "fan_out", "normal")
-                return Choice(init, slot.weight, "He by fan-out: a shortcut")
             return None
+        if m == 0:  # a layer of the block's shortcut: He by fan-out, unscaled (the reference's)
+            init = variance_scaling(2.0, "fan_out", "normal")
+            return Choice(init, slot.weight, "He by fan-out: a shortcut", "fixup (shortcut)")
         if slot.place.last:
             return Choice(zeros(), slot.weight, "0: the last layer of a residual branch")
         if m < 2:

@@ -148,8 +148,8 @@ def megatron(std: float = 0.02, *, multiplier: float = 2.0) -> Scheme:
     std = _check_std("std", std)
     if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)):
         raise TypeError(f"multiplier must be a number; got {multiplier!r}.")
-    if not multiplier > 0:
-        raise ValueError(f"multiplier must be positive; got {multiplier!r}.")
+    if not (multiplier > 0 and math.isfinite(multiplier)):
+        raise ValueError(f"multiplier must be a positive finite number; got {multiplier!r}.")
     options = [f"std={std:g}"] * (std != 0.02) + [f"multiplier={multiplier:g}"] * (multiplier != 2)
     name = "megatron" + (f"({', '.join(options)})" if options else "")
     return _megatron_like(name, std, float(multiplier))

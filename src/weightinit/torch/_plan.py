@@ -317,13 +317,19 @@ def _plan(
             if found is None:
                 continue  # a weight norm's magnitude: made from its direction
             del result.derived[name]  # a rule says otherwise
+        path, _, tensor_name = _through(modules, name)
+
+        def locate(
+            found: Slot, path: str = path, leaf: str = tensor_name, name: str = name
+        ) -> Slot:
+            return placed(found_structure, found, path, leaf, modules, name)
+
         if known is not None:
-            path, _, tensor_name = _through(modules, name)
-            known = placed(found_structure, known, path, tensor_name, modules, name)
+            known = locate(known)
         if known is not None and _tied_head(owners):
             known = dataclasses.replace(known, role="tied_embedding")
         try:
-            known = corrections.apply(names, known, shape, owners[0], tensor)
+            known = corrections.apply(names, known, shape, owners[0], tensor, locate)
         except ValueError as error:
             problems.append(f"{error}.")
             continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,9 +70,10 @@ class RoleRules:
             for field in fields:
                 if field not in _FIELDS:
                     raise choice_error(f"a field of roles[{key!r}]", field, _FIELDS)
-            role = fields.get("role")
-            if role is not None and role not in ROLES:
-                raise choice_error(f"roles[{key!r}]", role, tuple(ROLES))
+            if "role" in fields and fields["role"] not in ROLES:
+                raise choice_error(f"roles[{key!r}]", fields["role"], tuple(ROLES))
+            if "layout" in fields:
+                Weight.checked((), fields["layout"], 1, 1)  # a known layout, checked now
             place = {k: v for k, v in fields.items() if k in _PLACE_FIELDS}
             Place(**place)  # checks the values now
             self.items.append((key, dict(fields)))
@@ -80,11 +82,17 @@ class RoleRules:
         self.said: set[str] = set()
 
     def apply(
-        self, names: list[str], slot: Slot | None, shape: tuple[int, ...], owner: Any, tensor: Any
+        self,
+        names: list[str],
+        slot: Slot | None,
+        shape: tuple[int, ...],
+        owner: Any,
+        tensor: Any,
+        locate: Callable[[Slot], Slot],
     ) -> Slot | None:
         """``slot`` as the first pattern matching one of ``names`` corrects it; a parameter
         the table does not know gets a slot from a pattern that names its role (and, for a
-        weight of two or more axes, its layout)."""
+        weight of two or more axes, its layout), placed by ``locate`` (its block)."""
         for index, (pattern, fields) in enumerate(self.items):
             if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
                 continue
@@ -105,10 +113,8 @@ class RoleRules:
                         "does not know; say its layout too ({'role': ..., 'layout': 'out_in'})"
                     )
                 value = constant_value(owner, tensor)
-                slot = Slot(
-                    str(role),
-                    Weight.checked(shape, layout or "in_out", 1, 1),
-                    value=value,
+                slot = locate(
+                    Slot(str(role), Weight.checked(shape, layout or "in_out", 1, 1), value=value)
                 )
             changes: dict[str, Any] = {}
             if "role" in fields:
@@ -164,13 +170,13 @@ def unscaled_blocks(name: str, found: Structure, result: Any, said: set[str]) ->
             absent
         )
         what += [f"dense layers of no known part ({', '.join(map(repr, unsaid))})"] * bool(unsaid)
-        example = f"*.{unsaid[0]}.weight" if unsaid else "<name>.weight"
+        example = f"*.{unsaid[0]}.weight" if unsaid else "*.<name>.weight"
         lines.append(
             f"blocks {listed} have {' and '.join(what)}, and scheme {name!r} scales the "
-            "projections that write into the residual stream; say what each is with roles= "
-            f"({{{example!r}: {{'role': 'residual_projection', 'part': "
-            f"'{absent[0] if absent else 'attn_out'}'}}}}, or 'projection' with a part: q, k, "
-            "v, fc_in, gate, up)."
+            "projections that write into the residual stream; say what each is with roles=: "
+            f"{{{example!r}: {{'role': 'residual_projection', 'part': 'down'}}}} (or part "
+            "'attn_out') for a layer whose output is added to the stream, {'role': "
+            "'projection', 'part': 'fc_in'} (or q, k, v, gate, up) for one that reads it."
         )
     if not any(s.role == "residual_projection" for s in result.slots.values()) and not lines:
         lines.append(

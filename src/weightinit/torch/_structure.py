@@ -149,7 +149,19 @@ LEAF_PARTS = {
 }
 
 _HEADS = frozenset(
-    {"lm_head", "head", "classifier", "fc", "output", "score", "decoder", "embed_out"}
+    {
+        "lm_head",
+        "head",
+        "classifier",
+        "fc",
+        "output",
+        "score",
+        "decoder",
+        "embed_out",
+        "qa_outputs",  # question answering
+        "seq_relationship",  # BERT's next-sentence head
+        "dense_prediction",  # ELECTRA's discriminator
+    }
 )
 #: Submodules outside a residual branch: the shortcut, and squeeze-excitation gates.
 _SHORTCUTS = frozenset({"downsample", "shortcut", "conv_shortcut", "skip"})
@@ -278,8 +290,13 @@ def _stack(path: str) -> str:
     (``0``, ``layer1``) made one, so that a network's stages form one stack."""
     container = path.rpartition(".")[0]
     return ".".join(
-        "*" if c.isdigit() else re.sub(r"\d+$", "", c) or c for c in container.split(".")
+        "*" if c.isdigit() else re.sub(r"\d+$", "", c) if _NUMBERED.match(c) else c
+        for c in container.split(".")
     )
+
+
+#: Names of numbered stages (torchvision's layer1, detectron's res2, stage3).
+_NUMBERED = re.compile(r"^(layer|stage|block|res|level)s?_?\d+$")
 
 
 def _kind(stack: str) -> str:
@@ -338,14 +355,7 @@ def structure(module: Any) -> Structure:
     named = list(module.named_modules())
     modules = dict(named)
     stacks: dict[str, list[str]] = {}
-    for path, child in named:
-        if not path or found.block_of(path.rpartition(".")[0] or "\0") is not None:
-            continue
-        parent = modules[path.rpartition(".")[0]] if "." in path else module
-        if not _is_container(parent) or not _is_block_class(child):
-            continue
-        if not any(_rank(p) >= 2 for p in child.parameters()):
-            continue
+    for path in _blocks(named, modules, module):
         stack = _stack(path)
         stacks.setdefault(stack, []).append(path)
         found.blocks[path] = (stack, 0, 0)
@@ -369,6 +379,49 @@ def structure(module: Any) -> Structure:
         found.width = Counter(found.widths.values()).most_common(1)[0][0]
     _find_heads(found, named, module)
     return found
+
+
+def _blocks(named: list[tuple[str, Any]], modules: dict[str, Any], root: Any) -> list[str]:
+    """The paths of the model's blocks, in order: block-named modules held in containers,
+    the outermost, unless one holds a stack of blocks of its own (two or more of one class,
+    each with an output projection into the residual stream: a stage of MobileViT's
+    transformer blocks), where those are the blocks."""
+    candidates = []
+    for path, child in named:
+        parent = modules[path.rpartition(".")[0]] if "." in path else root
+        if (
+            path
+            and _is_container(parent)
+            and _is_block_class(child)
+            and any(_rank(p) >= 2 for p in child.parameters())
+        ):
+            candidates.append(path)
+
+    def residual(path: str) -> bool:
+        return any(
+            part_of(p[len(path) + 1 :], "", modules[path]) in ("attn_out", "down")
+            for p, m in named
+            if p.startswith(path + ".") and _weight_layer(m)
+        )
+
+    def holds_stack(path: str) -> bool:
+        inner = [c for c in candidates if c.startswith(path + ".")]
+        by_container: dict[tuple[str, type], int] = {}
+        for c in inner:
+            key = (c.rpartition(".")[0], type(modules[c]))
+            by_container[key] = by_container.get(key, 0) + 1
+        return any(
+            count >= 2 and residual(next(c for c in inner if c.rpartition(".")[0] == key[0]))
+            for key, count in by_container.items()
+        )
+
+    chosen: list[str] = []
+    for path in candidates:
+        if any(path.startswith(c + ".") for c in chosen):
+            continue
+        if not holds_stack(path):
+            chosen.append(path)
+    return chosen
 
 
 def _read_block(found: Structure, block: str, owner: Any, inside: list[tuple[str, Any]]) -> None:
@@ -421,6 +474,9 @@ def _mark_branch(found: Structure, block: str, inside: list[tuple[str, Any]]) ->
     weights = [(relative, m) for relative, m in branch if _weight_layer(m)]
     if not weights:
         return
+    for relative, m in inside:  # the shortcut's own weight layers: branch 0
+        if _weight_layer(m) and relative.split(".")[0] in _SHORTCUTS:
+            found.branch[f"{block}.{relative}"] = (False, 0)
     for relative, _ in weights:
         found.branch[f"{block}.{relative}"] = (False, len(weights))
     last_relative, last = weights[-1]
