@@ -5,7 +5,6 @@ schemes compose (a base scheme under partial ones that answer for some slots onl
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,10 +12,7 @@ from typing import Union
 
 from weightinit._fans import Weight
 from weightinit.families import constant
-from weightinit.families import normal
 from weightinit.families import ones
-from weightinit.families import truncated_normal
-from weightinit.families import variance_scaling
 from weightinit.families import zeros
 from weightinit.initializers import Initializer
 from weightinit.roles import ROLES
@@ -189,16 +185,6 @@ def zero(slot: Slot, activation: object) -> Choice:
     return Choice(zeros(), slot.weight, "0")
 
 
-def gaussian(std: float, cutoff: float | None = None) -> Initializer:
-    """``N(0, std**2)``, truncated at ``± cutoff * std`` where ``cutoff`` is given."""
-    return normal(std) if cutoff is None else truncated_normal(std, bound=cutoff)
-
-
-def fan_scaled(scale: float, mode: str, distribution: str = "normal") -> Initializer:
-    """Zero-mean values of variance ``scale / fan`` (a fan of ``mode``)."""
-    return variance_scaling(scale, mode, distribution)  # type: ignore[arg-type]
-
-
 def depth_of(slot: Slot) -> int:
     """The depth ``L`` of the slot's stack of blocks (:class:`UnknownValueError` if unknown)."""
     if slot.place.depth is None:
@@ -232,6 +218,3 @@ def number(value: float) -> str:
     """A number as a formula shows it (four significant digits)."""
     return f"{value:.4g}"
 
-
-def sqrt(value: float) -> float:
-    return math.sqrt(value)
