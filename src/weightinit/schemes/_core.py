@@ -217,4 +217,3 @@ def width_of(slot: Slot) -> int:
 def number(value: float) -> str:
     """A number as a formula shows it (four significant digits)."""
     return f"{value:.4g}"
-

@@ -25,7 +25,7 @@ import numpy as np
 from weightinit._fans import Weight
 from weightinit.roles import Slot
 
-__all__ = ["ROWS", "constant_value", "slot"]
+__all__ = ["ROWS", "constant_value", "is_a", "qualified", "slot"]
 
 Row = Callable[[Any, str, tuple[int, ...], str], "Slot | None"]
 
@@ -375,8 +375,15 @@ PATTERNS: list[tuple[re.Pattern[str], Row]] = [
 ]
 
 
-def _qualified(kind: type) -> str:
+def qualified(kind: type) -> str:
+    """A class's qualified name (``"torch.nn.modules.linear.Linear"``)."""
     return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def is_a(obj: Any, names: tuple[str, ...]) -> bool:
+    """Whether ``obj`` is an instance of a class whose qualified name is one of ``names``
+    (its MRO included), without importing that class's package."""
+    return any(qualified(kind) in names for kind in type(obj).__mro__)
 
 
 def row_of(module: Any) -> Row | None:
@@ -384,7 +391,7 @@ def row_of(module: Any) -> Row | None:
     first class-name pattern that one of those classes matches."""
     mro = type(module).__mro__
     for kind in mro:
-        row = ROWS.get(_qualified(kind))
+        row = ROWS.get(qualified(kind))
         if row is not None:
             return row
     for kind in mro:

@@ -31,6 +31,8 @@ from weightinit.schemes import scheme as resolve_scheme
 from weightinit.torch._buffers import model_buffers
 from weightinit.torch._buffers import recompute
 from weightinit.torch._modules import MODEL_CONFIG
+from weightinit.torch._modules import is_a
+from weightinit.torch._modules import qualified
 from weightinit.torch._modules import slot
 from weightinit.torch._roles import RoleRules
 from weightinit.torch._roles import idle_schemes
@@ -136,22 +138,12 @@ def _row(name: str, p: Param, role: str, layer: str, formula: str) -> tuple[str,
     return (name, role, layer, shape, repr(init), formula, *options_text, fan_in, fan_out, std)
 
 
-def _qualified(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
-
-
-def _is(obj: Any, names: tuple[str, ...]) -> bool:
-    """Whether ``obj`` is an instance of a class called one of ``names`` (MRO included),
-    without importing that class's package."""
-    return any(f"{k.__module__}.{k.__qualname__}" in names for k in type(obj).__mro__)
-
-
 def _through(modules: dict[str, Any], name: str) -> tuple[str, Any, str]:
     """The (path, module, leaf) parameter ``name`` stands for: its owner and leaf, or for a
     parametrisation's tensor (``layer.parametrizations.weight.original``) the layer itself
     and the tensor it stands for (``weight``)."""
     path, _, leaf = name.rpartition(".")
-    if path and _qualified(modules[path]) == _PARAMETRIZATIONS:
+    if path and qualified(type(modules[path])) == _PARAMETRIZATIONS:
         base_path, _, tensor_name = path.rpartition(".")
         base_path = base_path.rpartition(".")[0]  # drop ".parametrizations"
         return base_path, modules[base_path], tensor_name
@@ -178,7 +170,7 @@ def _slot_of(
     shape = tuple(tensor.shape)
     if layer is owner:
         return slot(owner, leaf, shape, owner_path)
-    kind = _qualified(owner[0]) if len(owner) == 1 else ""
+    kind = qualified(type(owner[0])) if len(owner) == 1 else ""
     if kind == _WEIGHT_NORM and leaf == "original0":
         derived[name] = f"{owner_path}.original1"
         return None
@@ -447,7 +439,7 @@ def _plan(
 
 def _tied_head(owners: list[Any]) -> bool:
     """Whether one parameter is both an embedding table and an output head's weight."""
-    return any(_is(o, _EMBEDDINGS) for o in owners) and any(_is(o, _HEADS) for o in owners)
+    return any(is_a(o, _EMBEDDINGS) for o in owners) and any(is_a(o, _HEADS) for o in owners)
 
 
 def _from_rule(
@@ -488,7 +480,7 @@ def _plan_buffers(torch: Any, module: Any, given: dict[str, object], result: Pla
     for name, buffer in module.named_buffers():
         owner_path, _, leaf = name.rpartition(".")
         owner = module.get_submodule(owner_path)
-        spectral = _qualified(owner) == _SPECTRAL_NORM and leaf in ("_u", "_v")
+        spectral = qualified(type(owner)) == _SPECTRAL_NORM and leaf in ("_u", "_v")
         if name in given:
             try:
                 result.buffers[name] = BufferPlan("given", _value(torch, buffer, given[name]))

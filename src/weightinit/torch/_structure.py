@@ -38,6 +38,8 @@ from dataclasses import field
 from typing import Any
 
 from weightinit.roles import Place
+from weightinit.torch._modules import is_a
+from weightinit.torch._modules import qualified
 
 __all__ = ["PARTS", "Structure", "structure"]
 
@@ -185,12 +187,8 @@ _FACTS = (
 )
 
 
-def _qualified(kind: type) -> str:
-    return f"{kind.__module__}.{kind.__qualname__}"
-
-
 def _is_container(module: Any) -> bool:
-    return any(_qualified(k) in _CONTAINERS for k in type(module).__mro__)
+    return is_a(module, _CONTAINERS)
 
 
 def _is_block_class(module: Any) -> bool:
@@ -209,7 +207,7 @@ def part_of(relative: str, leaf: str, block: Any) -> str | None:
     if leaf in LEAF_PARTS:
         return LEAF_PARTS[leaf]
     for kind in type(block).__mro__:
-        known = CLASS_PARTS.get(_qualified(kind))
+        known = CLASS_PARTS.get(qualified(kind))
         if known is not None and relative in known:
             return known[relative]
     for pattern, part in PARTS:
