@@ -13,6 +13,7 @@ from weightinit.schemes import Scheme
 from weightinit.schemes import UnknownValueError
 from weightinit.schemes import base_shapes
 from weightinit.schemes import widths
+from weightinit.torch._plan import padding_rows
 from weightinit.torch._plan import plan
 from weightinit.torch._plan import torch_module
 
@@ -67,7 +68,7 @@ def audit(
             "initialize the model first."
         )
     planned = plan(module, scheme=scheme, activation=activation, rules=rules, roles=roles)
-    padding = _padding_rows(torch, module)
+    padding = {id(weight): row for weight, row in padding_rows(torch, module)}
     values: dict[str, np.ndarray] = {}
     for name, tensor in module.named_parameters():
         if name not in planned:
@@ -83,17 +84,6 @@ def audit(
     name = scheme.name if isinstance(scheme, Scheme) else str(scheme)
     roles_of = {n: s.role for n, s in planned.slots.items()}
     return audit_values(values, planned, roles=roles_of, formulas=planned.formulas, scheme=name)
-
-
-def _padding_rows(torch: Any, module: Any) -> dict[int, int]:
-    """The padding row of each embedding weight that has one, by the tensor's id."""
-    rows: dict[int, int] = {}
-    for owner in module.modules():
-        if isinstance(owner, (torch.nn.Embedding, torch.nn.EmbeddingBag)):
-            padding = getattr(owner, "padding_idx", None)
-            if padding is not None:
-                rows[id(owner.weight)] = padding % owner.weight.shape[0]
-    return rows
 
 
 def mup_param_groups(

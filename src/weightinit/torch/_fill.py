@@ -20,6 +20,7 @@ from weightinit.seeds import SeedLike
 from weightinit.seeds import check_seed
 from weightinit.torch._plan import Plan
 from weightinit.torch._plan import aliases_of
+from weightinit.torch._plan import padding_rows
 from weightinit.torch._plan import plan
 from weightinit.torch._plan import torch_module
 
@@ -116,11 +117,9 @@ def initialize_(
             elif planned.value is not None:
                 module.get_buffer(name).copy_(planned.value)
         drawn = {id(parameters[name]) for name in result}
-        for owner in module.modules():
-            padding = getattr(owner, "padding_idx", None)
-            embedding = isinstance(owner, (torch.nn.Embedding, torch.nn.EmbeddingBag))
-            if embedding and padding is not None and id(owner.weight) in drawn:
-                _zero_row(owner.weight, padding % owner.weight.shape[0])
+        for weight, row in padding_rows(torch, module):
+            if id(weight) in drawn:
+                _zero_row(weight, row)
     return result
 
 

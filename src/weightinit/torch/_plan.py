@@ -44,7 +44,7 @@ from weightinit.torch._rules import Rules
 from weightinit.torch._rules import suggestion
 from weightinit.torch._structure import structure
 
-__all__ = ["BufferPlan", "Plan", "aliases_of", "plan", "torch_module"]
+__all__ = ["BufferPlan", "Plan", "aliases_of", "padding_rows", "plan", "torch_module"]
 
 
 _PARAMETRIZATIONS = "torch.nn.utils.parametrize.ParametrizationList"
@@ -435,6 +435,17 @@ def _plan(
             + "\n- ".join(problems)
         )
     return result
+
+
+def padding_rows(torch: Any, module: Any) -> list[tuple[Any, int]]:
+    """Each embedding weight of ``module`` with a ``padding_idx``, and that row (which
+    PyTorch keeps at zero)."""
+    rows = []
+    for owner in module.modules():
+        padding = getattr(owner, "padding_idx", None)
+        if isinstance(owner, (torch.nn.Embedding, torch.nn.EmbeddingBag)) and padding is not None:
+            rows.append((owner.weight, padding % owner.weight.shape[0]))
+    return rows
 
 
 def _tied_head(owners: list[Any]) -> bool:
