@@ -127,6 +127,18 @@ def widths(slot: Slot, shapes: Mapping[str, tuple[int, ...]]) -> Widths:
     >>> widths(slot, {"fc.weight": (128, 128)})
     Widths(fan_in=4.0, fan_out=4.0)
     """
+    weight, base = slot.weight, _at_base(slot, shapes)
+    if len(weight.shape) < 2:
+        size, base_size = math.prod(weight.shape), math.prod(base.shape)
+        return Widths(1.0, size / base_size if base_size else 1.0)  # a vector: its one axis
+    own, fans = weight.fans, base.fans
+    return Widths(own.fan_in / fans.fan_in, own.fan_out / fans.fan_out)
+
+
+def _at_base(slot: Slot, shapes: Mapping[str, tuple[int, ...]]) -> Weight:
+    """``slot``'s geometry at the base width (its groups, where they do not divide the base
+    shape, are the base's one group): :class:`UnknownValueError` where the base has no such
+    parameter or one of another rank."""
     base = shapes.get(slot.name)
     if base is None:
         raise UnknownValueError(f"μP's base model has no parameter called {slot.name!r}")
@@ -135,15 +147,10 @@ def widths(slot: Slot, shapes: Mapping[str, tuple[int, ...]]) -> Widths:
         raise UnknownValueError(
             f"μP's base shape of {slot.name!r} is {base}, of another rank than {weight.shape}"
         )
-    if len(weight.shape) < 2:
-        size, base_size = math.prod(weight.shape), math.prod(base)
-        return Widths(1.0, size / base_size if base_size else 1.0)  # a vector: its one axis
     try:
-        fans = Weight.checked(base, weight.layout, weight.groups, weight.blocks).fans
+        return Weight.checked(base, weight.layout, weight.groups, weight.blocks)
     except ValueError:
-        fans = Weight.checked(base, weight.layout, 1, weight.blocks).fans
-    own = weight.fans
-    return Widths(own.fan_in / fans.fan_in, own.fan_out / fans.fan_out)
+        return Weight.checked(base, weight.layout, 1, weight.blocks)
 
 
 def mup(
@@ -196,14 +203,7 @@ def mup(
     def sigma(slot: Slot, activation: object) -> tuple[float, str]:
         if std is not None:
             return float(std), f"σ={number(std)}"
-        base_shape = shapes.get(slot.name)
-        if base_shape is None:
-            raise UnknownValueError(f"μP's base model has no parameter called {slot.name!r}")
-        weight = slot.weight
-        try:
-            at_base = Weight.checked(base_shape, weight.layout, weight.groups, weight.blocks)
-        except ValueError:
-            at_base = Weight.checked(base_shape, weight.layout, 1, weight.blocks)
+        at_base = _at_base(slot, shapes)
         init = recommend(activation)
         variance = init.variance(
             at_base.shape, layout=at_base.layout, groups=at_base.groups, blocks=at_base.blocks
