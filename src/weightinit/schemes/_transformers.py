@@ -155,16 +155,21 @@ def megatron(std: float = 0.02, *, multiplier: float = 2.0) -> Scheme:
     return _megatron_like(name, std, float(multiplier))
 
 
+def _depth_scaled(std: float, multiplier: float = 2.0) -> Std:
+    """Megatron's ``scaled_init_method_normal``: ``std/√(multiplier·L)``."""
+    factor = "2L" if multiplier == 2 else f"{number(multiplier)}L" if multiplier != 1 else "L"
+
+    def scaled(slot: Slot) -> tuple[float, str]:
+        depth = depth_of(slot)
+        return std / math.sqrt(multiplier * depth), f"{number(std)}/√({factor}), L={depth}"
+
+    return scaled
+
+
 def _megatron_like(name: str, std: float, multiplier: float) -> Scheme:
     base = _fixed(std, number(std))
 
-    def outputs(slot: Slot) -> tuple[float, str]:
-        if multiplier == 0:
-            return base(slot)
-        depth = depth_of(slot)
-        factor = "2L" if multiplier == 2 else f"{number(multiplier)}L" if multiplier != 1 else "L"
-        return std / math.sqrt(multiplier * depth), f"{number(std)}/√({factor}), L={depth}"
-
+    outputs = base if multiplier == 0 else _depth_scaled(std, multiplier)
     return _family_scheme(
         name, inputs=base, outputs=outputs, embedding=base, head=base, residual=multiplier != 0
     )
@@ -199,12 +204,13 @@ def torchtitan(
     if cutoff is not None:
         cutoff = _check_std("cutoff", cutoff)
 
+    by_depth = _depth_scaled(std)
+
     def deep(slot: Slot) -> tuple[float, str]:
-        if depth_init:
-            layer = layer_of(slot)
-            return std / math.sqrt(2 * (layer + 1)), f"{number(std)}/√(2(l+1)), l={layer}"
-        depth = depth_of(slot)
-        return std / math.sqrt(2 * depth), f"{number(std)}/√(2L), L={depth}"
+        if not depth_init:
+            return by_depth(slot)
+        layer = layer_of(slot)
+        return std / math.sqrt(2 * (layer + 1)), f"{number(std)}/√(2(l+1)), l={layer}"
 
     def inputs(slot: Slot) -> tuple[float, str]:
         return deep(slot) if slot.place.part == "up" else (std, number(std))
@@ -273,10 +279,6 @@ def olmo(init_fn: str = "mitchell", *, std: float = 0.02, cutoff: float | None =
         d = _model_width(slot)
         return 1 / math.sqrt(2 * d * (layer + 1)), f"1/√(2·d·(l+1)), d={d}, l={layer}"
 
-    def megatron_out(slot: Slot) -> tuple[float, str]:
-        depth = depth_of(slot)
-        return std / math.sqrt(2 * depth), f"{number(std)}/√(2L), L={depth}"
-
     name = f"olmo({init_fn!r})" if init_fn != "mitchell" else "olmo"
     if init_fn == "normal":
         return _family_scheme(
@@ -299,7 +301,12 @@ def olmo(init_fn: str = "mitchell", *, std: float = 0.02, cutoff: float | None =
             tokens=width_std,
         )
     return _family_scheme(
-        name, inputs=base, outputs=megatron_out, embedding=base, head=fan_in_std, cutoff=cutoff
+        name,
+        inputs=base,
+        outputs=_depth_scaled(std),
+        embedding=base,
+        head=fan_in_std,
+        cutoff=cutoff,
     )
 
 
