@@ -9,7 +9,8 @@ By name (``scheme="megatron"``) or with parameters (``scheme=wi.schemes.megatron
 partial schemes compose on a complete one with ``+`` (``"gpt2+zero_init_residual"``, or
 ``wi.schemes.gpt2() + wi.schemes.zero_init_residual()``).
 
-Complete: ``recommended``, ``pytorch``, ``hf``, ``gpt2``, ``megatron``, ``torchtitan``,
+Complete: ``recommended``, ``pytorch``, the other frameworks' defaults ``flax``,
+``haiku``, ``equinox`` and ``keras``, ``hf``, ``gpt2``, ``megatron``, ``torchtitan``,
 ``olmo``, ``small_init``, ``t_fixup`` and ``mup`` (which needs its base shapes, so it has
 no name). Partial: ``zero_init_residual``, ``fixup``, ``skipinit``, ``rezero`` and
 ``deepnorm``.
@@ -26,6 +27,10 @@ from weightinit.schemes._core import Scheme
 from weightinit.schemes._core import UnknownValueError
 from weightinit.schemes._core import compose
 from weightinit.schemes._defaults import pytorch
+from weightinit.schemes._frameworks import equinox
+from weightinit.schemes._frameworks import flax
+from weightinit.schemes._frameworks import haiku
+from weightinit.schemes._frameworks import keras
 from weightinit.schemes._defaults import recommended
 from weightinit.schemes._mup import Widths
 from weightinit.schemes._mup import base_shapes
@@ -54,9 +59,13 @@ __all__ = [
     "base_shapes",
     "compose",
     "deepnorm",
+    "equinox",
     "fixup",
+    "flax",
     "gpt2",
+    "haiku",
     "hf",
+    "keras",
     "megatron",
     "mup",
     "olmo",
@@ -76,6 +85,10 @@ __all__ = [
 SCHEMES: dict[str, Callable[[], Scheme]] = {
     "recommended": recommended,
     "pytorch": pytorch,
+    "flax": flax,
+    "haiku": haiku,
+    "equinox": equinox,
+    "keras": keras,
     "hf": hf,
     "gpt2": gpt2,
     "megatron": megatron,
