@@ -163,10 +163,10 @@ def _owner(root: Any, keys: tuple[object, ...]) -> Any:
 
 
 def _style(tree: Any) -> str:
-    module = type(tree).__module__
-    if module.startswith("flax.nnx") and hasattr(tree, "__dict__") and not isinstance(tree, Mapping):
+    bases = [c.__module__ for c in type(tree).__mro__]
+    if any(b.startswith("flax.nnx") for b in bases) and not isinstance(tree, Mapping):
         return "nnx"
-    if any(c.__module__.startswith("equinox") for c in type(tree).__mro__):
+    if any(b.startswith("equinox") for b in bases):
         return "equinox"
     if isinstance(tree, Mapping):
         leaves: set[str] = set()
@@ -308,6 +308,11 @@ def _nnx(entry: _Entry, kind: str) -> Slot | None:
         return Slot("bias", _weight(shape))
     if kind == "Embed" and leaf == "embedding":
         return Slot("embedding", _weight(shape))
+    if _NORM.search(kind):
+        if leaf == "scale":
+            return Slot("norm_gain", _weight(shape), value=1.0)
+        if leaf == "bias":
+            return Slot("norm_bias", _weight(shape))
     return None
 
 
