@@ -707,7 +707,7 @@ def plan(
         )
         hints = sorted({leaf.hint for leaf in missing if leaf.hint})
         problems.append(
-            f"parameters {listed} belong to a {kind}, a module {framework} does not know"
+            f"parameters {listed} (of {kind}) are of a kind {framework} does not know"
             + (f" ({'; '.join(hints)})" if hints else "")
             + "; say what each is with roles= ({'<name>': {'role': 'projection', 'layout': "
             "'in_out'}} for a weight, {'<name>': 'bias'} for a vector) or give it a rule "

@@ -126,7 +126,15 @@ def _moments(p: Param) -> tuple[float | None, float | None, bool]:
     they differ), and whether its elements are drawn one by one."""
     init = registry.get(p.initializer)
     try:
-        recipe = init.recipe(p.shape, layout=p.layout, groups=p.groups, blocks=p.blocks)
+        recipe = init.recipe(
+            p.shape,
+            layout=p.layout,
+            groups=p.groups,
+            blocks=p.blocks,
+            in_axis=p.in_axis,
+            out_axis=p.out_axis,
+            batch_axis=p.batch_axis,
+        )
     except ValueError:
         return None, None, False
     try:

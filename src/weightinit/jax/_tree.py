@@ -166,8 +166,6 @@ def _style(tree: Any) -> str:
     bases = [c.__module__ for c in type(tree).__mro__]
     if any(b.startswith("flax.nnx") for b in bases) and not isinstance(tree, Mapping):
         return "nnx"
-    if any(b.startswith("equinox") for b in bases):
-        return "equinox"
     if isinstance(tree, Mapping):
         leaves: set[str] = set()
 
@@ -182,11 +180,8 @@ def _style(tree: Any) -> str:
         if leaves & {"w", "b", "embeddings", "offset"} or any("/" in str(k) for k in tree):
             return "haiku"
         return "flax"
-    raise TypeError(
-        "weightinit.jax.initialize takes Flax linen variables or params (a dict, from "
-        "model.init or jax.eval_shape), a Flax NNX module or state, an Equinox module or Haiku "
-        f"params; got {type(tree).__name__}."
-    )
+    # Any other pytree: an Equinox module, or lists and tuples of them.
+    return "equinox"
 
 
 def _nnx_entries(module: Any) -> list[_Entry]:
@@ -229,42 +224,49 @@ def _weight(shape: tuple[int, ...], layout: str = "in_out", groups: int = 1, **a
     return Weight.checked(shape, layout, groups, 1, **axes)
 
 
-def _slot(entry: _Entry, style: str, siblings: dict[str, tuple[int, ...]]) -> tuple[Slot | None, str, str]:
-    """The slot of ``entry``, its module's kind and, when unknown, a hint."""
-    kind = type(entry.owner).__name__ if entry.owner is not None else (
-        _stem(entry.module[-1]) if entry.module else "model"
-    )
+def _slot(
+    entry: _Entry, style: str, siblings: dict[str, tuple[int, ...]], peers: set[str]
+) -> tuple[Slot | None, str, str]:
+    """The slot of ``entry``, its module's kind and, when unknown, a hint (``siblings``: the
+    shapes of its module's leaves; ``peers``: the names of the modules beside its own)."""
+    if entry.owner is not None:
+        kind = f"a {type(entry.owner).__name__}"
+    else:
+        kind = f"module {entry.module[-1]!r}" if entry.module else "the model"
     shape, leaf, rank = entry.shape, entry.leaf, len(entry.shape)
     if style == "equinox":
         return _equinox(entry, kind)
     if style == "nnx":
-        found = _nnx(entry, kind)
+        found = _nnx(entry, type(entry.owner).__name__)
         if found is not None:
             return found, kind, ""
     name = entry.module[-1] if entry.module else ""
     parent = entry.module[-2] if len(entry.module) >= 2 else ""
+    attention = bool(_ATTENTION.search(parent)) or {"query", "key", "value"} <= peers | {name}
     if leaf in ("embedding", "embeddings"):
         return Slot("embedding", _weight(shape)), kind, ""
-    if _NORM.search(name) or (style == "haiku" and leaf in ("scale", "offset")):
+    kernel = siblings.get("kernel", siblings.get("w"))
+    norm = _NORM.search(name) or (kernel is None and ("scale" in siblings or "offset" in siblings))
+    if norm:
         if leaf in ("scale", "gamma", "weight"):
             return Slot("norm_gain", _weight(shape), value=1.0), kind, ""
         if leaf in _BIAS_LEAVES:
             return Slot("norm_bias", _weight(shape)), kind, ""
     if leaf in _BIAS_LEAVES:
-        weight_shape = siblings.get("kernel", siblings.get("w"))
-        fan_in = _fan_in(weight_shape, name, parent, style) if weight_shape else None
+        fan_in = _fan_in(kernel, name, attention) if kernel else None
         return Slot("bias", _weight(shape), fan_in=fan_in), kind, ""
     if leaf not in ("kernel", "w"):
         return None, kind, f"{leaf!r} is not a kernel, bias, embedding or scale"
     if rank == 2:
         return Slot("projection", _weight(shape)), kind, ""
-    if rank == 3 and _ATTENTION.search(parent) and name in ("query", "key", "value"):
+    if rank == 3 and attention and name in ("query", "key", "value"):
         return Slot("projection", _weight(shape, in_axis=0, out_axis=(1, 2))), kind, ""
-    if rank == 3 and _ATTENTION.search(parent) and name == "out":
+    if rank == 3 and attention and name == "out":
         return Slot("projection", _weight(shape, in_axis=(0, 1), out_axis=2)), kind, ""
     if rank >= 3 and _CONV.search(name):
         transposed = style == "haiku" and "transpose" in name.lower()
-        return Slot("convolution", _weight(shape, "keras_transposed" if transposed else "in_out")), kind, ""
+        layout = "keras_transposed" if transposed else "in_out"
+        return Slot("convolution", _weight(shape, layout)), kind, ""
     return None, kind, (
         f"a kernel of rank {rank} that is neither a convolution (its module named ...conv...) "
         "nor attention's q/k/v/out: a DenseGeneral's axes are not in its shape, so say them "
@@ -272,13 +274,12 @@ def _slot(entry: _Entry, style: str, siblings: dict[str, tuple[int, ...]]) -> tu
     )
 
 
-def _fan_in(shape: tuple[int, ...], name: str, parent: str, style: str) -> int | None:
-    if len(shape) == 2:
-        return shape[0]
-    if len(shape) == 3 and _ATTENTION.search(parent) and name in ("query", "key", "value"):
-        return shape[0]
-    if len(shape) == 3 and _ATTENTION.search(parent) and name == "out":
+def _fan_in(shape: tuple[int, ...], name: str, attention: bool) -> int:
+    """The fan-in of the kernel of ``shape`` beside a bias (for the frameworks' bias laws)."""
+    if attention and len(shape) == 3 and name == "out":
         return shape[0] * shape[1]
+    if attention and len(shape) == 3:
+        return shape[0]
     return int(np.prod(shape[:-1]))
 
 
@@ -318,23 +319,24 @@ def _nnx(entry: _Entry, kind: str) -> Slot | None:
 
 def _equinox(entry: _Entry, kind: str) -> tuple[Slot | None, str, str]:
     owner, shape, leaf = entry.owner, entry.shape, entry.leaf
-    if kind == "Linear":
+    cls = type(owner).__name__
+    if cls == "Linear":
         if leaf == "weight":
             return Slot("projection", _weight(shape, "out_in")), kind, ""
         return Slot("bias", _weight(shape), fan_in=int(shape and owner.weight.shape[1])), kind, ""
-    if kind.startswith(("Conv", "ConvTranspose")):
+    if cls.startswith(("Conv", "ConvTranspose")):
         groups = int(getattr(owner, "groups", 1))
         if leaf == "weight":
             return Slot("convolution", _weight(shape, "out_in", groups)), kind, ""
         fan_in = int(np.prod(owner.weight.shape[1:]))
         return Slot("bias", _weight(shape), fan_in=fan_in), kind, ""
-    if kind == "Embedding":
+    if cls == "Embedding":
         return Slot("embedding", _weight(shape)), kind, ""
-    if _NORM.search(kind):
+    if _NORM.search(cls):
         if leaf == "weight":
             return Slot("norm_gain", _weight(shape), value=1.0), kind, ""
         return Slot("norm_bias", _weight(shape)), kind, ""
-    gates = {"LSTMCell": 4, "GRUCell": 3}.get(kind)
+    gates = {"LSTMCell": 4, "GRUCell": 3}.get(cls)
     if gates is not None:
         hidden = int(owner.hidden_size)
         if leaf == "weight_ih":
@@ -347,8 +349,11 @@ def _equinox(entry: _Entry, kind: str) -> tuple[Slot | None, str, str]:
 
 def _leaves(style: str, entries: list[_Entry]) -> list[Leaf]:
     siblings: dict[tuple[str, ...], dict[str, tuple[int, ...]]] = {}
+    peers: dict[tuple[str, ...], set[str]] = {}
     for entry in entries:
         siblings.setdefault(entry.module, {})[entry.leaf] = entry.shape
+        if entry.module:
+            peers.setdefault(entry.module[:-1], set()).add(entry.module[-1])
     leaves = []
     for entry in entries:
         if entry.stat is not None:
@@ -362,7 +367,8 @@ def _leaves(style: str, entries: list[_Entry]) -> list[Leaf]:
                 )
             )
             continue
-        slot, kind, hint = _slot(entry, style, siblings[entry.module])
+        peer = peers.get(entry.module[:-1], set()) if entry.module else set()
+        slot, kind, hint = _slot(entry, style, siblings[entry.module], peer)
         host = np.dtype(np.float64 if entry.dtype == np.float64 else np.float32)
         if entry.dtype == np.float16:
             host = np.dtype(np.float16)

@@ -137,7 +137,10 @@ def _read(model: Any) -> tuple[list[Leaf], list[tuple[Any, str, float | None]]]:
     variables = []
     for variable in model.weights:
         path = str(variable.path)
+        # A Sequential model builds its layers under its own name: names start below it.
         parts = path.split("/")
+        if len(parts) > 2 and parts[0] == model.name:
+            parts = parts[1:]
         leaf = parts[-1]
         name = ".".join((*parts[:-1], _WORDS.get(leaf, leaf)))
         shape = tuple(int(d) for d in variable.shape)

@@ -13,19 +13,20 @@ framework's source (Flax 0.12, Haiku 0.0.x, Equinox 0.13, Keras 3):
 - Equinox: ``Linear`` and ``Conv`` weights and biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``
   (the law of PyTorch's defaults), ``Embedding`` ``N(0, 1)``, ``LSTMCell``/``GRUCell``
   everything ``U(-1/sqrt(hidden), 1/sqrt(hidden))``, norms 1 and 0;
-- Keras: kernels ``glorot_uniform`` with Keras' own fans (the last two axes are ``(in,
-  out)``, every other axis is the receptive field, also for ``EinsumDense`` kernels), a
-  recurrent kernel orthogonal as one matrix, biases 0, ``Embedding`` ``U(-0.05, 0.05)``,
-  norms 1 and 0.
+- Keras: kernels ``glorot_uniform`` (an ``EinsumDense`` kernel's fans from its equation's
+  input and output axes, as Keras 3 reads them), a recurrent layer's kernels as one matrix
+  each (Glorot uniform, and orthogonal for the recurrent kernel), biases 0, ``Embedding``
+  ``U(-0.05, 0.05)``, norms 1 and 0; an LSTM's bias is refused (Keras starts its forget gate
+  at 1).
 """
 
 from __future__ import annotations
 
 import math
+import dataclasses
 from collections.abc import Callable
 
 from weightinit import presets
-from weightinit._fans import Weight
 from weightinit.families import normal
 from weightinit.families import truncated_normal
 from weightinit.families import uniform
@@ -46,15 +47,13 @@ __all__ = ["equinox", "flax", "haiku", "keras"]
 _START = "the model's start"
 
 
-def _rule(init: Callable[[Slot], Initializer], formula: str, plain: bool = False) -> Rule:
-    """A rule giving ``init(slot)`` with the slot's geometry (``plain``: read as the
-    framework reads a kernel, the layout's axes without explicit axes or stacked blocks)."""
+def _rule(init: Callable[[Slot], Initializer], formula: str, whole: bool = False) -> Rule:
+    """A rule giving ``init(slot)`` with the slot's geometry (``whole``: over the whole
+    weight, as the framework draws it, not per stacked block)."""
 
     def rule(slot: Slot, activation: object) -> Choice:
-        weight = slot.weight
-        if plain:
-            weight = Weight.checked(weight.shape, weight.layout, weight.groups, 1)
-        return Choice(init(slot), weight, formula)
+        weight = dataclasses.replace(slot.weight, blocks=1) if whole else slot.weight
+        return Choice(init(slot), weight.ensure_checked(), formula)
 
     return rule
 
@@ -141,7 +140,7 @@ def _hidden(slot: Slot) -> Initializer:
 
 def _equinox_scheme() -> Scheme:
     weight = _rule(lambda s: presets.preset("pytorch.linear"), "U(±1/√fan_in)")
-    hidden = _rule(_hidden, "U(±1/√hidden)", plain=True)
+    hidden = _rule(_hidden, "U(±1/√hidden)", whole=True)
     return _scheme(
         "equinox",
         {
@@ -176,7 +175,7 @@ def _keras_recurrent_bias(slot: Slot, activation: object) -> Choice:
 
 
 def _keras_scheme() -> Scheme:
-    glorot = _rule(lambda s: glorot_uniform(), "glorot_uniform (Keras' fans)", plain=True)
+    glorot = _rule(lambda s: glorot_uniform(), "glorot_uniform", whole=True)
     zero = _rule(lambda s: zeros(), "0")
     return _scheme(
         "keras",
@@ -185,7 +184,7 @@ def _keras_scheme() -> Scheme:
                 ("projection", "residual_projection", "head", "convolution", "bilinear"), glorot
             ),
             **dict.fromkeys(("attention_in", "recurrent_input", "recurrent_projection"), glorot),
-            "recurrent_hidden": _rule(lambda s: orthogonal(), "orthogonal", plain=True),
+            "recurrent_hidden": _rule(lambda s: orthogonal(), "orthogonal", whole=True),
             "recurrent_bias": _keras_recurrent_bias,
             **dict.fromkeys(
                 ("embedding", "tied_embedding", "position_embedding", "token"),
