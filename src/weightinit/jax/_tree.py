@@ -537,8 +537,9 @@ def initialize(
 
 def _to_jax(jax: Any, array: np.ndarray[Any, Any], entry: _Entry) -> Any:
     sharding = getattr(entry.value, "sharding", None)
-    made = jax.numpy.asarray(array, dtype=entry.dtype)
-    return jax.device_put(made, sharding) if sharding is not None else made
+    if array.dtype != entry.dtype:  # bfloat16: made in float32, cast by JAX
+        return jax.device_put(jax.numpy.asarray(array, dtype=entry.dtype), sharding)
+    return jax.device_put(array, sharding)
 
 
 def _sharded(jax: Any, p: Param, key: Key, entry: _Entry, sharding: Any) -> Any:

@@ -239,6 +239,12 @@ def initialize(
     )
     arrays = initialize_params(dict(made_plan), seed, threads=threads)
     for variable, name, stat in variables:
-        value = np.full(tuple(variable.shape), stat) if stat is not None else arrays[name]
-        variable.assign(keras.ops.cast(keras.ops.convert_to_tensor(value), variable.dtype))
+        dtype = keras.backend.standardize_dtype(variable.dtype)
+        if stat is not None:
+            value = np.full(tuple(variable.shape), stat, dtype=np.float32)
+        else:
+            value = arrays[name]
+        if dtype in ("float16", "float32", "float64") and value.dtype != dtype:
+            value = value.astype(dtype)
+        variable.assign(value if dtype in ("float16", "float32", "float64") else keras.ops.cast(value, dtype))
     return model
