@@ -31,7 +31,13 @@ def test_every_scheme_gives_every_role_an_initializer(name: str) -> None:
         slot = Slot(
             role, weight, fan_in=4, hidden=2, value=1.0, place=place, model={"family": "gpt2"}
         )
-        init, drawn = chosen.initializer(slot, "relu")
+        try:
+            init, drawn = chosen.initializer(slot, "relu")
+        except UnknownValueError as error:
+            # The other frameworks' defaults refuse the roles their layers do not have.
+            assert name in ("flax", "haiku", "equinox", "keras"), (name, role)
+            assert f"{name} has no default for a {role}" in str(error)
+            continue
         assert isinstance(init, wi.Initializer)
         assert drawn.shape == shape
 
@@ -43,7 +49,7 @@ def test_a_scheme_missing_a_role_is_refused_with_the_roles_it_misses() -> None:
         Scheme("partial", rules)
     with pytest.raises(ValueError, match=r"role must be one of 'projection'.*got 'projector'"):
         Slot("projector", wi.Weight.checked((2, 2), "out_in", 1, 1))
-    with pytest.raises(ValueError, match="scheme must be one of 'recommended', 'pytorch', 'hf'"):
+    with pytest.raises(ValueError, match="scheme must be one of 'recommended', 'pytorch', 'flax'"):
         scheme("recommend")
 
 

@@ -18,18 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from weightinit._planning import Leaf
+from weightinit._fans import Weight
+from weightinit._places import Leaf
 from weightinit._planning import ModelPlan
 from weightinit._planning import plan as plan_leaves
-from weightinit._fans import Weight
+from weightinit.jax._initializer import _jax
 from weightinit.model import Param
 from weightinit.model import initialize as initialize_params
 from weightinit.roles import Slot
 from weightinit.seeds import Key
 from weightinit.seeds import SeedLike
 from weightinit.seeds import check_seed
-
-from weightinit.jax._initializer import _jax
 
 __all__ = ["initialize", "plan"]
 
@@ -122,7 +121,9 @@ def _entries(jax: Any, tree: Any) -> tuple[str, list[_Entry], Any]:
         module = _components(keys[:-1])
         leaf = str(_key_name(keys[-1])) if keys else ""
         entries.append(
-            _Entry(index, keys, value, tuple(value.shape), _dtype_of(value), module, leaf, stat=stat)
+            _Entry(
+                index, keys, value, tuple(value.shape), _dtype_of(value), module, leaf, stat=stat
+            )
         )
     if style == "equinox":
         for entry in entries:
@@ -198,8 +199,16 @@ def _nnx_entries(module: Any) -> list[_Entry]:
                 stat = _STATS[path[-1]] if isinstance(node, nnx.BatchStat) else None
                 entries.append(
                     _Entry(
-                        len(entries), path, value, tuple(value.shape), _dtype_of(value),
-                        path[:-1], path[-1], owner=owner, stat=stat, variable=node,
+                        len(entries),
+                        path,
+                        value,
+                        tuple(value.shape),
+                        _dtype_of(value),
+                        path[:-1],
+                        path[-1],
+                        owner=owner,
+                        stat=stat,
+                        variable=node,
                     )
                 )
             return
@@ -267,10 +276,14 @@ def _slot(
         transposed = style == "haiku" and "transpose" in name.lower()
         layout = "keras_transposed" if transposed else "in_out"
         return Slot("convolution", _weight(shape, layout)), kind, ""
-    return None, kind, (
-        f"a kernel of rank {rank} that is neither a convolution (its module named ...conv...) "
-        "nor attention's q/k/v/out: a DenseGeneral's axes are not in its shape, so say them "
-        "({'<name>': {'role': 'projection', 'in_axis': ..., 'out_axis': ...}})"
+    return (
+        None,
+        kind,
+        (
+            f"a kernel of rank {rank} that is neither a convolution (its module named ...conv...) "
+            "nor attention's q/k/v/out: a DenseGeneral's axes are not in its shape, so say them "
+            "({'<name>': {'role': 'projection', 'in_axis': ..., 'out_axis': ...}})"
+        ),
     )
 
 
@@ -299,8 +312,8 @@ def _nnx(entry: _Entry, kind: str) -> Slot | None:
         if dict(owner.batch_axis):
             return None
         if leaf == "kernel":
-            axes = {"in_axis": tuple(range(ins)), "out_axis": tuple(range(ins, ins + outs))}
-            return Slot("projection", _weight(shape, **axes))
+            ins_axes, outs_axes = tuple(range(ins)), tuple(range(ins, ins + outs))
+            return Slot("projection", _weight(shape, in_axis=ins_axes, out_axis=outs_axes))
         return Slot("bias", _weight(shape), fan_in=int(np.prod(owner.in_features)))
     if kind in ("Conv", "ConvTranspose"):
         groups = int(getattr(owner, "feature_group_count", 1) or 1)
@@ -323,7 +336,7 @@ def _equinox(entry: _Entry, kind: str) -> tuple[Slot | None, str, str]:
     if cls == "Linear":
         if leaf == "weight":
             return Slot("projection", _weight(shape, "out_in")), kind, ""
-        return Slot("bias", _weight(shape), fan_in=int(shape and owner.weight.shape[1])), kind, ""
+        return Slot("bias", _weight(shape), fan_in=int(owner.weight.shape[1])), kind, ""
     if cls.startswith(("Conv", "ConvTranspose")):
         groups = int(getattr(owner, "groups", 1))
         if leaf == "weight":
@@ -340,9 +353,17 @@ def _equinox(entry: _Entry, kind: str) -> tuple[Slot | None, str, str]:
     if gates is not None:
         hidden = int(owner.hidden_size)
         if leaf == "weight_ih":
-            return Slot("recurrent_input", Weight.checked(shape, "out_in", 1, gates), hidden=hidden), kind, ""
+            return (
+                Slot("recurrent_input", Weight.checked(shape, "out_in", 1, gates), hidden=hidden),
+                kind,
+                "",
+            )
         if leaf == "weight_hh":
-            return Slot("recurrent_hidden", Weight.checked(shape, "out_in", 1, gates), hidden=hidden), kind, ""
+            return (
+                Slot("recurrent_hidden", Weight.checked(shape, "out_in", 1, gates), hidden=hidden),
+                kind,
+                "",
+            )
         return Slot("recurrent_bias", _weight(shape), hidden=hidden), kind, ""
     return None, kind, ""
 
@@ -361,21 +382,31 @@ def _leaves(style: str, entries: list[_Entry]) -> list[Leaf]:
         if entry.dtype is None or not np.issubdtype(entry.dtype, np.floating):
             leaves.append(
                 Leaf(
-                    _canonical(entry.module, entry.leaf), _path(entry), ".".join(entry.module),
-                    f"parameter of dtype {entry.dtype}", entry.shape, np.dtype(np.float32),
+                    _canonical(entry.module, entry.leaf),
+                    _path(entry),
+                    ".".join(entry.module),
+                    f"parameter of dtype {entry.dtype}",
+                    entry.shape,
+                    np.dtype(np.float32),
                     hint="weightinit makes floating-point parameters only",
                 )
             )
             continue
         peer = peers.get(entry.module[:-1], set()) if entry.module else set()
         slot, kind, hint = _slot(entry, style, siblings[entry.module], peer)
-        host = np.dtype(np.float64 if entry.dtype == np.float64 else np.float32)
+        host: np.dtype[Any] = np.dtype(np.float64 if entry.dtype == np.float64 else np.float32)
         if entry.dtype == np.float16:
             host = np.dtype(np.float16)
         leaves.append(
             Leaf(
-                _canonical(entry.module, entry.leaf), _path(entry), ".".join(entry.module), kind,
-                entry.shape, host, slot, hint,
+                _canonical(entry.module, entry.leaf),
+                _path(entry),
+                ".".join(entry.module),
+                kind,
+                entry.shape,
+                host,
+                slot,
+                hint,
             )
         )
     return leaves
@@ -520,7 +551,9 @@ def initialize(
             continue
         name = by_name[_path(entry)]
         if name in sharded:
-            values[entry.index] = _sharded(jax, made_plan[name], root.fold_in(name), entry, sharded[name])
+            values[entry.index] = _sharded(
+                jax, made_plan[name], root.fold_in(name), entry, sharded[name]
+            )
         else:
             values[entry.index] = _to_jax(jax, arrays[name], entry)
     if style == "nnx":

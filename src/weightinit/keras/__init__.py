@@ -8,7 +8,7 @@ registers :class:`KerasInitializer`, so a model saved as ``.keras`` with it load
 """
 
 from weightinit.keras._initializer import KerasInitializer
-from weightinit.keras._initializer import __getattr__
+from weightinit.keras._initializer import __getattr__ as __getattr__
 from weightinit.keras._model import initialize
 from weightinit.keras._model import plan
 

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from weightinit._fans import Weight
-from weightinit._planning import Leaf
+from weightinit._places import Leaf
 from weightinit._planning import ModelPlan
 from weightinit._planning import plan as plan_leaves
 from weightinit.model import initialize as initialize_params
@@ -85,7 +85,9 @@ def _slot(layer: Any, leaf: str, shape: tuple[int, ...]) -> Slot | None:
         if leaf == "kernel":
             return Slot("convolution", Weight.checked(shape, "keras_transposed", 1, 1))
         return Slot("bias", Weight.checked(shape, "in_out", 1, 1))
-    if kind.startswith("DepthwiseConv") or (kind.startswith("SeparableConv") and leaf != "pointwise_kernel"):
+    if kind.startswith("DepthwiseConv") or (
+        kind.startswith("SeparableConv") and leaf != "pointwise_kernel"
+    ):
         if leaf in ("kernel", "depthwise_kernel"):
             return Slot("convolution", Weight.checked(shape, "keras_depthwise", 1, 1))
         return Slot("bias", Weight.checked(shape, "in_out", 1, 1))
@@ -134,7 +136,7 @@ def _read(model: Any) -> tuple[list[Leaf], list[tuple[Any, str, float | None]]]:
         )
     owners = _owners(model)
     leaves = []
-    variables = []
+    variables: list[tuple[Any, str, float | None]] = []
     for variable in model.weights:
         path = str(variable.path)
         # A Sequential model builds its layers under its own name: names start below it.
@@ -144,7 +146,9 @@ def _read(model: Any) -> tuple[list[Leaf], list[tuple[Any, str, float | None]]]:
         leaf = parts[-1]
         name = ".".join((*parts[:-1], _WORDS.get(leaf, leaf)))
         shape = tuple(int(d) for d in variable.shape)
-        dtype = np.dtype(keras.backend.standardize_dtype(variable.dtype).replace("bfloat16", "float32"))
+        dtype = np.dtype(
+            keras.backend.standardize_dtype(variable.dtype).replace("bfloat16", "float32")
+        )
         if leaf in _STATS:
             variables.append((variable, name, _STATS[leaf]))
             continue
@@ -153,12 +157,21 @@ def _read(model: Any) -> tuple[list[Leaf], list[tuple[Any, str, float | None]]]:
         kind = type(layer).__name__ if layer is not None else "variable"
         if not np.issubdtype(dtype, np.floating):
             leaves.append(
-                Leaf(name, path, ".".join(parts[:-1]), f"{kind} variable of dtype {dtype}",
-                     shape, np.dtype(np.float32), hint="weightinit makes floating-point weights only")
+                Leaf(
+                    name,
+                    path,
+                    ".".join(parts[:-1]),
+                    f"{kind} variable of dtype {dtype}",
+                    shape,
+                    np.dtype(np.float32),
+                    hint="weightinit makes floating-point weights only",
+                )
             )
             continue
         slot = _slot(layer, leaf, shape) if layer is not None else None
-        host = np.dtype(np.float64 if dtype == np.float64 else np.float16 if dtype == np.float16 else np.float32)
+        host = np.dtype(
+            np.float64 if dtype == np.float64 else np.float16 if dtype == np.float16 else np.float32
+        )
         leaves.append(Leaf(name, path, ".".join(parts[:-1]), kind, shape, host, slot))
     return leaves, variables
 
@@ -246,5 +259,7 @@ def initialize(
             value = arrays[name]
         if dtype in ("float16", "float32", "float64") and value.dtype != dtype:
             value = value.astype(dtype)
-        variable.assign(value if dtype in ("float16", "float32", "float64") else keras.ops.cast(value, dtype))
+        variable.assign(
+            value if dtype in ("float16", "float32", "float64") else keras.ops.cast(value, dtype)
+        )
     return model

@@ -27,11 +27,11 @@ from weightinit.schemes._core import Scheme
 from weightinit.schemes._core import UnknownValueError
 from weightinit.schemes._core import compose
 from weightinit.schemes._defaults import pytorch
+from weightinit.schemes._defaults import recommended
 from weightinit.schemes._frameworks import equinox
 from weightinit.schemes._frameworks import flax
 from weightinit.schemes._frameworks import haiku
 from weightinit.schemes._frameworks import keras
-from weightinit.schemes._defaults import recommended
 from weightinit.schemes._mup import Widths
 from weightinit.schemes._mup import base_shapes
 from weightinit.schemes._mup import mup

@@ -22,8 +22,8 @@ framework's source (Flax 0.12, Haiku 0.0.x, Equinox 0.13, Keras 3):
 
 from __future__ import annotations
 
-import math
 import dataclasses
+import math
 from collections.abc import Callable
 
 from weightinit import presets
@@ -153,9 +153,7 @@ def _equinox_scheme() -> Scheme:
                 ("recurrent_input", "recurrent_hidden", "recurrent_projection", "recurrent_bias"),
                 hidden,
             ),
-            **dict.fromkeys(
-                ("embedding", "tied_embedding"), _rule(lambda s: normal(1.0), "σ = 1")
-            ),
+            **dict.fromkeys(("embedding", "tied_embedding"), _rule(lambda s: normal(1.0), "σ = 1")),
             **dict.fromkeys(("norm_bias", "mask_token"), _rule(lambda s: zeros(), "0")),
             **dict.fromkeys(
                 ("norm_gain", "layer_scale", "activation_parameter", "logit_scale"), _value
@@ -169,7 +167,8 @@ def _keras_recurrent_bias(slot: Slot, activation: object) -> Choice:
     hidden = slot.hidden
     if hidden and slot.weight.shape and slot.weight.shape[0] == 4 * hidden:
         raise UnknownValueError(
-            "Keras starts an LSTM's forget-gate bias at 1 (unit_forget_bias) and the others at 0"
+            "keras has no default for a recurrent_bias of an LSTM in weightinit: Keras starts "
+            "its forget-gate bias at 1 (unit_forget_bias) and the others at 0"
         )
     return Choice(zeros(), slot.weight, "0")
 

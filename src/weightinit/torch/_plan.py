@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import math
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ import numpy as np
 from weightinit import registry
 from weightinit._errors import install_hint
 from weightinit._fans import Weight
+from weightinit._planning import idle_schemes
+from weightinit._planning import row
 from weightinit._recommend import recommend
 from weightinit.initializers import Initializer
 from weightinit.model import Param
@@ -35,7 +36,6 @@ from weightinit.torch._modules import is_a
 from weightinit.torch._modules import qualified
 from weightinit.torch._modules import slot
 from weightinit.torch._roles import RoleRules
-from weightinit.torch._roles import idle_schemes
 from weightinit.torch._roles import placed
 from weightinit.torch._roles import unscaled_blocks
 from weightinit.torch._rules import KEEP
@@ -109,7 +109,7 @@ class Plan(dict[str, Param]):
             role = found.role if found is not None else "-"
             layer = "" if found is None or found.place.layer is None else str(found.place.layer)
             formula = self.formulas.get(name, "")
-            rows.append((*_row(name, p, role, layer, formula), ", ".join(self.ties.get(name, ()))))
+            rows.append((*row(name, p, role, layer, formula), ", ".join(self.ties.get(name, ()))))
         rows += [
             (name, "", "", "", "keep (frozen)" if name in self.frozen else "keep", *[""] * 8)
             for name in self.kept
@@ -118,24 +118,6 @@ class Plan(dict[str, Param]):
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
         return "\n".join(line.rstrip() for line in lines)
-
-
-def _row(name: str, p: Param, role: str, layer: str, formula: str) -> tuple[str, ...]:
-    """One row of a plan's table."""
-    init = registry.get(p.initializer)
-    weight = p.weight
-    try:
-        variance = init.variance(p.shape, layout=p.layout, groups=p.groups, blocks=p.blocks)
-        std = f"{math.sqrt(variance):.4g}"
-    except ValueError:
-        std = "-"
-    try:
-        fan_in, fan_out = str(weight.fans.fan_in), str(weight.fans.fan_out)
-    except ValueError:
-        fan_in = fan_out = "-"
-    shape = "x".join(map(str, p.shape)) or "()"
-    options_text = (p.layout if len(p.shape) >= 2 else "-", str(p.groups), str(p.blocks))
-    return (name, role, layer, shape, repr(init), formula, *options_text, fan_in, fan_out, std)
 
 
 def _through(modules: dict[str, Any], name: str) -> tuple[str, Any, str]:
@@ -423,7 +405,7 @@ def _plan(
         )
     problems += table.unused(all_names, kinds)
     problems += corrections.unused(all_names)
-    problems += idle_schemes(chosen.composed, result)
+    problems += idle_schemes(chosen.composed, set(result.schemes.values()))
     if chosen.residual:
         problems += unscaled_blocks(chosen.name, found_structure, result, corrections.said)
     problems += table.unknown_leaves()

@@ -13,13 +13,14 @@ from typing import Any
 
 from weightinit._errors import choice_error
 from weightinit._fans import Weight
+from weightinit._planning import promoted
 from weightinit.roles import ROLES
 from weightinit.roles import Place
 from weightinit.roles import Slot
 from weightinit.torch._modules import constant_value
 from weightinit.torch._structure import Structure
 
-__all__ = ["RoleRules", "idle_schemes", "placed", "promoted", "unscaled_blocks"]
+__all__ = ["RoleRules", "placed", "unscaled_blocks"]
 
 _PLACE_FIELDS = tuple(f.name for f in dataclasses.fields(Place))
 _FIELDS = ("role", "layout", *_PLACE_FIELDS)
@@ -40,14 +41,6 @@ def placed(
     if role == "projection" and path in found.heads and leaf == "weight":
         role = "head"
     return dataclasses.replace(slot, role=role, place=place, name=name, model=found.facts)
-
-
-def promoted(slot: Slot) -> Slot:
-    """A dense weight whose part writes into the residual stream (attention's output, the
-    MLP's down projection) as a ``residual_projection``."""
-    if slot.role == "projection" and slot.place.part in ("attn_out", "down"):
-        return dataclasses.replace(slot, role="residual_projection")
-    return slot
 
 
 class RoleRules:
@@ -187,15 +180,3 @@ def unscaled_blocks(name: str, found: Structure, result: Any, said: set[str]) ->
             "'layer': l}})."
         )
     return lines
-
-
-def idle_schemes(composed: tuple[Any, ...], result: Any) -> list[str]:
-    """A line per scheme composed on the base that gave no parameter anything."""
-    used = set(result.schemes.values())
-    return [
-        f"scheme {layer.name!r} changes nothing in this model: it acts on "
-        f"{layer.acts_on or 'roles this model does not have'}, and no parameter is one "
-        "(say which are with roles=)."
-        for layer in composed[1:]
-        if layer.name not in used
-    ]

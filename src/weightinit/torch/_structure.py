@@ -37,6 +37,11 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from weightinit._places import HEAD_NAMES as _HEADS
+from weightinit._places import PART_NAMES as PARTS
+from weightinit._places import RESIDUAL_NAME as _RESIDUAL_NAME
+from weightinit._places import SHORTCUTS as _SHORTCUTS
+from weightinit._places import SQUEEZE_GATES as _GATES
 from weightinit.roles import Place
 from weightinit.torch._modules import is_a
 from weightinit.torch._modules import qualified
@@ -48,93 +53,6 @@ _BLOCK = re.compile(r"(Block|Layer|Bottleneck)$")
 #: both derive from GradientCheckpointingLayer).
 _NEUTRAL_BASES = ("torch.", "transformers.modeling_layers")
 _CONTAINERS = ("torch.nn.modules.container.ModuleList", "torch.nn.modules.container.Sequential")
-
-#: Glob patterns on a dense layer's path inside its block (``"attn.c_proj"``), in order:
-#: the first that matches gives its part.
-PARTS: list[tuple[str, str]] = [
-    # attention's output projection, written into the residual stream
-    ("*attn.c_proj", "attn_out"),  # GPT-2, nanoGPT
-    ("*attention.c_proj", "attn_out"),  # GPT-2's cross-attention
-    ("*attention.output.dense", "attn_out"),  # BERT, ViT
-    ("*attention.dense", "attn_out"),  # GPT-NeoX
-    ("*self_attention.linear_proj", "attn_out"),  # Megatron
-    ("*Attention.o", "attn_out"),  # T5's SelfAttention.o and EncDecAttention.o
-    ("*attn.proj", "attn_out"),  # timm
-    ("*o_proj", "attn_out"),  # Llama, Mistral, Qwen2
-    ("*out_proj", "attn_out"),  # nn.MultiheadAttention, BART, CLIP
-    ("*attention.wo", "attn_out"),  # torchtitan, llama2.c
-    ("*attn.o", "attn_out"),  # MPNet
-    ("*out_lin", "attn_out"),  # DistilBERT
-    ("*self_attn.dense", "attn_out"),  # Phi
-    ("*attn.out", "attn_out"),
-    ("*attn_out", "attn_out"),  # OLMo
-    # the MLP's output projection
-    ("*mlp.c_proj", "down"),  # GPT-2, nanoGPT
-    ("*output.dense", "down"),  # BERT, ViT (after the attention's output.dense)
-    ("*DenseReluDense.wo", "down"),  # T5
-    ("*down_proj", "down"),
-    ("*feed_forward.w2", "down"),
-    ("*.w2", "down"),
-    ("w2", "down"),
-    ("*fc2", "down"),
-    ("*lin2", "down"),  # DistilBERT
-    ("*ffn_output", "down"),  # ALBERT
-    ("*mlp.fc_out", "down"),  # GPT-J
-    ("*dense_4h_to_h", "down"),  # GPT-NeoX
-    ("*linear_fc2", "down"),  # Megatron
-    ("*pwconv2", "down"),  # ConvNeXt (transformers)
-    ("*ff_out", "down"),  # OLMo
-    ("linear2", "down"),  # nn.TransformerEncoderLayer
-    # the input side
-    ("*c_attn", "qkv"),
-    ("*qkv", "qkv"),
-    ("*query_key_value", "qkv"),
-    ("*Wqkv", "qkv"),
-    ("*qkv_proj", "qkv"),
-    ("*linear_qkv", "qkv"),
-    ("*att_proj", "qkv"),  # OLMo
-    ("*q_attn", "q"),  # GPT-2's cross-attention
-    ("*query_proj", "q"),  # DeBERTa
-    ("*key_proj", "k"),
-    ("*value_proj", "v"),
-    ("*q_lin", "q"),  # DistilBERT
-    ("*k_lin", "k"),
-    ("*v_lin", "v"),
-    ("*attn.q", "q"),  # MPNet
-    ("*attn.k", "k"),
-    ("*attn.v", "v"),
-    ("*q_proj", "q"),
-    ("*k_proj", "k"),
-    ("*v_proj", "v"),
-    ("*.query", "q"),
-    ("*.key", "k"),
-    ("*.value", "v"),
-    ("*Attention.q", "q"),
-    ("*Attention.k", "k"),
-    ("*Attention.v", "v"),
-    ("*.wq", "q"),
-    ("*.wk", "k"),
-    ("*.wv", "v"),
-    ("*gate_up_proj", "gate_up"),
-    ("*gate_proj", "gate"),
-    ("*up_proj", "up"),
-    ("*.wi_0", "gate"),  # T5's gated MLP
-    ("*.wi_1", "up"),
-    ("*.w1", "gate"),  # torchtitan, llama2.c: w1 the gate, w3 the up projection
-    ("*.w3", "up"),
-    ("*.wi", "fc_in"),  # T5
-    ("*c_fc", "fc_in"),
-    ("*intermediate.dense", "fc_in"),
-    ("*fc1", "fc_in"),
-    ("*lin1", "fc_in"),  # DistilBERT
-    ("*attention.ffn", "fc_in"),  # ALBERT
-    ("*mlp.fc_in", "fc_in"),  # GPT-J
-    ("*dense_h_to_4h", "fc_in"),
-    ("*linear_fc1", "fc_in"),
-    ("*pwconv1", "fc_in"),
-    ("*ff_proj", "fc_in"),
-    ("linear1", "fc_in"),
-]
 
 #: Parts of blocks of a known class that their path does not say (torchvision's ConvNeXt
 #: block is one Sequential).
@@ -150,27 +68,6 @@ LEAF_PARTS = {
     "v_proj_weight": "v",
 }
 
-_HEADS = frozenset(
-    {
-        "lm_head",
-        "head",
-        "classifier",
-        "fc",
-        "output",
-        "score",
-        "decoder",
-        "embed_out",
-        "qa_outputs",  # question answering
-        "seq_relationship",  # BERT's next-sentence head
-        "dense_prediction",  # ELECTRA's discriminator
-    }
-)
-#: Submodules outside a residual branch: the shortcut, and squeeze-excitation gates.
-_SHORTCUTS = frozenset({"downsample", "shortcut", "conv_shortcut", "skip"})
-_GATES = frozenset(
-    {"se", "attn", "attention", "squeeze_excite", "squeeze_excitation", "se_module", "se_layer"}
-)
-_RESIDUAL_NAME = re.compile(r"Basic|Bottle|Res(idual|Block|Net)?", re.IGNORECASE)
 #: Attributes by which blocks say whether they add their input (False: no skip).
 _SKIP_FLAGS = ("use_res_connect", "use_residual", "has_skip", "use_shortcut", "apply_dropout")
 _WIDTHS = ("hidden_size", "n_embd", "d_model", "dim", "hidden_dim", "embed_dim")
