@@ -148,8 +148,8 @@ def _resolve(request: _Request, shape: tuple[int, ...], layout: str) -> _Request
     if len(set(used)) != len(used):
         implied = [n for n, given in (("in_axis", ins), ("out_axis", outs)) if given is None]
         note = (
-            f"; {' and '.join(implied)} {'is' if len(implied) == 1 else 'are'} layout "
-            f"{layout!r}'s, so pass {'it' if len(implied) == 1 else 'them'} too"
+            f"; {' and '.join(implied)} {'comes' if len(implied) == 1 else 'come'} from "
+            f"layout {layout!r}: pass {'it' if len(implied) == 1 else 'them'} explicitly"
             if implied
             else ""
         )
