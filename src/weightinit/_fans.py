@@ -85,7 +85,6 @@ def check_shape(shape: object) -> tuple[int, ...]:
     return tuple(dims)
 
 
-AxisArg = int | Sequence[int] | None
 #: An axis request as given, its types checked: ``(in, out, batch)``, each a tuple of ints
 #: that may be negative (``None``: the layout's axes).
 _Request = tuple[tuple[int, ...] | None, tuple[int, ...] | None, tuple[int, ...]]
@@ -148,8 +147,8 @@ def _resolve(request: _Request, shape: tuple[int, ...], layout: str) -> _Request
     if len(set(used)) != len(used):
         implied = [n for n, given in (("in_axis", ins), ("out_axis", outs)) if given is None]
         note = (
-            f"; {' and '.join(implied)} {'is' if len(implied) == 1 else 'are'} layout "
-            f"{layout!r}'s, so pass {'it' if len(implied) == 1 else 'them'} too"
+            f"; {' and '.join(implied)} {'comes' if len(implied) == 1 else 'come'} from "
+            f"layout {layout!r}: pass {'it' if len(implied) == 1 else 'them'} explicitly"
             if implied
             else ""
         )
@@ -413,9 +412,9 @@ def fans(
     in_axis, out_axis : int or sequence of int, optional
         Replace the layout's input or output axes, with the meaning of JAX's
         ``variance_scaling``: fans multiply the sizes of all listed axes. Negative axes
-        count from the end. Each names at least one axis; no axis may be named twice, nor
-        be both an explicit axis and one the layout still supplies (JAX silently computes
-        odd fans then).
+        count from the end; ``()`` names no axis (a size of 1). No axis may be named twice,
+        nor be both an explicit axis and one the layout still supplies (JAX silently
+        computes odd fans then).
     batch_axis : int or sequence of int, default ()
         Axes that belong to neither the fans nor the receptive field.
     blocks : int, default 1
