@@ -146,14 +146,21 @@ def test_fans_options_are_keyword_only() -> None:
         fans((3, 4), "out_in")  # type: ignore[call-arg]
 
 
+def test_jax_names_no_single_layout() -> None:
+    # Flax and Haiku store (in, out), Equinox (out, in): the error says which is which.
+    with pytest.raises(ValueError, match=r"'jax' names no single layout.*'equinox'"):
+        fans((3, 4), layout="JAX")
+
+
 # --------------------------------------------------------------------------- aliases
 ALIASES = [
     ("in_out", "in_out"),
     ("keras", "in_out"),
     ("tensorflow", "in_out"),
     ("tf", "in_out"),
-    ("jax", "in_out"),
     ("flax", "in_out"),
+    ("haiku", "in_out"),
+    ("equinox", "out_in"),
     ("hwio", "in_out"),
     ("out_in", "out_in"),
     ("pytorch", "out_in"),
@@ -167,7 +174,7 @@ ALIASES = [
     # Case, hyphens and surrounding blanks do not matter.
     ("KERAS", "in_out"),
     ("TensorFlow", "in_out"),
-    ("JAX", "in_out"),
+    ("Equinox", "out_in"),
     ("Flax", "in_out"),
     ("PyTorch", "out_in"),
     ("Torch", "out_in"),

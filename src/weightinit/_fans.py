@@ -391,12 +391,13 @@ def fans(
     layout : str, default "in_out"
         Which axes hold the input and output channels:
 
-        - ``"in_out"`` (aliases ``"keras"``, ``"tensorflow"``, ``"tf"``, ``"jax"``,
-          ``"flax"``, ``"hwio"``): ``(*kernel, in, out)``, as ``x @ W`` and Keras/JAX
-          convolution kernels (HWIO) in either data format;
-        - ``"out_in"`` (aliases ``"pytorch"``, ``"torch"``, ``"onnx"``, ``"oihw"``):
-          ``(out, in, *kernel)``, as PyTorch ``Linear`` and ``Conv`` weights (OIHW) in
-          either memory format;
+        - ``"in_out"`` (aliases ``"keras"``, ``"tensorflow"``, ``"tf"``, ``"flax"``,
+          ``"haiku"``, ``"hwio"``): ``(*kernel, in, out)``, as ``x @ W`` and Keras, Flax
+          and Haiku convolution kernels (HWIO) in either data format;
+        - ``"out_in"`` (aliases ``"pytorch"``, ``"torch"``, ``"onnx"``, ``"oihw"``,
+          ``"equinox"``): ``(out, in, *kernel)``, as PyTorch and Equinox ``Linear`` and
+          ``Conv`` weights (OIHW) in either memory format (``"jax"`` is an error: Flax and
+          Equinox store kernels the two ways);
         - ``"pytorch_transposed"`` (``"torch_transposed"``, ``"iohw"``):
           ``(in, out, *kernel)``, PyTorch ``ConvTranspose``;
         - ``"keras_transposed"`` (``"keras_conv_transpose"``, ``"hwoi"``):

@@ -45,14 +45,15 @@ _LAYOUT_ALIASES: dict[str, str] = {
     "keras": "in_out",
     "tensorflow": "in_out",
     "tf": "in_out",
-    "jax": "in_out",
     "flax": "in_out",
+    "haiku": "in_out",
     "hwio": "in_out",
     "out_in": "out_in",
     "pytorch": "out_in",
     "torch": "out_in",
     "onnx": "out_in",
     "oihw": "out_in",
+    "equinox": "out_in",
     "pytorch_transposed": "pytorch_transposed",
     "torch_transposed": "pytorch_transposed",
     "iohw": "pytorch_transposed",
@@ -92,6 +93,13 @@ def resolve_layout(layout: object) -> str:
             "kernels. Keras, JAX and TensorFlow store convolution kernels as (*kernel, in, "
             "out) (HWIO, layout 'in_out') and PyTorch and ONNX as (out, in, *kernel) (OIHW, "
             "layout 'out_in'), whatever the data format. Layouts: "
+            f"{', '.join(map(repr, LAYOUTS))}."
+        )
+    if isinstance(layout, str) and normalise_name(layout) == "jax":
+        raise ValueError(
+            "layout 'jax' names no single layout: Flax and Haiku store a dense kernel as (in, "
+            "out) and convolutions as HWIO (layout 'in_out', aliases 'flax', 'haiku'), while "
+            "Equinox stores (out, in) and OIHW (layout 'out_in', alias 'equinox'). Layouts: "
             f"{', '.join(map(repr, LAYOUTS))}."
         )
     try:
