@@ -18,7 +18,16 @@ def test_page_examples_run(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
     if ">>> from weightinit.dask import" in text:
         pytest.importorskip("dask.array", reason="this page's examples need the dask extra")
-    for framework in ("torch", "transformers", "jax", "flax", "keras", "sklearn.datasets"):
+    for framework in (
+        "torch",
+        "transformers",
+        "jax",
+        "flax",
+        "keras",
+        "equinox",
+        "haiku",
+        "sklearn.datasets",
+    ):
         if f">>> import {framework}" in text or f">>> from {framework} import" in text:
             pytest.importorskip(framework, reason=f"this page's examples need {framework}")
     parser = doctest.DocTestParser()
