@@ -539,3 +539,18 @@ def test_keras_unbuilt_model_is_refused(keras: Any) -> None:
 
     with pytest.raises(ValueError, match="built"):
         initialize(keras.Sequential([keras.layers.Dense(4)]), SEED)
+
+
+def test_mup_takes_a_jax_plan_as_its_base_and_keeps_attention_axes(jax: Any) -> None:
+    nnx = pytest.importorskip("flax.nnx")
+    from weightinit import schemes
+    from weightinit.jax import plan
+
+    base = plan(_nnx_gpt(nnx, layers=2, width=32))
+    wide = plan(_nnx_gpt(nnx, layers=2, width=128), scheme=schemes.mup(base))
+    # The key kernel (d, heads, d / heads): Glorot's σ at the base width (fans 32 and 32)
+    # over √m, m = 128 / 32.
+    key = wide["layers.1.attn.key.weight"]
+    assert key.initializer.variance(key.shape) == pytest.approx(2 / 64 / 4, rel=1e-12)
+    assert wide.formulas["layers.1.attn.query.weight"] == "0: μP's zero query"
+    assert wide.formulas["lm_head.weight"] == "0: μP's zero readout"

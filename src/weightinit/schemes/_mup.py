@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from weightinit._errors import choice_error
 from weightinit._fans import Weight
@@ -41,9 +42,10 @@ _MATRICES = (
 
 
 def base_shapes(base: object) -> dict[str, tuple[int, ...]]:
-    """The shape of every parameter of ``base``: a mapping of names to shapes, or a model
-    with ``named_parameters()`` (a PyTorch module; built on the meta device it costs no
-    memory).
+    """The shape of every parameter of ``base``: a mapping of names to shapes (or to
+    anything with a ``shape``: a plan of ``weightinit.jax`` or ``weightinit.keras``), or a
+    model with ``named_parameters()`` (a PyTorch module; built on the meta device it costs
+    no memory).
 
     Examples
     --------
@@ -52,7 +54,9 @@ def base_shapes(base: object) -> dict[str, tuple[int, ...]]:
     {'fc.weight': (64, 32)}
     """
     if isinstance(base, Mapping):
-        items = list(base.items())
+        items: list[tuple[object, Any]] = [
+            (name, getattr(shape, "shape", shape)) for name, shape in base.items()
+        ]
     elif callable(getattr(base, "named_parameters", None)):
         items = [(name, tuple(t.shape)) for name, t in base.named_parameters()]  # type: ignore[attr-defined]
     else:
@@ -147,10 +151,11 @@ def _at_base(slot: Slot, shapes: Mapping[str, tuple[int, ...]]) -> Weight:
         raise UnknownValueError(
             f"μP's base shape of {slot.name!r} is {base}, of another rank than {weight.shape}"
         )
+    axes = {"in_axis": weight.in_axes, "out_axis": weight.out_axes, "batch_axis": weight.batch_axes}
     try:
-        return Weight.checked(base, weight.layout, weight.groups, weight.blocks)
+        return Weight.checked(base, weight.layout, weight.groups, weight.blocks, **axes)
     except ValueError:
-        return Weight.checked(base, weight.layout, 1, weight.blocks)
+        return Weight.checked(base, weight.layout, 1, weight.blocks, **axes)
 
 
 def mup(
@@ -205,9 +210,7 @@ def mup(
             return float(std), f"σ={number(std)}"
         at_base = _at_base(slot, shapes)
         init = recommend(activation)
-        variance = init.variance(
-            at_base.shape, layout=at_base.layout, groups=at_base.groups, blocks=at_base.blocks
-        )
+        variance = init._recipe(at_base).variance()
         return math.sqrt(variance), f"σ of {init!r} at the base width"
 
     def hidden(slot: Slot, activation: object) -> Choice:
