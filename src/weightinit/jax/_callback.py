@@ -29,6 +29,8 @@ class ExportError(RuntimeError):
     cannot carry. Make them outside the exported function and pass them in as arguments.
     """
 
+    __module__ = "weightinit.jax"
+
 
 _EXPORT_ADVICE = (
     "weightinit.jax makes its values on the host with a callback, and jax.export cannot "
