@@ -242,3 +242,33 @@ def test_under_jit_each_device_makes_its_own_region_when_given_the_sharding(tmp_
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "ok"
+
+
+def test_explicit_axes_give_jaxs_fans_for_a_dense_general_kernel() -> None:
+    shape = (48, 4, 16)  # DenseGeneral: embed -> (heads, head_dim)
+    key = jax.random.key(0)
+    for mode, variance in (("fan_in", 1 / 48), ("fan_out", 1 / 64), ("fan_avg", 2 / (48 + 64))):
+        ours = initializer(wi.variance_scaling(1.0, mode, "normal"), in_axis=0, out_axis=(1, 2))
+        # JAX's draws, many kernels at once along a batch axis it ignores.
+        theirs = jax.nn.initializers.variance_scaling(
+            1.0, mode, "normal", in_axis=1, out_axis=(2, 3), batch_axis=0
+        )
+        made = np.asarray(ours(key, shape), np.float64)
+        expected = wi.variance_scaling(1.0, mode, "normal")(
+            shape, seed=seed_from_key(key), in_axis=0, out_axis=(1, 2)
+        )
+        assert made.tobytes() == expected.astype(np.float64).tobytes()
+        # The relative standard error of a normal sample's variance is sqrt(2 / n).
+        draws = np.asarray(theirs(key, (64, *shape)), np.float64)
+        assert abs(draws.var() / variance - 1) < 5 * np.sqrt(2 / draws.size)
+        assert abs(made.var() / variance - 1) < 5 * np.sqrt(2 / made.size)
+        assert ours.__name__.endswith("in_axis=0, out_axis=(1, 2))")
+    from jax._src.nn.initializers import _compute_fans
+
+    fans = wi.fans(shape, in_axis=0, out_axis=(1, 2))
+    assert (fans.fan_in, fans.fan_out) == tuple(_compute_fans(shape, 0, (1, 2), ()))
+    haiku_made = haiku_initializer(wi.he_normal(), seed=0, in_axis=0, out_axis=[1, 2])
+    assert repr(haiku_made).endswith("he_normal(), in_axis=0, out_axis=(1, 2), seed=0)")
+    assert pickle.loads(pickle.dumps(ours)) == ours
+    with pytest.raises(ValueError, match="in_axis"):
+        initializer(wi.he_normal(), in_axis=0, out_axis=0)(key, shape)

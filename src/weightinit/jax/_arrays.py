@@ -25,6 +25,9 @@ def make_array(
     layout: str = "in_out",
     groups: int = 1,
     blocks: int = 1,
+    in_axis: Any = None,
+    out_axis: Any = None,
+    batch_axis: Any = (),
 ) -> Any:
     """A ``jax.Array`` of ``shape`` with ``sharding``, each device's shard made from its own
     region (``init(..., region=...)``), equal to the unsharded ``init(shape, dtype,
@@ -32,7 +35,8 @@ def make_array(
 
     Only the tiles of each device's shard are generated, on the host, for that device; no
     device holds more than its shard. A ``Generator`` or ``None`` seed is resolved once,
-    so every shard shares it.
+    so every shard shares it. ``in_axis``, ``out_axis`` and ``batch_axis`` are explicit
+    axes, as for :func:`initializer`.
 
     Examples
     --------
@@ -48,7 +52,10 @@ def make_array(
     """
     jax = jax_module()
     made = registry.get(init)
-    weight = Weight.checked(tuple(int(d) for d in shape), layout, groups, blocks)
+    dims = tuple(int(d) for d in shape)
+    weight = Weight.checked(
+        dims, layout, groups, blocks, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis
+    )
     key = Key.from_seed(seed)
     target = jax.dtypes.canonicalize_dtype(dtype)
     host = np.dtype(np.float64 if target == np.float64 else np.float32)

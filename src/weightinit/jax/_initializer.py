@@ -10,6 +10,7 @@ and dtype, so compiled functions are reused.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from weightinit.seeds import check_seed
 
 __all__ = ["haiku_initializer", "initializer", "target_dtype"]
 
+_AXES = ("in_axis", "out_axis", "batch_axis")
 _FLOATS = "float16, bfloat16, float32 or float64 (or None, JAX's default float dtype)"
 
 
@@ -70,9 +72,11 @@ class JaxInitializer:
         options: Weight,
         seed: SeedLike,
         name: str | int | None,
+        axes: tuple[Any, Any, Any] = (None, None, ()),
     ) -> None:
         self.init = init
         self._options = options
+        self._axes = axes
         # An int or a Key is kept as given (for the repr); any other seed is resolved once,
         # so every call sees the same key.
         self.seed = seed if seed is None or isinstance(seed, (int, Key)) else Key.from_seed(seed)
@@ -95,6 +99,11 @@ class JaxInitializer:
             if getattr(options, field) != default
         ]
         parts += [
+            f"{field}={value!r}"
+            for field, value, default in zip(_AXES, self._axes, (None, None, ()), strict=True)
+            if value != default
+        ]
+        parts += [
             f"{f}={getattr(self, f)!r}" for f in ("seed", "name") if getattr(self, f) is not None
         ]
         return ", ".join(parts)
@@ -104,7 +113,7 @@ class JaxInitializer:
 
     def _identity(self) -> tuple[Any, ...]:
         options = self._options
-        return (self.init, options.layout, options.groups, options.blocks, self._key)
+        return (self.init, options.layout, options.groups, options.blocks, self._axes, self._key)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, JaxInitializer):
@@ -116,10 +125,8 @@ class JaxInitializer:
 
     def __reduce__(self) -> tuple[Any, ...]:
         options = self._options
-        return (
-            _rebuilt,
-            (self.init, options.layout, options.groups, options.blocks, self.seed, self.name),
-        )
+        arguments = (options.layout, options.groups, options.blocks, self.seed, self.name)
+        return (_rebuilt, (self.init, *arguments, *self._axes))
 
     # ------------------------------------------------------------------ the values
 
@@ -272,9 +279,32 @@ def _sharded(
 
 
 def _rebuilt(
-    init: Initializer, layout: str, groups: int, blocks: int, seed: SeedLike, name: Any
+    init: Initializer,
+    layout: str,
+    groups: int,
+    blocks: int,
+    seed: SeedLike,
+    name: Any,
+    in_axis: Any,
+    out_axis: Any,
+    batch_axis: Any,
 ) -> JaxInitializer:
-    return initializer(init, layout=layout, groups=groups, blocks=blocks, seed=seed, name=name)
+    return initializer(
+        init,
+        layout=layout,
+        groups=groups,
+        blocks=blocks,
+        seed=seed,
+        name=name,
+        in_axis=in_axis,
+        out_axis=out_axis,
+        batch_axis=batch_axis,
+    )
+
+
+def _hashable(axes: object) -> object:
+    """An axis or a sequence of axes, as given, with a list made a tuple."""
+    return tuple(axes) if isinstance(axes, list) else axes
 
 
 def _checked_name(name: object, seed: object) -> str | int | None:
@@ -299,6 +329,9 @@ def initializer(
     blocks: int = 1,
     seed: SeedLike = None,
     name: str | int | None = None,
+    in_axis: int | Sequence[int] | None = None,
+    out_axis: int | Sequence[int] | None = None,
+    batch_axis: int | Sequence[int] = (),
 ) -> JaxInitializer:
     """``init`` as a JAX initializer ``(key, shape, dtype=None, out_sharding=None) ->
     jax.Array``, usable as a Flax ``kernel_init``.
@@ -319,6 +352,11 @@ def initializer(
         ``Generator`` or ``SeedSequence`` is resolved once, here.
     name : str or int, optional
         The parameter's name; needs ``seed``.
+    in_axis, out_axis, batch_axis : int or sequence of int, optional
+        Explicit axes, as ``jax.nn.initializers.variance_scaling`` takes them (negative
+        ones count from the end of each shape): a Flax ``DenseGeneral`` kernel
+        ``(embed, heads, head_dim)`` has ``in_axis=0, out_axis=(1, 2)``. ``None`` takes the
+        axis from ``layout``.
 
     Returns
     -------
@@ -359,10 +397,11 @@ def initializer(
     True
     """
     made = registry.get(init)
+    axes = (_hashable(in_axis), _hashable(out_axis), _hashable(batch_axis))
     # Checked here, once, with a shape of the rank that does not matter yet.
-    options = Weight.checked((), layout, groups, blocks)
+    options = Weight.checked((), layout, groups, blocks, **dict(zip(_AXES, axes, strict=True)))
     check_seed(seed)
-    return JaxInitializer(made, options, seed, _checked_name(name, seed))
+    return JaxInitializer(made, options, seed, _checked_name(name, seed), axes)
 
 
 class HaikuInitializer:
@@ -403,12 +442,16 @@ def haiku_initializer(
     blocks: int = 1,
     seed: SeedLike = None,
     name: str | int | None = None,
+    in_axis: int | Sequence[int] | None = None,
+    out_axis: int | Sequence[int] | None = None,
+    batch_axis: int | Sequence[int] = (),
 ) -> HaikuInitializer:
     """``init`` as a Haiku initializer ``(shape, dtype) -> jax.Array`` (``w_init``), keyed by
     ``haiku.next_rng_key()``: the values of :func:`initializer` for that key.
 
-    With ``seed`` (and ``name``), Haiku's key is not used (nor drawn): the values are
-    ``init(shape, seed=Key.from_seed(seed).fold_in(name))``, as for :func:`initializer`.
+    The options are :func:`initializer`'s. With ``seed`` (and ``name``), Haiku's key is
+    neither used nor drawn: the values are ``init(shape,
+    seed=Key.from_seed(seed).fold_in(name))``, as for :func:`initializer`.
 
     Examples
     --------
@@ -426,5 +469,15 @@ def haiku_initializer(
     >>> params["linear"]["w"].shape  # doctest: +SKIP
     (4, 8)
     """
-    inner = initializer(init, layout=layout, groups=groups, blocks=blocks, seed=seed, name=name)
+    inner = initializer(
+        init,
+        layout=layout,
+        groups=groups,
+        blocks=blocks,
+        seed=seed,
+        name=name,
+        in_axis=in_axis,
+        out_axis=out_axis,
+        batch_axis=batch_axis,
+    )
     return HaikuInitializer(inner)
