@@ -368,8 +368,11 @@ def initializer(
         the values are made directly on the host (nothing is compiled); under ``jax.jit``
         or ``jax.vmap`` by a host callback, with identical values. ``out_sharding`` (a
         ``jax.sharding.Sharding``) places the result: eagerly each device's shard is made
-        from its own region, as :func:`make_array` does; under ``jax.jit`` the whole array
-        is made on the host and then constrained to it. It prints as the call that made it,
+        from its own region, as :func:`make_array` does; under ``jax.jit`` too when it is a
+        ``NamedSharding`` splitting every axis evenly (a callback per device, inside
+        ``jax.shard_map``), and otherwise the whole array is made and then constrained to
+        it. ``jax.jit(..., out_shardings=...)`` alone does not reach the initializer: the
+        whole array is made on one device, then split. It prints as the call that made it,
         is hashable and pickles. A function using it cannot be given to ``jax.export``
         (:class:`ExportError` says what to do).
 
