@@ -22,7 +22,7 @@ from weightinit._fans import Weight
 from weightinit._places import Leaf
 from weightinit._planning import ModelPlan
 from weightinit._planning import plan as plan_leaves
-from weightinit.jax._initializer import _jax
+from weightinit.jax._keys import jax_module as _jax
 from weightinit.model import Param
 from weightinit.model import initialize as initialize_params
 from weightinit.roles import Slot
