@@ -1,12 +1,8 @@
-"""Keras: a serialisable ``keras.initializers.Initializer`` around any weightinit initializer.
-
-Needs the ``keras`` extra (with any Keras backend). Importing this module imports Keras and
-registers :class:`KerasInitializer`, so a model saved as ``.keras`` with it loads back.
-"""
+"""The Keras initializer: a serialisable ``keras.initializers.Initializer`` around any
+weightinit initializer."""
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import keras
@@ -118,17 +114,3 @@ class KerasInitializer(keras.initializers.Initializer):  # type: ignore[misc]
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KerasInitializer:
         return cls(**config)
-
-
-def __getattr__(name: str) -> object:
-    """``Initializer``, the former name of :class:`KerasInitializer`, with a
-    ``DeprecationWarning``."""
-    if name == "Initializer":
-        warnings.warn(
-            "weightinit.keras.Initializer is now KerasInitializer (weightinit.Initializer is "
-            "the base class of weightinit's own initializers).",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return KerasInitializer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
