@@ -247,6 +247,9 @@ def _expected(shape: tuple[int, ...], layout: str, groups: int) -> Fans:
     elif layout == "pytorch_transposed":
         n_in, n_out, *kernel = shape
         n_in //= groups
+    elif layout == "keras_transposed":
+        *kernel, n_out, n_in = shape
+        n_in //= groups
     else:  # keras_depthwise: (*kernel, in, multiplier); each output sees one input channel
         *kernel, _, multiplier = shape
         field = math.prod(kernel)
@@ -260,7 +263,8 @@ def _layout_shape_groups(draw: st.DrawFn) -> tuple[str, tuple[int, ...], int]:
     """A canonical layout, a shape, and a group count that divides the grouped axis."""
     layout = draw(layouts())
     shape = draw(shapes())
-    grouped_axis = {"in_out": -1, "out_in": 0, "pytorch_transposed": 0}.get(layout)
+    grouped_axis = {"in_out": -1, "out_in": 0, "pytorch_transposed": 0, "keras_transposed": -1}
+    grouped_axis = grouped_axis.get(layout)
     if grouped_axis is None:  # keras_depthwise takes groups=1 only
         return layout, shape, 1
     return layout, shape, draw(st.sampled_from(_divisors(shape[grouped_axis])))
@@ -276,7 +280,7 @@ def test_fans_per_layout(case: tuple[str, tuple[int, ...], int]) -> None:
 @_PROPERTY
 @given(shapes(), layouts())
 def test_receptive_field_is_product_of_kernel_axes(shape: tuple[int, ...], layout: str) -> None:
-    kernel = shape[:-2] if layout in ("in_out", "keras_depthwise") else shape[2:]
+    kernel = shape[2:] if layout in ("out_in", "pytorch_transposed") else shape[:-2]
     assert fans(shape, layout=layout).receptive_field == math.prod(kernel)
 
 
@@ -368,7 +372,7 @@ def test_fans_follow_the_axes_when_they_move(
 
 
 # --------------------------------------------------------------------------- errors
-_CHOICES = "'in_out', 'out_in', 'pytorch_transposed', 'keras_depthwise'"
+_CHOICES = "'in_out', 'out_in', 'pytorch_transposed', 'keras_depthwise', 'keras_transposed'"
 
 ERRORS = [
     # Shapes without fans point to the initializers that need none.
@@ -403,7 +407,7 @@ ERRORS = [
         (3, 4),
         {"layout": "xyz"},
         ValueError,
-        rf"layout must be one of {_CHOICES}; got 'xyz'\. Aliases: 'keras', .*'depthwise'\.$",
+        rf"layout must be one of {_CHOICES}; got 'xyz'\. Aliases: 'keras', .*'hwoi'\.$",
         id="layout-no-match",
     ),
     pytest.param((3, 4), {"layout": None}, ValueError, r"got None\. Aliases: ", id="layout-none"),

@@ -98,13 +98,11 @@ def test_every_factory_is_covered() -> None:
 @pytest.mark.parametrize(
     ("alias", "canonical"),
     [
-        ("NCHW", "out_in"),
-        ("channels_first", "out_in"),
         ("OIHW", "out_in"),
-        ("NHWC", "in_out"),
-        ("channels-last", "in_out"),
         ("HWIO", "in_out"),
         ("IOHW", "pytorch_transposed"),
+        ("HWOI", "keras_transposed"),
+        ("keras-conv-transpose", "keras_transposed"),
     ],
 )
 def test_common_layout_spellings(alias: str, canonical: str) -> None:
@@ -112,9 +110,23 @@ def test_common_layout_spellings(alias: str, canonical: str) -> None:
     assert wi.fans(shape, layout=alias) == wi.fans(shape, layout=canonical)
 
 
+@pytest.mark.parametrize("name", ["NCHW", "channels_first", "NHWC", "channels-last", "ndhwc"])
+def test_a_data_format_is_not_a_layout(name: str) -> None:
+    # A Keras Conv2D kernel is (kh, kw, in, out) in both data formats: reading it as
+    # (out, in, kh, kw) because the data is channels-first took the fans from the wrong axes.
+    with pytest.raises(
+        ValueError,
+        match=rf"layout {name!r} is a data format.*\(HWIO, layout 'in_out'\).*"
+        r"\(OIHW, layout 'out_in'\), whatever the data format\. Layouts: 'in_out', ",
+    ):
+        wi.fans((3, 3, 16, 32), layout=name)
+    with pytest.raises(ValueError, match="is a data format"):
+        wi.he_normal()((3, 3, 16, 32), layout=name)
+
+
 def test_a_misspelt_layout_lists_the_aliases_and_suggests_one() -> None:
-    with pytest.raises(ValueError, match=r"got 'nchw_'\. Did you mean 'nchw'\? Aliases: 'keras', "):
-        wi.fans((8, 4, 3, 3), layout="nchw_")
+    with pytest.raises(ValueError, match=r"got 'hwoi_'\. Did you mean 'hwoi'\? Aliases: 'keras', "):
+        wi.fans((8, 4, 3, 3), layout="hwoi_")
 
 
 @pytest.mark.parametrize("name", ["softmax", "Softmax", "log_softmax", "LogSoftmax", "softmin"])

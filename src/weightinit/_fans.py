@@ -17,7 +17,12 @@ import numpy as np
 
 from weightinit._errors import SIZE_LIMIT
 from weightinit._errors import integer
-from weightinit._errors import resolve_name
+from weightinit._layouts import LAYOUTS
+from weightinit._layouts import canonical_axes
+from weightinit._layouts import layout_axes
+from weightinit._layouts import layout_row
+from weightinit._layouts import nonnegative
+from weightinit._layouts import resolve_layout
 
 __all__ = [
     "LAYOUTS",
@@ -43,59 +48,6 @@ class Fans(NamedTuple):
     fan_in: int
     fan_out: int
     receptive_field: int
-
-
-@dataclass(frozen=True)
-class _Layout:
-    in_axes: tuple[int, ...]
-    out_axes: tuple[int, ...]
-    grouped: str  # "in" or "out": the side whose axis holds the full channel count
-    depthwise: bool = False
-
-
-_LAYOUT_TABLE: dict[str, _Layout] = {
-    "in_out": _Layout((-2,), (-1,), "out"),
-    "out_in": _Layout((1,), (0,), "out"),
-    "pytorch_transposed": _Layout((0,), (1,), "in"),
-    "keras_depthwise": _Layout((-2,), (-1,), "out", depthwise=True),
-}
-
-#: Canonical layout names, in the order error messages list them.
-LAYOUTS: tuple[str, ...] = tuple(_LAYOUT_TABLE)
-
-_LAYOUT_ALIASES: dict[str, str] = {
-    "in_out": "in_out",
-    "keras": "in_out",
-    "tensorflow": "in_out",
-    "tf": "in_out",
-    "jax": "in_out",
-    "flax": "in_out",
-    "hwio": "in_out",
-    "out_in": "out_in",
-    "pytorch": "out_in",
-    "torch": "out_in",
-    "onnx": "out_in",
-    "oihw": "out_in",
-    # The weight layouts of data in NCHW / channels-first and NHWC / channels-last networks.
-    "nchw": "out_in",
-    "channels_first": "out_in",
-    "nhwc": "in_out",
-    "channels_last": "in_out",
-    "pytorch_transposed": "pytorch_transposed",
-    "torch_transposed": "pytorch_transposed",
-    "iohw": "pytorch_transposed",
-    "keras_depthwise": "keras_depthwise",
-    "depthwise": "keras_depthwise",
-}
-
-
-def resolve_layout(layout: object) -> str:
-    """Return the canonical name of ``layout`` (case-insensitive, aliases allowed)."""
-    try:
-        return resolve_name("layout", layout, _LAYOUT_ALIASES, LAYOUTS)
-    except ValueError as error:
-        aliases = ", ".join(repr(a) for a in _LAYOUT_ALIASES if a not in LAYOUTS)
-        raise ValueError(f"{error} Aliases: {aliases}.") from None
 
 
 def check_groups(groups: object) -> int:
@@ -133,76 +85,98 @@ def check_shape(shape: object) -> tuple[int, ...]:
     return tuple(dims)
 
 
-def _axes(
-    name: str, value: int | Sequence[int], rank: int, shape: tuple[int, ...]
-) -> tuple[int, ...]:
+AxisArg = int | Sequence[int] | None
+#: An axis request as given, its types checked: ``(in, out, batch)``, each a tuple of ints
+#: that may be negative (``None``: the layout's axes).
+_Request = tuple[tuple[int, ...] | None, tuple[int, ...] | None, tuple[int, ...]]
+_NO_REQUEST: _Request = (None, None, ())
+
+
+def _axis_list(name: str, value: object) -> tuple[int, ...]:
+    """An axis argument (an int or a sequence of ints) as a tuple, its types checked."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
-    if hasattr(value, "__index__") or not isinstance(value, (Sequence, np.ndarray)):
-        items: tuple[object, ...] = (value,)
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        items: tuple[object, ...] = tuple(value)
     else:
-        items = tuple(value)
-    axes = []
-    for item in items:
-        axis = integer(name, item)
+        items = (value,)  # an int, or a wrong type that ``integer`` names
+    return tuple(integer(name, item) for item in items)
+
+
+def _request(in_axis: object, out_axis: object, batch_axis: object) -> _Request:
+    """The axis arguments of a call, their types checked."""
+    if in_axis is None and out_axis is None and batch_axis == ():
+        return _NO_REQUEST
+    return (
+        None if in_axis is None else _axis_list("in_axis", in_axis),
+        None if out_axis is None else _axis_list("out_axis", out_axis),
+        _axis_list("batch_axis", batch_axis),
+    )
+
+
+def _in_range(name: str, axes: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    rank = len(shape)
+    for axis in axes:
         if not -rank <= axis < rank:
             raise ValueError(
-                f"{name}={item!r} is out of range for shape {shape} of rank {rank}; "
+                f"{name}={axis!r} is out of range for shape {shape} of rank {rank}; "
                 f"valid axes are {-rank} to {rank - 1}."
             )
-        axes.append(axis % rank)
-    return tuple(axes)
+    return tuple(axis % rank for axis in axes)
 
 
-def _preset(layout: str) -> _Layout:
-    """The table row of ``layout``: a canonical name is looked up directly, anything else is
-    resolved first."""
-    preset = _LAYOUT_TABLE.get(layout)
-    return preset if preset is not None else _LAYOUT_TABLE[resolve_layout(layout)]
+def _resolve(request: _Request, shape: tuple[int, ...], layout: str) -> _Request:
+    """The explicit axes of ``request`` for ``shape``: non-negative, in range and disjoint
+    from each other and from the layout's axes they leave in place. A shape of rank 0 (a
+    bridge's options, checked before it sees a shape) keeps them as given."""
+    if request == _NO_REQUEST or not shape:
+        return request
+    in_axes, out_axes, batch_axes = request
+    ins = None if in_axes is None else _in_range("in_axis", in_axes, shape)
+    outs = None if out_axes is None else _in_range("out_axis", out_axes, shape)
+    batch = _in_range("batch_axis", batch_axes, shape)
+    if len(shape) < 2:
+        return ins, outs, batch
+    preset = layout_row(layout)
+    rank = len(shape)
+    sides = (
+        ("in_axis", ins if ins is not None else nonnegative(preset.in_axes, rank)),
+        ("out_axis", outs if outs is not None else nonnegative(preset.out_axes, rank)),
+        ("batch_axis", batch),
+    )
+    used = [a for _, side in sides for a in side]
+    if len(set(used)) != len(used):
+        implied = [n for n, given in (("in_axis", ins), ("out_axis", outs)) if given is None]
+        note = (
+            f"; {' and '.join(implied)} {'comes' if len(implied) == 1 else 'come'} from "
+            f"layout {layout!r}: pass {'it' if len(implied) == 1 else 'them'} explicitly"
+            if implied
+            else ""
+        )
+        (_, i), (_, o), (_, b) = sides
+        raise ValueError(
+            f"in_axis {i}, out_axis {o} and batch_axis {b} must not share an axis (shape "
+            f"{shape}){note}."
+        )
+    if preset.depthwise and (len(sides[0][1]) != 1 or len(sides[1][1]) != 1 or batch):
+        raise ValueError(
+            "layout 'keras_depthwise' takes one in_axis and one out_axis and no batch_axis; "
+            f"got in_axis {sides[0][1]}, out_axis {sides[1][1]}, batch_axis {batch}. Use "
+            "layout 'in_out' with groups for other depthwise kernels."
+        )
+    return ins, outs, batch
 
 
-def _channel_axes(rank: int, preset: _Layout) -> tuple[int, int]:
-    return preset.in_axes[0] % rank, preset.out_axes[0] % rank
-
-
-def _canonical_axes(rank: int, preset: _Layout) -> tuple[int, ...]:
-    if rank < 2:
-        return tuple(range(rank))
-    in_axis, out_axis = _channel_axes(rank, preset)
-    return (out_axis, in_axis, *(a for a in range(rank) if a not in (in_axis, out_axis)))
-
-
-def layout_axes(rank: int, layout: str = "in_out") -> tuple[int, int]:
-    """The (input axis, output axis) of a rank-``rank`` weight in ``layout``, non-negative.
-
-    >>> layout_axes(4, "pytorch")
-    (1, 0)
-    >>> layout_axes(2)
-    (0, 1)
-    """
-    return _channel_axes(rank, _preset(layout))
-
-
-def canonical_axes(rank: int, layout: str = "in_out") -> tuple[int, ...]:
-    """The axes of a rank-``rank`` weight in ``layout``, in the order values are drawn in:
-    output channels, input channels, then the kernel axes in their order.
-
-    Values are a function of the position in this order, so a weight made in one layout is
-    exactly the axis permutation of the same weight made in another. Ranks below 2 have no
-    channel axes and keep their order.
-
-    >>> canonical_axes(4, "in_out")      # (kh, kw, in, out) is drawn as (out, in, kh, kw)
-    (3, 2, 0, 1)
-    >>> canonical_axes(4, "pytorch"), canonical_axes(1)
-    ((0, 1, 2, 3), (0,))
-    """
-    return _canonical_axes(rank, _preset(layout))
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Weight:
-    """A weight as a call describes it: its shape, canonical layout, group count and the
-    number of equal blocks stacked along its output axis.
+    """A weight as a call describes it: its shape, canonical layout, group count, the
+    number of equal blocks stacked along its output axes, and any explicit axes.
+
+    ``in_axes``, ``out_axes`` and ``batch_axes`` are the axes a call gave with ``in_axis``,
+    ``out_axis`` and ``batch_axis`` (non-negative; ``None`` means the layout's);
+    :attr:`fan_axes` says which are in effect. A weight of shape ``()`` (a bridge's options,
+    checked before it sees a shape) holds them as given, and :meth:`with_shape` resolves
+    them for each shape.
 
     Made once per call by :meth:`checked`, which validates every argument; everything after
     (plans, variances, fans, the engine's drawing order) reads it without checking again.
@@ -215,27 +189,80 @@ class Weight:
     ('out_in', Fans(fan_in=288, fan_out=288, receptive_field=9))
     >>> w.axes, w.canonical_shape
     ((0, 1, 2, 3), (64, 32, 3, 3))
+
+    A Flax ``DenseGeneral`` kernel from 512 features to 8 heads of 64:
+
+    >>> w = Weight.checked((512, 8, 64), "in_out", 1, 1, in_axis=0, out_axis=(-2, -1))
+    >>> w
+    Weight(shape=(512, 8, 64), layout='in_out', groups=1, blocks=1, in_axes=(0,), out_axes=(1, 2))
+    >>> w.fans, w.axes
+    (Fans(fan_in=512, fan_out=512, receptive_field=1), (1, 2, 0))
     """
 
     shape: tuple[int, ...]
     layout: str = "in_out"
     groups: int = 1
     blocks: int = 1
+    in_axes: tuple[int, ...] | None = None
+    out_axes: tuple[int, ...] | None = None
+    batch_axes: tuple[int, ...] = ()
 
-    @classmethod
-    def checked(cls, shape: object, layout: object, groups: object, blocks: object) -> Weight:
-        """The weight a call describes, every argument validated (layout made canonical)."""
-        return cls.trusted(
-            check_shape(shape), resolve_layout(layout), check_groups(groups), check_blocks(blocks)
+    def __repr__(self) -> str:
+        text = (
+            f"Weight(shape={self.shape!r}, layout={self.layout!r}, groups={self.groups!r}, "
+            f"blocks={self.blocks!r}"
         )
+        for name in ("in_axes", "out_axes", "batch_axes"):
+            value = getattr(self, name)
+            if value is not None and value != ():
+                text += f", {name}={value!r}"
+        return text + ")"
 
     @classmethod
-    def trusted(cls, shape: tuple[int, ...], layout: str, groups: int, blocks: int) -> Weight:
+    def checked(
+        cls,
+        shape: object,
+        layout: object,
+        groups: object,
+        blocks: object,
+        *,
+        in_axis: object = None,
+        out_axis: object = None,
+        batch_axis: object = (),
+    ) -> Weight:
+        """The weight a call describes, every argument validated (layout made canonical,
+        axes made non-negative; see :func:`fans` for their meaning)."""
+        dims, name = check_shape(shape), resolve_layout(layout)
+        request = _request(in_axis, out_axis, batch_axis)
+        return cls._made(dims, name, check_groups(groups), check_blocks(blocks), request)
+
+    @classmethod
+    def _made(
+        cls, shape: tuple[int, ...], layout: str, groups: int, blocks: int, request: _Request
+    ) -> Weight:
+        ins, outs, batch = _resolve(request, shape, layout)
+        weight = cls.trusted(shape, layout, groups, blocks, ins, outs, batch)
+        if request != _NO_REQUEST:
+            object.__setattr__(weight, "_request", request)
+        return weight
+
+    @classmethod
+    def trusted(
+        cls,
+        shape: tuple[int, ...],
+        layout: str,
+        groups: int,
+        blocks: int,
+        in_axes: tuple[int, ...] | None = None,
+        out_axes: tuple[int, ...] | None = None,
+        batch_axes: tuple[int, ...] = (),
+    ) -> Weight:
         """A weight whose facts the caller has already checked (a canonical layout, a shape
-        of non-negative ints, positive groups and blocks): it is marked as checked, so
-        nothing checks it again. For callers that made the facts themselves (a framework's
-        module table); anything else goes through :meth:`checked`."""
-        weight = cls(shape, layout, groups, blocks)
+        of non-negative ints, positive groups and blocks, disjoint non-negative axes in
+        range): it is marked as checked, so nothing checks it again. For callers that made
+        the facts themselves (a framework's module table); anything else goes through
+        :meth:`checked`."""
+        weight = cls(shape, layout, groups, blocks, in_axes, out_axes, batch_axes)
         object.__setattr__(weight, "_checked", True)
         return weight
 
@@ -249,12 +276,23 @@ class Weight:
         """This weight if it is checked, else the same facts through :meth:`checked`."""
         if self.is_checked:
             return self
-        return Weight.checked(self.shape, self.layout, self.groups, self.blocks)
+        return Weight.checked(
+            self.shape,
+            self.layout,
+            self.groups,
+            self.blocks,
+            in_axis=self.in_axes,
+            out_axis=self.out_axes,
+            batch_axis=self.batch_axes,
+        )
 
     def with_shape(self, shape: object) -> Weight:
-        """The same layout, groups and blocks for another shape (only the shape is checked):
-        a bridge checks its options once and calls this for each shape it is given."""
-        return Weight.trusted(check_shape(shape), self.layout, self.groups, self.blocks)
+        """The same layout, groups, blocks and axes for another shape (only the shape, and
+        the axes against it, are checked): a bridge checks its options once and calls this
+        for each shape it is given. Axes given as negative numbers count from the end of
+        each shape."""
+        request = self.__dict__.get("_request", (self.in_axes, self.out_axes, self.batch_axes))
+        return Weight._made(check_shape(shape), self.layout, self.groups, self.blocks, request)
 
     @property
     def size(self) -> int:
@@ -262,31 +300,60 @@ class Weight:
         return math.prod(self.shape)
 
     @functools.cached_property
+    def fan_axes(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """The (input, output, batch) axes in effect, non-negative: the explicit ones, else
+        the layout's (rank 2 or more; below, all are empty).
+
+        >>> from weightinit import Weight
+        >>> Weight.checked((3, 3, 16, 32), "in_out", 1, 1).fan_axes
+        ((2,), (3,), ())
+        """
+        rank = len(self.shape)
+        if rank < 2:
+            return (), (), ()
+        preset = layout_row(self.layout)
+        ins = self.in_axes if self.in_axes is not None else nonnegative(preset.in_axes, rank)
+        outs = self.out_axes if self.out_axes is not None else nonnegative(preset.out_axes, rank)
+        return ins, outs, self.batch_axes
+
+    @functools.cached_property
     def in_axis(self) -> int:
-        """The input-channel axis (non-negative; rank 2 or more)."""
-        return _channel_axes(len(self.shape), _preset(self.layout))[0]
+        """The input-channel axis (non-negative; rank 2 or more, one input axis)."""
+        return self._single(0, "in_axis")
 
     @functools.cached_property
     def out_axis(self) -> int:
-        """The output-channel axis (non-negative; rank 2 or more)."""
-        return _channel_axes(len(self.shape), _preset(self.layout))[1]
+        """The output-channel axis (non-negative; rank 2 or more, one output axis)."""
+        return self._single(1, "out_axis")
+
+    def _single(self, side: int, name: str) -> int:
+        axes = self.fan_axes[side]
+        if len(axes) != 1:
+            raise ValueError(f"shape {self.shape} has {len(axes)} {name} axes {axes}, not one.")
+        return axes[0]
 
     @functools.cached_property
     def axes(self) -> tuple[int, ...]:
-        """The axes in the order values are drawn in: ``(out, in, *kernel)``
-        (:func:`canonical_axes`)."""
-        return _canonical_axes(len(self.shape), _preset(self.layout))
+        """The axes in the order values are drawn in: the output axes, the input axes, then
+        every other axis (kernel and batch axes) in its order; ``(out, in, *kernel)`` for a
+        layout (:func:`canonical_axes`). Ranks below 2 keep their order."""
+        rank = len(self.shape)
+        if rank < 2:
+            return tuple(range(rank))
+        ins, outs, _ = self.fan_axes
+        lead = (*outs, *ins)
+        return (*lead, *(a for a in range(rank) if a not in lead))
 
     @property
     def canonical_shape(self) -> tuple[int, ...]:
-        """The shape in that order: ``(out, in, *kernel)``."""
+        """The shape in that order: ``(*out, *in, *rest)``."""
         return tuple(self.shape[a] for a in self.axes)
 
     @functools.cached_property
     def fans(self) -> Fans:
         """Fan-in, fan-out and receptive field (``ValueError`` below rank 2, or for groups
-        or blocks that do not divide their axis)."""
-        return _fans(self, None, None, ())
+        or blocks that do not divide their axes)."""
+        return _fans(self)
 
 
 def fans(
@@ -303,12 +370,16 @@ def fans(
 
     The layout is never guessed from the shape. Pick it by how the weight is stored:
 
-    - ``(*kernel, in, out)``: ``"in_out"``, the default (``x @ W``, Keras, JAX, HWIO, NHWC
-      code);
-    - ``(out, in, *kernel)``: ``"pytorch"`` (``W @ x``, PyTorch, OIHW, NCHW code and its
-      ``(FN, C, FH, FW)`` filters);
+    - ``(*kernel, in, out)``: ``"in_out"``, the default (``x @ W``, Keras, JAX, HWIO);
+    - ``(out, in, *kernel)``: ``"pytorch"`` (``W @ x``, PyTorch, OIHW, and the
+      ``(FN, C, FH, FW)`` filters of NumPy textbook code);
     - ``(in, out / groups, *kernel)``: ``"pytorch_transposed"`` (``ConvTranspose``);
+    - ``(*kernel, out, in)``: ``"keras_transposed"`` (Keras ``Conv*DTranspose``);
     - ``(*kernel, in, multiplier)``: ``"keras_depthwise"``.
+
+    A data format (``"channels_first"``, ``"NCHW"``, ...) is not a layout: it says how
+    activations are stored, and each framework stores its kernels one way whatever the data
+    format, so such a name is a ``ValueError``.
 
     A textbook NumPy filter bank ``(FN, C, FH, FW) = (30, 1, 5, 5)`` needs ``layout="pytorch"``:
     read with the default it is a 30 x 1 kernel from 5 to 5 channels, and its fan-in is six
@@ -321,28 +392,34 @@ def fans(
     layout : str, default "in_out"
         Which axes hold the input and output channels:
 
-        - ``"in_out"`` (aliases ``"keras"``, ``"tensorflow"``, ``"jax"``, ``"flax"``,
-          ``"hwio"``, ``"nhwc"``, ``"channels_last"``): ``(*kernel, in, out)``, as
-          ``x @ W`` and Keras/JAX convolution kernels (HWIO);
-        - ``"out_in"`` (aliases ``"pytorch"``, ``"torch"``, ``"onnx"``, ``"oihw"``,
-          ``"nchw"``, ``"channels_first"``): ``(out, in, *kernel)``, as PyTorch ``Linear``
-          and ``Conv`` weights (OIHW);
-        - ``"pytorch_transposed"`` (``"iohw"``): ``(in, out, *kernel)``, PyTorch
-          ``ConvTranspose``;
+        - ``"in_out"`` (aliases ``"keras"``, ``"tensorflow"``, ``"tf"``, ``"jax"``,
+          ``"flax"``, ``"hwio"``): ``(*kernel, in, out)``, as ``x @ W`` and Keras/JAX
+          convolution kernels (HWIO) in either data format;
+        - ``"out_in"`` (aliases ``"pytorch"``, ``"torch"``, ``"onnx"``, ``"oihw"``):
+          ``(out, in, *kernel)``, as PyTorch ``Linear`` and ``Conv`` weights (OIHW) in
+          either memory format;
+        - ``"pytorch_transposed"`` (``"torch_transposed"``, ``"iohw"``):
+          ``(in, out, *kernel)``, PyTorch ``ConvTranspose``;
+        - ``"keras_transposed"`` (``"keras_conv_transpose"``, ``"hwoi"``):
+          ``(*kernel, out, in)``, Keras ``Conv*DTranspose`` and Flax
+          ``ConvTranspose(transpose_kernel=True)``;
         - ``"keras_depthwise"`` (``"depthwise"``): ``(*kernel, in, multiplier)``; each
           output sees one input channel, so ``fan_in = receptive_field`` and
           ``fan_out = multiplier * receptive_field``.
     groups : int, default 1
-        Number of channel groups. The axis that holds the full channel count (``out`` for
-        ``in_out`` and ``out_in``, ``in`` for ``pytorch_transposed``) is divided by it; the
-        other axis already holds the per-group count.
+        Number of channel groups. The side that holds the full channel count (``out`` for
+        ``in_out`` and ``out_in``, ``in`` for the transposed layouts) is divided by it; the
+        other side already holds the per-group count.
     in_axis, out_axis : int or sequence of int, optional
-        Override the layout's input or output axes, with the meaning of JAX's
-        ``variance_scaling``: fans multiply the sizes of all listed axes.
+        Replace the layout's input or output axes, with the meaning of JAX's
+        ``variance_scaling``: fans multiply the sizes of all listed axes. Negative axes
+        count from the end. Each names at least one axis; no axis may be named twice, nor
+        be both an explicit axis and one the layout still supplies (JAX silently computes
+        odd fans then).
     batch_axis : int or sequence of int, default ()
         Axes that belong to neither the fans nor the receptive field.
     blocks : int, default 1
-        The output axis holds ``blocks`` equal stacked blocks, as a fused weight does (the
+        The output axes hold ``blocks`` equal stacked blocks, as a fused weight does (the
         q, k and v projections of attention, an LSTM's four gates): the fans are those of
         one block.
 
@@ -354,8 +431,9 @@ def fans(
     Raises
     ------
     ValueError
-        For shapes of rank 0 or 1 (biases have no fans), unknown layouts, axes out of range,
-        or ``groups`` that does not divide the full channel count.
+        For shapes of rank 0 or 1 (biases have no fans), unknown layouts and data formats,
+        axes out of range or shared, or ``groups`` or ``blocks`` that does not divide its
+        channel count.
 
     Examples
     --------
@@ -382,20 +460,23 @@ def fans(
 
     >>> wi.fans((32, 8, 3, 3), layout="out_in", groups=2)
     Fans(fan_in=72, fan_out=144, receptive_field=9)
+
+    A Flax ``DenseGeneral`` kernel from 512 features to 8 heads of 64, and a Keras
+    ``Conv2DTranspose(32, 4)`` kernel on 64 channels:
+
+    >>> wi.fans((512, 8, 64), in_axis=0, out_axis=(1, 2))
+    Fans(fan_in=512, fan_out=512, receptive_field=1)
+    >>> wi.fans((4, 4, 32, 64), layout="keras_transposed")
+    Fans(fan_in=1024, fan_out=512, receptive_field=16)
     """
-    weight = Weight.checked(shape, layout, groups, blocks)
-    if in_axis is None and out_axis is None and batch_axis == ():
-        return weight.fans
-    return _fans(weight, in_axis, out_axis, batch_axis)
+    weight = Weight.checked(
+        shape, layout, groups, blocks, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis
+    )
+    return weight.fans
 
 
-def _fans(
-    weight: Weight,
-    in_axis: int | Sequence[int] | None,
-    out_axis: int | Sequence[int] | None,
-    batch_axis: int | Sequence[int],
-) -> Fans:
-    """The fans of a checked weight, with optional axis overrides."""
+def _fans(weight: Weight) -> Fans:
+    """The fans of a checked weight, read along its axes in effect."""
     dims = weight.shape
     rank = len(dims)
     if rank < 2:
@@ -403,32 +484,18 @@ def _fans(
             f"shape {dims} of rank {rank} has no fans: biases and scalars have no input and "
             "output axes. Use zeros() (or constant(), uniform(), scaled_normal()) for them."
         )
-    preset = _preset(weight.layout)
+    preset = layout_row(weight.layout)
     n_groups = weight.groups
-    ins = _axes("in_axis", in_axis if in_axis is not None else preset.in_axes, rank, dims)
-    outs = _axes("out_axis", out_axis if out_axis is not None else preset.out_axes, rank, dims)
-    batch = _axes("batch_axis", batch_axis, rank, dims)
+    ins, outs, batch = weight.fan_axes
     used = ins + outs + batch
-    if len(set(used)) != len(used):
-        raise ValueError(
-            f"in_axis {ins}, out_axis {outs} and batch_axis {batch} must not share an axis "
-            f"(shape {dims})."
-        )
-    receptive = 1
-    for axis, size in enumerate(dims):
-        if axis not in used:
-            receptive *= size
-    n_in = 1
-    for axis in ins:
-        n_in *= dims[axis]
-    n_out = 1
-    for axis in outs:
-        n_out *= dims[axis]
+    receptive = math.prod(size for axis, size in enumerate(dims) if axis not in used)
+    n_in = math.prod(dims[axis] for axis in ins)
+    n_out = math.prod(dims[axis] for axis in outs)
     n_blocks = weight.blocks
     if n_out % n_blocks:
         raise ValueError(
             f"blocks={n_blocks} does not divide the output channel count {n_out} of shape "
-            f"{dims}: the output axis must hold {n_blocks} equal stacked blocks."
+            f"{dims}: the output axes must hold {n_blocks} equal stacked blocks."
         )
     n_out //= n_blocks  # fans are those of one block (q, k or v; one gate)
     if preset.depthwise:

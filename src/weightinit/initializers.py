@@ -54,7 +54,8 @@ FloatArray = npt.NDArray[np.floating[Any]]
 class Builder:
     """How a structured weight is made: whole, by ``build(dtype, seed, threads)``, which
     returns it with its axes in the order ``axes`` (the weight's canonical order
-    ``(out, in, *kernel)``, :attr:`Weight.axes`), so that every layout gets the same values.
+    ``(out, in, *kernel)``, or its explicit output axes, input axes and the rest:
+    :attr:`Weight.axes`), so that every layout gets the same values.
 
     ``like`` is a distribution whose range and spread the values share, for the dtype checks
     (e.g. ``Constant(gain)`` for an orthogonal weight). ``moments`` is ``(mean, variance)``
@@ -293,6 +294,9 @@ class Initializer:
         threads: int | None = None,
         region: Region = None,
         blocks: int = 1,
+        in_axis: int | Sequence[int] | None = None,
+        out_axis: int | Sequence[int] | None = None,
+        batch_axis: int | Sequence[int] = (),
     ) -> FloatArray:
         """Return a new array of ``shape`` and ``dtype`` drawn from this initializer.
 
@@ -316,6 +320,23 @@ class Initializer:
         blocks : int, default 1
             The output axis stacks this many equal blocks (a fused q/k/v projection, an
             LSTM's gates): fans, and structured draws such as orthogonal, are per block.
+        in_axis, out_axis, batch_axis : int or sequence of int, optional
+            Axes that replace the layout's, with the meaning of JAX's ``variance_scaling``
+            (see :func:`weightinit.fans`). Values are drawn in the order: output axes,
+            input axes, then the other axes, so axes that equal a layout's give that
+            layout's values.
+
+        Examples
+        --------
+        A Flax ``DenseGeneral`` kernel from 512 features to 8 heads of 64 has one fan-in
+        of 512, as JAX's ``variance_scaling(..., in_axis=0, out_axis=(1, 2))`` reads it:
+
+        >>> import weightinit as wi
+        >>> init = wi.lecun_normal()
+        >>> init.variance((512, 8, 64), in_axis=0, out_axis=(1, 2)) == 1 / 512
+        True
+        >>> init((512, 8, 64), seed=0, in_axis=0, out_axis=(1, 2)).shape
+        (512, 8, 64)
         """
         if (
             hasattr(shape, "__index__")
@@ -327,7 +348,9 @@ class Initializer:
                 f"dtype must be one of float16, float32, float64; got {dtype!r}. The shape is "
                 f"one tuple: init(({shape!r}, {dtype!r})), not init({shape!r}, {dtype!r})."
             )
-        weight = Weight.checked(shape, layout, groups, blocks)
+        weight = Weight.checked(
+            shape, layout, groups, blocks, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis
+        )
         return self._make(weight, check_dtype(dtype), seed, check_threads(threads), region)
 
     def _make(
@@ -356,6 +379,9 @@ class Initializer:
         groups: int = 1,
         threads: int | None = None,
         blocks: int = 1,
+        in_axis: int | Sequence[int] | None = None,
+        out_axis: int | Sequence[int] | None = None,
+        batch_axis: int | Sequence[int] = (),
     ) -> FloatArray:
         """Fill ``array`` in place and return it.
 
@@ -377,7 +403,15 @@ class Initializer:
         check_dtype(array.dtype)
         if not array.flags.writeable:
             raise ValueError("fill needs a writeable array; the array given is read-only.")
-        weight = Weight.checked(array.shape, layout, groups, blocks)
+        weight = Weight.checked(
+            array.shape,
+            layout,
+            groups,
+            blocks,
+            in_axis=in_axis,
+            out_axis=out_axis,
+            batch_axis=batch_axis,
+        )
         count = check_threads(threads)
         full = [range(d) for d in array.shape]
         write_all([self._prepare(array, weight, full, seed=seed)], count)
@@ -393,13 +427,18 @@ class Initializer:
         layout: str = "in_out",
         groups: int = 1,
         blocks: int = 1,
+        in_axis: int | Sequence[int] | None = None,
+        out_axis: int | Sequence[int] | None = None,
+        batch_axis: int | Sequence[int] = (),
     ) -> Prepared:
         """Validate a call and say what writing ``full[ranges]`` of a ``shape`` weight into
         ``out`` takes, without doing it; :func:`write_all` then writes many at once.
 
         The keyword form of :meth:`_prepare`, which takes a checked ``Weight``.
         """
-        weight = Weight.checked(shape, layout, groups, blocks)
+        weight = Weight.checked(
+            shape, layout, groups, blocks, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis
+        )
         return self._prepare(out, weight, ranges, seed=seed)
 
     def _prepare(
@@ -438,6 +477,9 @@ class Initializer:
         layout: str = "in_out",
         groups: int = 1,
         blocks: int = 1,
+        in_axis: int | Sequence[int] | None = None,
+        out_axis: int | Sequence[int] | None = None,
+        batch_axis: int | Sequence[int] = (),
     ) -> Distribution | Builder:
         """What each element of a weight of ``shape`` is drawn from (a ``Distribution``,
         for element-wise initializers), or how the weight is built whole (a ``Builder``).
@@ -445,7 +487,17 @@ class Initializer:
         ``recipe(shape).elementwise`` says whether any region can be made alone, and
         ``recipe(shape).mean()`` is the expected value of each element.
         """
-        return self._recipe(Weight.checked(shape, layout, groups, blocks))
+        return self._recipe(
+            Weight.checked(
+                shape,
+                layout,
+                groups,
+                blocks,
+                in_axis=in_axis,
+                out_axis=out_axis,
+                batch_axis=batch_axis,
+            )
+        )
 
     def plan(self, *args: Any, **kwargs: Any) -> Distribution | Builder:
         """The former name of :meth:`recipe` (a model's plan is ``weightinit.torch.plan``'s),
@@ -464,13 +516,26 @@ class Initializer:
         layout: str = "in_out",
         groups: int = 1,
         blocks: int = 1,
+        in_axis: int | Sequence[int] | None = None,
+        out_axis: int | Sequence[int] | None = None,
+        batch_axis: int | Sequence[int] = (),
     ) -> float:
         """The exact variance of each element of a weight of ``shape``.
 
         Raises ``ValueError`` for initializers whose elements have no common variance
         (identity, dirac) and for shapes that leave it undefined (a fan of zero).
         """
-        return self._variance(Weight.checked(shape, layout, groups, blocks))
+        return self._variance(
+            Weight.checked(
+                shape,
+                layout,
+                groups,
+                blocks,
+                in_axis=in_axis,
+                out_axis=out_axis,
+                batch_axis=batch_axis,
+            )
+        )
 
     def _variance(self, weight: Weight) -> float:
         """The variance of each element of a checked ``weight``."""

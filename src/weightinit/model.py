@@ -45,13 +45,15 @@ PROGRESS_MIN = 2**24
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a model: its initializer, shape, layout, groups, stacked blocks and
-    dtype.
+    """One parameter of a model: its initializer, shape, layout, groups, stacked blocks,
+    explicit axes and dtype.
 
     ``initializer`` may be an :class:`Initializer`, a name or a config dict (as for
-    :func:`weightinit.get`). The shape, layout, groups and blocks are checked once, into
-    the :class:`~weightinit.Weight` that :attr:`weight` holds (``layout`` in its
-    canonical form); ``dtype=None`` means the dtype passed to :func:`initialize`.
+    :func:`weightinit.get`). The shape, layout, groups, blocks and axes are checked once,
+    into the :class:`~weightinit.Weight` that :attr:`weight` holds (``layout`` in its
+    canonical form; ``in_axis``, ``out_axis`` and ``batch_axis`` as tuples of non-negative
+    axes, ``None`` for the layout's); ``dtype=None`` means the dtype passed to
+    :func:`initialize`.
 
     Examples
     --------
@@ -65,6 +67,12 @@ class Param:
     4
     >>> p.weight.fans
     Fans(fan_in=784, fan_out=256, receptive_field=1)
+
+    A Flax ``DenseGeneral`` kernel from 512 features to 8 heads of 64:
+
+    >>> q = wi.Param(wi.lecun_normal(), (512, 8, 64), in_axis=0, out_axis=(-2, -1))
+    >>> q.in_axis, q.out_axis, q.weight.fans.fan_in
+    ((0,), (1, 2), 512)
     """
 
     initializer: Initializer | str | Mapping[str, Any]
@@ -72,16 +80,25 @@ class Param:
     layout: str = field(default="in_out", kw_only=True)
     groups: int = field(default=1, kw_only=True)
     blocks: int = field(default=1, kw_only=True)
+    in_axis: int | Sequence[int] | None = field(default=None, kw_only=True)
+    out_axis: int | Sequence[int] | None = field(default=None, kw_only=True)
+    batch_axis: int | Sequence[int] = field(default=(), kw_only=True)
     dtype: npt.DTypeLike | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "initializer", registry.get(self.initializer))
-        weight = Weight.checked(self.shape, self.layout, self.groups, self.blocks)
+        weight = Weight.checked(
+            self.shape,
+            self.layout,
+            self.groups,
+            self.blocks,
+            in_axis=self.in_axis,
+            out_axis=self.out_axis,
+            batch_axis=self.batch_axis,
+        )
         object.__setattr__(self, "_weight", weight)
-        object.__setattr__(self, "shape", weight.shape)
-        object.__setattr__(self, "layout", weight.layout)
-        object.__setattr__(self, "groups", weight.groups)
-        object.__setattr__(self, "blocks", weight.blocks)
+        for name, value in _facts(weight).items():
+            object.__setattr__(self, name, value)
         if self.dtype is not None:
             object.__setattr__(self, "dtype", check_dtype(self.dtype))
 
@@ -109,10 +126,7 @@ class Param:
         p = object.__new__(cls)
         values = {
             "initializer": registry.get(initializer),
-            "shape": weight.shape,
-            "layout": weight.layout,
-            "groups": weight.groups,
-            "blocks": weight.blocks,
+            **_facts(weight),
             "dtype": None if dtype is None else check_dtype(dtype),
             "_weight": weight,
         }
@@ -122,9 +136,23 @@ class Param:
 
     @property
     def weight(self) -> Weight:
-        """The checked weight: shape, canonical layout, groups and blocks."""
+        """The checked weight: shape, canonical layout, groups, blocks and axes."""
         weight: Weight = self.__dict__["_weight"]
         return weight
+
+
+def _facts(weight: Weight) -> dict[str, Any]:
+    """The fields of a :class:`Param` that say its weight's geometry, as ``weight`` holds
+    them."""
+    return {
+        "shape": weight.shape,
+        "layout": weight.layout,
+        "groups": weight.groups,
+        "blocks": weight.blocks,
+        "in_axis": weight.in_axes,
+        "out_axis": weight.out_axes,
+        "batch_axis": weight.batch_axes,
+    }
 
 
 ParamLike = Union[Param, tuple[Any, Any]]

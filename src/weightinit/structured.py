@@ -22,6 +22,7 @@ from weightinit._engine import qr
 from weightinit._errors import real
 from weightinit._errors import shape_hint
 from weightinit._fans import check_groups
+from weightinit._layouts import layout_row
 from weightinit.distributions import ConstantDistribution
 from weightinit.distributions import NormalDistribution
 from weightinit.initializers import Builder
@@ -66,6 +67,26 @@ def _rank_at_least(name: str, shape: tuple[int, ...], rank: int) -> None:
         )
 
 
+def _no_batch(name: str, weight: Weight) -> None:
+    if weight.batch_axes:
+        raise ValueError(
+            f"{name} builds one weight whose elements depend on each other; batch_axis="
+            f"{weight.batch_axes} is not supported. Make each entry along the batch axes "
+            "separately (each with its own key) and stack them with np.stack."
+        )
+
+
+def _one_axis_each(name: str, weight: Weight) -> None:
+    """A weight with one input axis, one output axis and no batch axis, or a named error."""
+    _no_batch(name, weight)
+    ins, outs, _ = weight.fan_axes
+    if len(ins) != 1 or len(outs) != 1:
+        raise ValueError(
+            f"{name} needs exactly one input axis and one output axis; got in_axis {ins} and "
+            f"out_axis {outs} for shape {weight.shape}. Pass a single in_axis and out_axis."
+        )
+
+
 def _block_rows(name: str, weight: Weight) -> int:
     """The output channels of one of ``weight.blocks`` stacked blocks (a named error if the
     output axis does not split evenly)."""
@@ -85,8 +106,9 @@ def _stacked(block: Array, blocks: int) -> Array:
 
 def _matrix_dims(weight: Weight) -> tuple[int, int]:
     """(rows = out channels, cols = everything else) of a weight of rank 2 or more: its
-    matrix view, whose columns are the canonical ``(in, *kernel)`` positions in C order."""
-    rows = weight.shape[weight.out_axis]
+    matrix view, whose rows are the output axes and whose columns are the canonical
+    ``(in, *kernel)`` positions, both in C order."""
+    rows = math.prod(weight.shape[a] for a in weight.fan_axes[1])
     return rows, weight.size // rows if rows else 0
 
 
@@ -98,6 +120,7 @@ def _conv_axes(name: str, weight: Weight) -> tuple[int, int]:
         )
     if weight.layout == "keras_depthwise":
         raise ValueError(f"{name} does not apply to layout 'keras_depthwise'.")
+    _one_axis_each(name, weight)
     return weight.in_axis, weight.out_axis
 
 
@@ -116,6 +139,7 @@ class Orthogonal(Initializer):
         shape = weight.shape
         _rank_at_least("orthogonal", shape, 2)
         _no_groups("orthogonal", weight.groups)
+        _no_batch("orthogonal", weight)
         _, cols = _matrix_dims(weight)
         rows = _block_rows("orthogonal", weight)  # each block is (semi-)orthogonal
 
@@ -151,6 +175,7 @@ class Identity(Initializer):
                 f"identity needs a 2-D shape; got {shape} of rank {len(shape)}. For "
                 "convolution kernels use dirac()."
             )
+        _one_axis_each("identity", weight)
 
         rows = _block_rows("identity", weight)
 
@@ -188,7 +213,7 @@ class Dirac(Initializer):
         count = self._groups(weight.groups)
         # The axis that holds every group: the output channels, or the input channels of a
         # transposed kernel.
-        full = in_axis if weight.layout == "pytorch_transposed" else out_axis
+        full = in_axis if layout_row(weight.layout).grouped == "in" else out_axis
         # One block's canonical shape (out / blocks, in, *kernel): every block is a Dirac.
         block = (_block_rows("dirac", weight), *weight.canonical_shape[1:])
         channels = block[0] if full == out_axis else shape[full]
@@ -280,12 +305,14 @@ class Sparse(Initializer):
 
     def _zeros_per_unit(self, weight: Weight) -> int:
         _rank_at_least("sparse", weight.shape, 2)
+        _no_batch("sparse", weight)
         _, cols = _matrix_dims(weight)
         return math.ceil(Fraction(repr(self.sparsity)) * cols)
 
     def _recipe(self, weight: Weight) -> Builder:
         shape = weight.shape
         _rank_at_least("sparse", shape, 2)
+        _no_batch("sparse", weight)
         rows, cols = _matrix_dims(weight)
         _block_rows("sparse", weight)  # zeros are counted per unit, so blocks change nothing else
         like = NormalDistribution(0.0, self.stddev)
@@ -317,9 +344,10 @@ def orthogonal(gain: float = 1.0) -> Orthogonal:
     """A (semi-)orthogonal weight, uniform on the orthogonal group, times ``gain``.
 
     The weight is viewed as a matrix whose rows are the output channels (the out axis of
-    ``layout``) and whose columns are everything else; the result has orthonormal rows or
-    columns, whichever are fewer (Saxe et al. 2013, "Exact solutions to the nonlinear
-    dynamics of learning in deep linear neural networks").
+    ``layout``, or every axis of ``out_axis`` in its order) and whose columns are everything
+    else; the result has orthonormal rows or columns, whichever are fewer (Saxe et al. 2013,
+    "Exact solutions to the nonlinear dynamics of learning in deep linear neural
+    networks"). ``batch_axis`` is not supported: stack separately made weights instead.
 
     Examples
     --------
@@ -327,6 +355,14 @@ def orthogonal(gain: float = 1.0) -> Orthogonal:
     >>> import weightinit as wi
     >>> w = wi.orthogonal()((256, 128), seed=0)     # in_out: 128 rows of length 256
     >>> bool(np.allclose(w.T @ w, np.eye(128), atol=1e-5))
+    True
+
+    Eight heads of 64 from 512 features (a Flax ``DenseGeneral`` kernel) are 512 orthonormal
+    rows:
+
+    >>> w = wi.orthogonal()((512, 8, 64), seed=0, in_axis=0, out_axis=(1, 2))
+    >>> m = w.reshape(512, 512).T
+    >>> bool(np.allclose(m @ m.T, np.eye(512), atol=1e-5))
     True
     """
     return Orthogonal(gain)
