@@ -348,3 +348,39 @@ def test_keras_options_are_checked_where_they_are_written() -> None:
         KerasInitializer("he_normal", blocks=0)
     with pytest.raises(TypeError, match="name must be a str or None; got 3"):
         KerasInitializer("he_normal", name=3)  # type: ignore[arg-type]
+
+
+@saving
+def test_keras_attention_kernels_take_explicit_axes(tmp_path: Path) -> None:
+    embed, heads, head_dim = 64, 8, 32
+    init = KerasInitializer(wi.lecun_normal(), seed=5, in_axis=0, out_axis=(1, 2))
+    layer = keras.layers.MultiHeadAttention(heads, head_dim, kernel_initializer=init, name="mha")
+    x = keras.ops.ones((1, 3, embed))
+    layer(x, x)
+    query = {w.path: w for w in layer.weights}["mha/query/kernel"]
+    kernel = _numpy(query).astype(np.float64)
+    assert kernel.shape == (embed, heads, head_dim)
+    # fan_in = embed; a normal sample's std has relative standard error 1 / sqrt(2 n).
+    n, target = kernel.size, 1 / np.sqrt(embed)
+    assert abs(kernel.std() / target - 1) < 4.3 / np.sqrt(2 * n)
+    key = wi.Key.from_seed(5).fold_in("mha/query/kernel")
+    expected = wi.lecun_normal()(kernel.shape, seed=key, in_axis=0, out_axis=(1, 2))
+    assert np.array_equal(_numpy(query), expected)
+    again = KerasInitializer.from_config(init.get_config())
+    assert again.get_config() == init.get_config()
+    assert again.get_config()["out_axis"] == [1, 2]
+
+
+def test_keras_transposed_convolutions_read_their_kernels() -> None:
+    in_channels, out_channels = 6, 4
+    for layout in ("keras_transposed", None):
+        init = KerasInitializer(wi.he_normal(), seed=1, layout=layout)
+        layer = keras.layers.Conv2DTranspose(out_channels, 3, kernel_initializer=init)
+        layer.build((None, 8, 8, in_channels))
+        kernel = _numpy(layer.kernel)
+        assert kernel.shape == (3, 3, out_channels, in_channels)
+        assert wi.fans(kernel.shape, layout="keras_transposed").fan_in == in_channels * 9
+        key = wi.Key.from_seed(1).fold_in(layer.kernel.path)
+        expected = wi.he_normal()(kernel.shape, seed=key, layout="keras_transposed")
+        assert np.array_equal(kernel, expected)
+        assert not np.array_equal(kernel, wi.he_normal()(kernel.shape, seed=key))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import operator
 import random
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -23,7 +24,7 @@ __all__ = ["FLOAT_DTYPES", "OPTIONS", "KerasInitializer"]
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 #: The constructor's keyword options (everything in a config but ``init``).
-OPTIONS = ("seed", "layout", "name", "groups", "blocks")
+OPTIONS = ("seed", "layout", "name", "groups", "blocks", "in_axis", "out_axis", "batch_axis")
 
 _SEEDS = (
     "None, a non-negative int, a weightinit.Key, a keras.random.SeedGenerator, a "
@@ -56,9 +57,9 @@ class KerasInitializer(keras.initializers.Initializer):  # type: ignore[misc]
         call, for every copy.
     layout : str, optional
         How to read the kernel's axes. ``None`` (the default): as the variable's layer
-        stores it, ``"keras_depthwise"`` for ``DepthwiseConv*D`` kernels and
-        ``SeparableConv*D`` depthwise kernels and ``"in_out"`` (Keras' ``(*kernel, in,
-        out)``) for everything else.
+        stores it: ``"keras_depthwise"`` for ``DepthwiseConv*D`` kernels and
+        ``SeparableConv*D`` depthwise kernels, ``"keras_transposed"`` for ``Conv*DTranspose``
+        kernels and ``"in_out"`` (Keras' ``(*kernel, in, out)``) for everything else.
     name : str, optional
         Keys a seeded initializer's values by this name instead of the variable's path:
         ``Key.from_seed(seed).fold_in(name)``, as ``weightinit.initialize`` keys a parameter
@@ -71,6 +72,13 @@ class KerasInitializer(keras.initializers.Initializer):  # type: ignore[misc]
         Equal blocks stacked along the output axis, whose fans and structured draws are per
         block. ``None``: 4 for an ``LSTM`` (and ``ConvLSTM*D``) cell's kernel and recurrent
         kernel (its gates), 3 for a ``GRU`` cell's, else 1.
+    in_axis, out_axis : int or sequence of int, optional
+        The axes whose sizes multiply into the fan-in and fan-out, as in JAX's
+        ``variance_scaling`` (negative axes count from the end), for kernels whose fans span
+        several axes: a ``MultiHeadAttention`` query kernel ``(embed, heads, head_dim)``
+        takes ``in_axis=0, out_axis=(1, 2)``. ``None``: the layout's.
+    batch_axis : int or sequence of int, default ()
+        Axes that belong to neither fan.
 
     Notes
     -----
@@ -106,6 +114,9 @@ class KerasInitializer(keras.initializers.Initializer):  # type: ignore[misc]
         name: str | None = None,
         groups: int | None = None,
         blocks: int | None = None,
+        in_axis: int | Sequence[int] | None = None,
+        out_axis: int | Sequence[int] | None = None,
+        batch_axis: int | Sequence[int] = (),
     ) -> None:
         self.init = registry.get(init)
         if name is not None and not isinstance(name, str):
@@ -117,7 +128,11 @@ class KerasInitializer(keras.initializers.Initializer):  # type: ignore[misc]
             "in_out" if layout is None else layout,
             1 if groups is None else groups,
             1 if blocks is None else blocks,
+            in_axis=_listed(in_axis),
+            out_axis=_listed(out_axis),
+            batch_axis=_listed(batch_axis),
         )
+        self._axes = (stated.in_axes, stated.out_axes, stated.batch_axes)
         self._layout = None if layout is None else stated.layout
         self._groups = None if groups is None else stated.groups
         self._blocks = None if blocks is None else stated.blocks
@@ -165,6 +180,9 @@ class KerasInitializer(keras.initializers.Initializer):  # type: ignore[misc]
             pick(self._layout, known.layout, "in_out"),
             pick(self._groups, known.groups, 1),
             pick(self._blocks, known.blocks, 1),
+            in_axis=self._axes[0],
+            out_axis=self._axes[1],
+            batch_axis=self._axes[2],
         )
 
     def _key(self, dims: tuple[int, ...], site: _variables.Site | None) -> Key:
@@ -205,11 +223,23 @@ class KerasInitializer(keras.initializers.Initializer):  # type: ignore[misc]
             "name": self.name,
             "groups": self._groups,
             "blocks": self._blocks,
+            "in_axis": _config_axes(self._axes[0]),
+            "out_axis": _config_axes(self._axes[1]),
+            "batch_axis": _config_axes(self._axes[2]),
         }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KerasInitializer:
         return cls(**config)
+
+
+def _listed(axes: object) -> object:
+    """Axes from a config (JSON lists) as the tuples a call takes; anything else as it is."""
+    return tuple(axes) if isinstance(axes, list) else axes
+
+
+def _config_axes(axes: tuple[int, ...] | None) -> list[int] | None:
+    return None if axes is None else list(axes)
 
 
 def _seed(seed: object) -> int | Key | keras.random.SeedGenerator | None:

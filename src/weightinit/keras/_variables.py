@@ -46,6 +46,12 @@ class Site:
 _TABLE: tuple[tuple[tuple[str, ...], tuple[str, ...], str | None, int | None], ...] = (
     (("DepthwiseConv1D", "DepthwiseConv2D"), ("kernel",), "keras_depthwise", None),
     (("SeparableConv1D", "SeparableConv2D"), ("depthwise_kernel",), "keras_depthwise", None),
+    (
+        ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"),
+        ("kernel",),
+        "keras_transposed",
+        None,
+    ),
     # Keras stacks an LSTM's four gates (i, f, c, o) and a GRU's three (z, r, h) along the
     # output axis of the input and recurrent kernels.
     (("LSTMCell", "ConvLSTMCell"), ("kernel", "recurrent_kernel"), None, 4),
