@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import doctest
+import importlib.util
+import os
 import re
 import shlex
 from pathlib import Path
 
 import pytest
+
+if "KERAS_BACKEND" not in os.environ:  # the Keras examples need a backend that is installed
+    for _backend in ("jax", "torch"):
+        if importlib.util.find_spec(_backend):
+            os.environ["KERAS_BACKEND"] = _backend
+            break
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

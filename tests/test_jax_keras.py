@@ -95,7 +95,9 @@ def test_keras_layers_get_name_keyed_values(keras) -> None:
         depthwise_initializer=KerasInitializer("he_uniform", seed=3, layout="keras_depthwise"),
     )  # fmt: skip
     depthwise.build((None, 8, 8, 4))
-    expected = wi.he_uniform()((3, 3, 4, 2), seed=3, layout="keras_depthwise")
+    # Without a name, a layer's weight is keyed by its variable path.
+    path_key = wi.Key.from_seed(3).fold_in(depthwise.kernel.path)
+    expected = wi.he_uniform()((3, 3, 4, 2), seed=path_key, layout="keras_depthwise")
     assert np.array_equal(_numpy(keras, depthwise.kernel), expected)
     unseeded = KerasInitializer(wi.normal(1.0))
     a, b = (np.asarray(keras.ops.convert_to_numpy(unseeded((4, 4)))) for _ in range(2))
