@@ -167,6 +167,11 @@ def _built(name: str, result: object) -> Initializer:
     return result
 
 
+#: Callables told the name of each initializer registered from now on (a bridge that makes
+#: every name known to its framework, as ``weightinit.keras`` does for string identifiers).
+LISTENERS: list[Callable[[str], object]] = []
+
+
 def register(name: str, factory: Factory, *, overwrite: bool = False) -> None:
     """Register ``factory`` (a callable returning an :class:`Initializer`) under ``name``.
 
@@ -192,3 +197,5 @@ def register(name: str, factory: Factory, *, overwrite: bool = False) -> None:
         )
     _ALIASES.pop(key, None)
     _FACTORIES[key] = factory
+    for listener in LISTENERS:
+        listener(name)

@@ -193,8 +193,10 @@ def plan(
     >>> model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, name="fc1"),
     ...                           keras.layers.Dense(10, name="fc2")])
     >>> p = plan(model, activation="relu")
-    >>> p["fc1.weight"].initializer, p.slots["fc2.weight"].role, p.paths["fc1.weight"]
-    (he_normal(), 'head', 'fc1/kernel')
+    >>> p["fc1.weight"].initializer, p.slots["fc2.weight"].role
+    (he_normal(), 'head')
+    >>> p.paths["fc1.weight"] == f"{model.name}/fc1/kernel"  # the variable's path
+    True
     """
     leaves, _ = _read(model)
     return plan_leaves(
@@ -234,7 +236,7 @@ def initialize(
     >>> from weightinit.keras import initialize
     >>> model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, name="fc1")])
     >>> _ = initialize(model, seed=0, activation="relu")
-    >>> kernel = keras.ops.convert_to_numpy(model.get_layer("fc1").kernel)
+    >>> kernel = keras.ops.convert_to_numpy(model.get_layer("fc1").kernel.value)
     >>> key = wi.Key.from_seed(0).fold_in("fc1.weight")
     >>> bool((kernel == wi.he_normal()((784, 32), seed=key)).all())
     True

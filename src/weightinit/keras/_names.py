@@ -41,14 +41,19 @@ class _Named(KerasInitializer):
             ) from None
 
 
+def _identifier(name: str) -> None:
+    """Make ``"weightinit>NAME"`` a Keras identifier of the weightinit initializer ``name``."""
+    named = type(name, (_Named,), {"init_name": name, "__module__": __name__})
+    keras.saving.get_custom_objects()[f"{PACKAGE}>{name}"] = named
+
+
 def register() -> None:
     """Register :class:`KerasInitializer` (under ``"weightinit>KerasInitializer"`` and its
     former ``"weightinit>Initializer"``) and every name and alias :func:`weightinit.names`
-    lists at this moment as ``"weightinit>NAME"``; run it again to add names registered
-    since."""
+    lists as ``"weightinit>NAME"``, and each name :func:`weightinit.register` adds later."""
     keras.saving.register_keras_serializable(package=PACKAGE)(KerasInitializer)
-    found = keras.saving.get_custom_objects()
-    found[_FORMER] = KerasInitializer
+    keras.saving.get_custom_objects()[_FORMER] = KerasInitializer
     for name in registry.names(aliases=True):
-        named = type(name, (_Named,), {"init_name": name, "__module__": __name__})
-        found[f"{PACKAGE}>{name}"] = named
+        _identifier(name)
+    if _identifier not in registry.LISTENERS:
+        registry.LISTENERS.append(_identifier)
