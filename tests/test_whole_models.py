@@ -554,3 +554,16 @@ def test_mup_takes_a_jax_plan_as_its_base_and_keeps_attention_axes(jax: Any) -> 
     assert key.initializer.variance(key.shape) == pytest.approx(2 / 64 / 4, rel=1e-12)
     assert wide.formulas["layers.1.attn.query.weight"] == "0: μP's zero query"
     assert wide.formulas["lm_head.weight"] == "0: μP's zero readout"
+
+
+def test_flax_recurrent_cells_have_gate_roles(jax: Any, linen: Any) -> None:
+    from weightinit.jax import plan
+
+    x = jax.numpy.ones((1, 3))
+    for cell in (linen.LSTMCell(5), linen.GRUCell(5)):
+        carry = cell.initialize_carry(jax.random.key(0), x.shape)
+        p = plan(jax.eval_shape(cell.init, jax.random.key(0), carry, x))
+        hidden = "hf" if isinstance(cell, linen.LSTMCell) else "hz"
+        assert p.slots[f"{hidden}.weight"].role == "recurrent_hidden"
+        assert p[f"{hidden}.weight"].initializer == wi.orthogonal()
+        assert p.slots["ir.weight" if hidden == "hz" else "ii.weight"].role == "recurrent_input"

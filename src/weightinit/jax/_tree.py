@@ -245,6 +245,9 @@ def _slot(
     shape, leaf, rank = entry.shape, entry.leaf, len(entry.shape)
     if style == "equinox":
         return _equinox(entry, kind)
+    recurrent = _gate(entry, peers)
+    if recurrent is not None:
+        return recurrent, kind, ""
     if style == "nnx":
         found = _nnx(entry, type(entry.owner).__name__)
         if found is not None:
@@ -285,6 +288,30 @@ def _slot(
             "({'<name>': {'role': 'projection', 'in_axis': ..., 'out_axis': ...}})"
         ),
     )
+
+
+#: The gates' dense layers of Flax's recurrent cells (linen and NNX): input-to-hidden and
+#: hidden-to-hidden, one per gate.
+_CELL_INPUTS = frozenset({"ii", "if", "if_", "ig", "io", "ir", "iz", "in"})
+_CELLS = (frozenset({"hi", "hf", "hg", "ho"}), frozenset({"hr", "hz", "hn"}))
+
+
+def _gate(entry: _Entry, peers: set[str]) -> Slot | None:
+    """The slot of a gate's kernel or bias in a Flax recurrent cell (``LSTMCell``,
+    ``OptimizedLSTMCell``, ``GRUCell``), known by its gates' names beside it."""
+    if not entry.module:
+        return None
+    name, shape = entry.module[-1], entry.shape
+    if not any(cell <= peers | {name} for cell in _CELLS):
+        return None
+    if name not in _CELL_INPUTS and not any(name in cell for cell in _CELLS):
+        return None
+    if entry.leaf in _BIAS_LEAVES:
+        return Slot("recurrent_bias", _weight(shape), hidden=shape[-1] if shape else None)
+    if entry.leaf != "kernel" or len(shape) != 2:
+        return None
+    role = "recurrent_input" if name in _CELL_INPUTS else "recurrent_hidden"
+    return Slot(role, _weight(shape), hidden=shape[1])
 
 
 def _fan_in(shape: tuple[int, ...], name: str, attention: bool) -> int:
