@@ -1,6 +1,8 @@
 """A Flax linen MLP of many small Dense layers initialized with Flax's own ``kernel_init`` and
 with ``weightinit.jax.initializer``: eagerly, and under ``jax.jit`` (first call, which
-compiles, and steady state). Ratios are ours / Flax's; below 1.0 means faster.
+compiles, and steady state); and the whole model at once with ``weightinit.jax.initialize``
+over its ``jax.eval_shape`` shapes (both timed), against Flax's eager and jitted steady
+init. Ratios are ours / Flax's; below 1.0 means faster.
 
 Usage::
 
@@ -23,6 +25,7 @@ from timing import rounds
 from timing import timed
 
 import weightinit as wi
+from weightinit.jax import initialize
 from weightinit.jax import initializer
 
 
@@ -77,6 +80,20 @@ def main() -> None:
             f" (best {min(times['ours']) / min(times['flax']):.2f})"
         )
     print(f"eager, a new key: {ours_once * 1e3:.1f} ms")
+    flax_model = models["flax"]
+
+    def whole() -> object:
+        shapes = jax.eval_shape(flax_model.init, key, x)
+        return block(initialize(shapes, seed=0, scheme="flax"))
+
+    at_once = rounds({"ours": whole, "flax": lambda: block(flax_model.init(key, x))}, args.repeat)
+    steady_flax = {"ours": at_once["ours"], "flax": steady["flax"]}
+    for label, times in (("whole vs eager", at_once), ("whole vs jit", steady_flax)):
+        print(
+            f"{label:15} ours {statistics.median(times['ours']) * 1e3:8.1f} ms  flax "
+            f"{statistics.median(times['flax']) * 1e3:8.1f} ms  ours/flax "
+            f"{statistics.median(times['ours']) / statistics.median(times['flax']):.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -250,11 +250,16 @@ class PathStructure:
                 ):
                     candidates.append(".".join(parts[:end]))
                     break
+        # The weights under each candidate: each module counts for its own innermost one and
+        # for every candidate above it.
+        known = set(candidates)
         counts: dict[str, int] = {}
-        for module in modules:
-            for candidate in dict.fromkeys(candidates):
-                if module == candidate or module.startswith(candidate + "."):
-                    counts[candidate] = counts.get(candidate, 0) + 1
+        for candidate in candidates:
+            parts = candidate.split(".")
+            for end in range(1, len(parts) + 1):
+                prefix = ".".join(parts[:end])
+                if prefix in known:
+                    counts[prefix] = counts.get(prefix, 0) + 1
         blocks = [c for c in dict.fromkeys(candidates) if counts.get(c, 0) >= 2]
         stacks: dict[str, list[str]] = {}
         for block in blocks:

@@ -64,6 +64,10 @@ class _Entry:
 
 
 def _key_name(key: object) -> object:
+    """The name or index a tree path's key stands for (``DictKey``, ``GetAttrKey``,
+    ``SequenceKey``, or a plain name)."""
+    if isinstance(key, (str, int)):
+        return key
     for attribute in ("key", "name", "idx"):
         if hasattr(key, attribute):
             return getattr(key, attribute)
@@ -302,7 +306,7 @@ def _gate(entry: _Entry, peers: set[str]) -> Slot | None:
     if not entry.module:
         return None
     name, shape = entry.module[-1], entry.shape
-    if not any(cell <= peers | {name} for cell in _CELLS):
+    if not any(all(g in peers or g == name for g in cell) for cell in _CELLS):
         return None
     if name not in _CELL_INPUTS and not any(name in cell for cell in _CELLS):
         return None
@@ -571,18 +575,22 @@ def initialize(
             plain[name] = made_plan[name]
     arrays = initialize_params(plain, root, threads=threads)
     values: dict[int, Any] = {}
+    batch: dict[int, np.ndarray[Any, Any]] = {}  # put on the default device in one call
     for entry in entries:
         if entry.stat is not None:
             made = np.full(entry.shape, entry.stat, dtype=entry.dtype)
-            values[entry.index] = _to_jax(jax, made, entry)
-            continue
-        name = by_name[_path(entry)]
-        if name in sharded:
-            values[entry.index] = _sharded(
-                jax, made_plan[name], root.fold_in(name), entry, sharded[name]
-            )
         else:
-            values[entry.index] = _to_jax(jax, arrays[name], entry)
+            name = by_name[_path(entry)]
+            if name in sharded:
+                key = root.fold_in(name)
+                values[entry.index] = _sharded(jax, made_plan[name], key, entry, sharded[name])
+                continue
+            made = arrays[name]
+        if getattr(entry.value, "sharding", None) is None and made.dtype == entry.dtype:
+            batch[entry.index] = made
+        else:
+            values[entry.index] = _to_jax(jax, made, entry)
+    values.update(zip(batch, jax.device_put(list(batch.values())), strict=True))
     if style == "nnx":
         for entry in entries:
             entry.variable[...] = values[entry.index]
