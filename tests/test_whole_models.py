@@ -11,6 +11,7 @@ with ``n`` large enough that a 5% error exceeds it; or they go through
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import os
@@ -567,3 +568,108 @@ def test_flax_recurrent_cells_have_gate_roles(jax: Any, linen: Any) -> None:
         assert p.slots[f"{hidden}.weight"].role == "recurrent_hidden"
         assert p[f"{hidden}.weight"].initializer == wi.orthogonal()
         assert p.slots["ir.weight" if hidden == "hz" else "ii.weight"].role == "recurrent_input"
+
+
+# ------------------------------------------ trees that keep no order, dtype or layout
+
+
+def _flax_resnet(linen: Any) -> Any:
+    """The residual block of Flax's examples: three convolutions, each with its batch norm,
+    and a projection shortcut (conv_proj, norm_proj) where the shape changes."""
+
+    class ResNetBlock(linen.Module):
+        features: int
+        strides: int = 1
+
+        @linen.compact
+        def __call__(self, x: Any) -> Any:
+            norm = functools.partial(linen.BatchNorm, use_running_average=True)
+            y = linen.relu(norm()(linen.Conv(self.features, (1, 1))(x)))
+            y = linen.relu(norm()(linen.Conv(self.features, (3, 3), self.strides)(y)))
+            y = norm()(linen.Conv(4 * self.features, (1, 1))(y))
+            if x.shape != y.shape:
+                x = linen.Conv(4 * self.features, (1, 1), self.strides, name="conv_proj")(x)
+                x = linen.BatchNorm(use_running_average=True, name="norm_proj")(x)
+            return linen.relu(x + y)
+
+    class ResNet(linen.Module):
+        @linen.compact
+        def __call__(self, x: Any) -> Any:
+            x = linen.Conv(16, (3, 3), name="conv_init")(x)
+            for i in range(3):
+                x = ResNetBlock(16, strides=2 if i == 1 else 1)(x)
+            return linen.Dense(10, name="head")(x.mean((1, 2)))
+
+    return ResNet()
+
+
+def test_zero_init_residual_zeroes_the_last_norm_of_each_branch_in_any_tree_order(
+    jax: Any, linen: Any
+) -> None:
+    from weightinit.jax import plan
+
+    model = _flax_resnet(linen)
+    x = jax.numpy.ones((1, 8, 8, 3))
+    for tree in (
+        model.init(jax.random.key(0), x),
+        jax.eval_shape(model.init, jax.random.key(0), x),
+    ):
+        p = plan(tree, scheme="recommended+zero_init_residual", activation="relu")
+        zeroed = sorted(
+            n for n, q in p.items() if q.initializer == wi.zeros() and n.endswith("weight")
+        )
+        assert zeroed == [f"ResNetBlock_{i}.BatchNorm_2.weight" for i in range(3)], zeroed
+        assert p.slots["ResNetBlock_0.conv_proj.weight"].place.branch == 0
+
+
+def test_a_long_sequential_keeps_its_head_when_the_tree_is_sorted(jax: Any, linen: Any) -> None:
+    from weightinit.jax import plan
+
+    model = linen.Sequential(
+        [layer for _ in range(6) for layer in (linen.Dense(8), linen.relu)] + [linen.Dense(3)]
+    )
+    shapes = jax.eval_shape(model.init, jax.random.key(0), jax.numpy.ones((1, 4)))
+    heads = [n for n, s in plan(shapes).slots.items() if s.role == "head"]
+    assert heads == ["layers_12.weight"]
+
+
+def test_bfloat16_parameters_are_made_and_cast(jax: Any, linen: Any) -> None:
+    eqx = pytest.importorskip("equinox")
+    from weightinit.jax import initialize
+
+    bf16 = jax.numpy.bfloat16
+    layer = linen.Dense(32, param_dtype=bf16)
+    shapes = jax.eval_shape(layer.init, jax.random.key(0), jax.numpy.ones((1, 16)))
+    made = initialize(shapes, SEED)["params"]["kernel"]
+    full = initialize(
+        jax.eval_shape(linen.Dense(32).init, jax.random.key(0), jax.numpy.ones((1, 16))), SEED
+    )
+    assert made.dtype == bf16
+    assert np.array_equal(
+        np.asarray(made, np.float32), np.asarray(full["params"]["kernel"].astype(bf16), np.float32)
+    )
+    linear = eqx.nn.Linear(16, 32, key=jax.random.key(0))
+    linear = jax.tree_util.tree_map(lambda a: a.astype(bf16), linear)
+    again = initialize(linear, SEED)
+    assert again.weight.dtype == bf16
+    assert not np.array_equal(
+        np.asarray(again.weight, np.float32), np.asarray(linear.weight, np.float32)
+    )
+
+
+def test_transposed_kernels_named_by_their_framework(jax: Any, linen: Any) -> None:
+    hk = pytest.importorskip("haiku")
+    nnx = pytest.importorskip("flax.nnx")
+    from weightinit.jax import plan
+
+    def forward(x: Any) -> Any:
+        return hk.Conv2DTranspose(16, 3, name="deconv")(x)
+
+    params = hk.transform(forward).init(jax.random.key(0), jax.numpy.ones((1, 4, 4, 4)))
+    assert plan(params)["deconv.weight"].weight.fans.fan_in == 4 * 9  # (*kernel, out, in)
+    flipped = nnx.ConvTranspose(4, 16, (3, 3), transpose_kernel=True, rngs=nnx.Rngs(0))
+    assert plan(flipped)["weight"].weight.fans.fan_in == 4 * 9
+    grouped = linen.Conv(8, (3, 3), feature_group_count=4)
+    shapes = jax.eval_shape(grouped.init, jax.random.key(0), jax.numpy.ones((1, 4, 4, 8)))
+    fixed = plan(shapes, roles={"weight": {"role": "convolution", "layout": "in_out", "groups": 4}})
+    assert fixed["weight"].weight.fans == (18, 18, 9)

@@ -178,7 +178,16 @@ HEAD_NAMES = frozenset(
 )
 #: Submodules outside a residual branch: the shortcut, and squeeze-excitation gates.
 SHORTCUTS = frozenset(
-    {"downsample", "shortcut", "conv_shortcut", "skip", "proj_shortcut", "conv_proj"}
+    {
+        "downsample",
+        "shortcut",
+        "conv_shortcut",
+        "skip",
+        "proj_shortcut",
+        "conv_proj",  # the Flax examples' ResNet: the projection and its norm
+        "norm_proj",
+        "norm_shortcut",
+    }
 )
 SQUEEZE_GATES = frozenset(
     {"se", "attn", "attention", "squeeze_excite", "squeeze_excitation", "se_module", "se_layer"}
@@ -337,6 +346,16 @@ class PathStructure:
             for leaf in inside
             if leaf.slot is not None and not set(relative[leaf.module].split(".")) & outside
         ]
+        # In the order the block applies them, which a tree sorted by name (jax.eval_shape's)
+        # has lost: by the number in each layer's name (Conv_1 and BatchNorm_1, conv2 and
+        # bn2), a weight layer before the norm of the same number.
+        order = {id(leaf): i for i, leaf in enumerate(branch)}
+
+        def applied(leaf: Leaf) -> tuple[tuple[int, ...], int, int]:
+            norm = leaf.slot is not None and leaf.slot.role in ("norm_gain", "norm_bias")
+            return _numbers(relative[leaf.module]), int(norm), order[id(leaf)]
+
+        branch.sort(key=applied)
         weights = [
             leaf.module for leaf in branch if leaf.name.endswith(".weight") and len(leaf.shape) >= 2
         ]
@@ -355,7 +374,8 @@ class PathStructure:
             if leaf.module == weights[-1]:
                 after = True
             elif after and leaf.slot is not None and leaf.slot.role == "norm_gain":
-                norm = leaf.module
+                norm = leaf.module  # the first norm after the branch's last weight layer
+                break
         if norm is not None:
             self.branch[norm] = (True, len(weights))
         last = next(leaf for leaf in reversed(branch) if leaf.module == weights[-1])
@@ -374,8 +394,12 @@ class PathStructure:
             attribute = _stem(leaf.module.rpartition(".")[2])
             if attribute in HEAD_NAMES:
                 self.heads.add(leaf.module)
-        if not self.heads and sequential and dense and weights[-1] is dense[-1]:
-            self.heads.add(dense[-1].module)
+        if not self.heads and sequential and dense:
+            # The model's last layer, by the numbers of its layers (layers_12 after layers_8,
+            # whatever order the tree keeps): the head if it is dense.
+            last = max(weights, key=lambda leaf: _numbers(leaf.module))
+            if last in dense:
+                self.heads.add(last.module)
 
     def place(self, leaf: Leaf) -> Place:
         """The place of ``leaf``."""

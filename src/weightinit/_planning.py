@@ -44,7 +44,9 @@ __all__ = [
 ]
 
 _PLACE_FIELDS = tuple(f.name for f in dataclasses.fields(Place))
-_FIELDS = ("role", "layout", "in_axis", "out_axis", *_PLACE_FIELDS)
+_FIELDS = ("role", "layout", "in_axis", "out_axis", "groups", *_PLACE_FIELDS)
+#: The fields of roles= that say how a weight's fans are read.
+_GEOMETRY = {"layout", "in_axis", "out_axis", "groups"}
 
 
 def promoted(slot: Slot) -> Slot:
@@ -69,7 +71,7 @@ def idle_schemes(composed: tuple[Any, ...], used: set[str]) -> list[str]:
 
 class RoleRules:
     """The user's ``roles=``: glob patterns on parameter names, each mapped to a role or to a
-    mapping of a role, a layout (or ``in_axis``/``out_axis``) and
+    mapping of a role, a layout (or ``in_axis``/``out_axis``), ``groups`` and
     :class:`~weightinit.roles.Place` fields."""
 
     def __init__(self, roles: Mapping[str, object] | None) -> None:
@@ -90,8 +92,8 @@ class RoleRules:
                     raise choice_error(f"a field of roles[{key!r}]", name, _FIELDS)
             if "role" in fields and fields["role"] not in ROLES:
                 raise choice_error(f"roles[{key!r}]", fields["role"], tuple(ROLES))
-            if "layout" in fields:
-                Weight.checked((), fields["layout"], 1, 1)  # a known layout, checked now
+            if "layout" in fields or "groups" in fields:  # a known layout, checked now
+                Weight.checked((), fields.get("layout", "in_out"), fields.get("groups", 1), 1)
             Place(**{k: v for k, v in fields.items() if k in _PLACE_FIELDS})
             self.items.append((key, dict(fields)))
         self.used: set[int] = set()
@@ -99,10 +101,11 @@ class RoleRules:
         self.said: set[str] = set()
 
     def geometry(self, fields: Mapping[str, object], weight: Weight) -> Weight:
-        """``weight`` with the layout and axes ``fields`` say."""
+        """``weight`` with the layout, axes and groups ``fields`` say."""
         layout = fields.get("layout", weight.layout)
+        groups = fields.get("groups", weight.groups)
         axes = {k: fields[k] for k in ("in_axis", "out_axis") if k in fields}
-        return Weight.checked(weight.shape, layout, weight.groups, weight.blocks, **axes)
+        return Weight.checked(weight.shape, layout, groups, weight.blocks, **axes)
 
     def apply(
         self, names: Sequence[str], slot: Slot | None, shape: tuple[int, ...], framework: str
@@ -132,7 +135,7 @@ class RoleRules:
             changes: dict[str, Any] = {}
             if "role" in fields:
                 changes["role"] = fields["role"]
-            if {"layout", "in_axis", "out_axis"} & set(fields):
+            if _GEOMETRY & set(fields):
                 changes["weight"] = self.geometry(fields, slot.weight)
             place = {k: v for k, v in fields.items() if k in _PLACE_FIELDS}
             if place:

@@ -45,6 +45,7 @@ _STATS = {"mean": 0.0, "var": 1.0}
 _NORM = re.compile(r"norm", re.IGNORECASE)
 _CONV = re.compile(r"conv", re.IGNORECASE)
 _ATTENTION = re.compile(r"attention|attn", re.IGNORECASE)
+_TRANSPOSED = re.compile(r"transpose|deconv|up_?conv", re.IGNORECASE)
 
 
 @dataclasses.dataclass
@@ -61,6 +62,12 @@ class _Entry:
     owner: Any = None  # the module object, where the framework keeps one
     stat: float | None = None  # a running statistic's start
     variable: Any = None  # an NNX Variable to write in place
+
+
+def _floating(jax: Any, dtype: Any) -> bool:
+    """Whether ``dtype`` is a floating-point type, bfloat16 included (NumPy does not count
+    ml_dtypes' bfloat16 as floating)."""
+    return bool(jax.dtypes.issubdtype(dtype, jax.numpy.floating))
 
 
 def _key_name(key: object) -> object:
@@ -132,7 +139,7 @@ def _entries(jax: Any, tree: Any) -> tuple[str, list[_Entry], Any]:
     if style == "equinox":
         for entry in entries:
             entry.owner = _owner(tree, entry.keys[:-1])
-        entries = [e for e in entries if np.issubdtype(e.dtype, np.inexact)]
+        entries = [e for e in entries if _floating(jax, e.dtype)]
     elif style in ("flax", "haiku") and isinstance(tree, Mapping):
         order = _insertion_order(tree)
         entries.sort(key=lambda e: order.get(tuple(map(_key_name, e.keys)), e.index))
@@ -280,7 +287,9 @@ def _slot(
     if rank == 3 and attention and name == "out":
         return Slot("projection", _weight(shape, in_axis=(0, 1), out_axis=2)), kind, ""
     if rank >= 3 and _CONV.search(name):
-        transposed = style == "haiku" and "transpose" in name.lower()
+        # Haiku's ConvNDTranspose keeps (*kernel, out, in), and its tree says so only by the
+        # module's name; Flax's ConvTranspose keeps HWIO unless transpose_kernel=True.
+        transposed = style == "haiku" and bool(_TRANSPOSED.search(name))
         layout = "keras_transposed" if transposed else "in_out"
         return Slot("convolution", _weight(shape, layout)), kind, ""
     return (
@@ -348,8 +357,10 @@ def _nnx(entry: _Entry, kind: str) -> Slot | None:
         return Slot("bias", _weight(shape), fan_in=int(np.prod(owner.in_features)))
     if kind in ("Conv", "ConvTranspose"):
         groups = int(getattr(owner, "feature_group_count", 1) or 1)
+        # ConvTranspose(transpose_kernel=True) keeps (*kernel, out, in).
+        layout = "keras_transposed" if getattr(owner, "transpose_kernel", False) else "in_out"
         if leaf == "kernel":
-            return Slot("convolution", _weight(shape, groups=groups))
+            return Slot("convolution", _weight(shape, layout, groups=groups))
         return Slot("bias", _weight(shape))
     if kind == "Embed" and leaf == "embedding":
         return Slot("embedding", _weight(shape))
@@ -410,7 +421,7 @@ def _leaves(style: str, entries: list[_Entry]) -> list[Leaf]:
     for entry in entries:
         if entry.stat is not None:
             continue
-        if entry.dtype is None or not np.issubdtype(entry.dtype, np.floating):
+        if entry.dtype is None or not _floating(_jax(), entry.dtype):
             leaves.append(
                 Leaf(
                     _canonical(entry.module, entry.leaf),
