@@ -221,8 +221,10 @@ def verdicts(
     ...     std = var**0.5
     ...     return LayerSignal(f"blocks.{i}", "Block", i, 0.0, std, 0.0, var, 1.0, 0.0, 0.0, 0)
     >>> found = verdicts([layer(0, 1.0), layer(1, 30.0), layer(2, 9e6)])
-    >>> print(found[0])  # doctest: +ELLIPSIS
-    blocks.2: forward variance exploding. Its forward variance grows 9e+06x from blocks.0 to here. Fix: ...
+    >>> found[0].layer, found[0].problem
+    ('blocks.2', 'forward variance exploding')
+    >>> found[0].cause
+    'Its forward variance grows 9e+06x from blocks.0 to here.'
     """
     found: list[Verdict] = []
     bad = [layer for layer in layers if layer.nonfinite]
