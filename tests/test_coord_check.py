@@ -186,6 +186,14 @@ def test_report_json_and_text() -> None:
     assert "t=0" in shown and "t=2" in shown and "|x| w=64 t=2" in shown
     assert f"{report.slopes['2'][1]:6.2f}" in shown.splitlines()[5]
     assert "no layer grows with the width" in shown
+    pytest.importorskip("matplotlib")
+    figure = report.plot()
+    assert len(figure.axes) == 3 and figure.axes[0].get_xscale() == "log"
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    with pytest.raises(ValueError, match="no layer named 'fc9'"):
+        report.plot(layers=["fc9"])
 
 
 def test_layers_batches_and_losses() -> None:
@@ -201,8 +209,14 @@ def test_layers_batches_and_losses() -> None:
     assert list(picked.values) == ["transformer.h.0.mlp.c_fc", "transformer.h.1.mlp.c_fc"]
     # The model's own loss (labels given) is the default when it has one.
     labelled = coord_check(
-        gpt2, (32, 64), steps=2, lr=0.01, layers="lm_head", batch={"input_ids": ids, "labels": ids}
+        gpt2,
+        (32, 64),
+        steps=2,
+        lr=0.01,
+        layers=["lm_head", OUTPUT],
+        batch={"input_ids": ids, "labels": ids},
     )
+    assert labelled.values[OUTPUT] == labelled.values["lm_head"]  # the logits, not the loss
     # ... and it is the next-token cross-entropy the default takes of token ids.
     shifted = coord_check(gpt2, (32, 64), steps=2, lr=0.01, layers="lm_head", batch=(ids,))
     assert labelled.values["lm_head"][1] == pytest.approx(shifted.values["lm_head"][1])
@@ -252,3 +266,17 @@ def test_build_must_return_a_module() -> None:
         coord_check(lambda w: [w], (8, 16))
     with pytest.raises(ValueError, match="one architecture at every width"):
         coord_check(lambda w: mlp(w) if w == 8 else torch.nn.Linear(32, 10), (8, 16), steps=1)
+
+
+@pytest.mark.parametrize(
+    ("widths", "values", "match"),
+    [
+        ((32,), {"fc": [[1.0]]}, "at least two different widths"),
+        ((32, 64), {"fc": [[1.0]]}, r"values\['fc'\] must hold one value per width \(2\)"),
+        ((32, 64), {"a": [[1.0, 1.0]], "b": [[1.0, 1.0]] * 2}, "'b' has 2, others 1"),
+        ((32, 64), {}, "at least one layer"),
+    ],
+)
+def test_report_checks_its_values(widths: tuple, values: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        CoordReport(widths, values)

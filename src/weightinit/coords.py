@@ -144,6 +144,8 @@ class CoordReport:
                     f"{layer!r} has {len(rows)}, others {steps}."
                 )
             values[str(layer)] = [[row[i] for i in order] for row in rows]
+        if not values:
+            raise ValueError("values must hold at least one layer; got none.")
         ordered = tuple(int(widths[i]) for i in order)
         object.__setattr__(self, "widths", ordered)
         object.__setattr__(self, "values", values)

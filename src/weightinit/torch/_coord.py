@@ -64,8 +64,8 @@ def coord_check(
     modules with parameters of their own and the activation modules (``torch.nn``'s,
     transformers' and timm's), in the order the first forward pass calls them, or the
     modules whose qualified names match one of the glob patterns ``layers``; the model's own
-    output is recorded too, as ``"(output)"`` (the logits after any multiplier the model's
-    forward applies). Each hook
+    output (its ``logits`` if it has them, after any multiplier the model's forward applies)
+    is recorded too, as ``"(output)"``. Each hook
     reduces the output to its mean absolute value in float32 at once (a module called
     several times gets the mean of its calls); every hook is removed afterwards, also when
     the build, the forward pass or the loss fails.
@@ -320,7 +320,9 @@ def _first_tensor(torch: Any, output: Any) -> Any:
     if isinstance(output, torch.Tensor):
         return output
     if isinstance(output, Mapping):
-        output = list(output.values())
+        # A transformers output's first value is the loss when labels were given.
+        logits = output.get("logits")
+        output = [logits] if isinstance(logits, torch.Tensor) else list(output.values())
     if isinstance(output, (tuple, list)):
         for item in output:
             found = _first_tensor(torch, item)
