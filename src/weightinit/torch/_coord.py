@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -93,7 +94,8 @@ def coord_check(
         ``"mup"``: ``weightinit.schemes.mup(build(base))`` with μP learning rates; any
         other scheme name or object is passed to :func:`~weightinit.torch.initialize_`.
     base : int, optional
-        μP's base width (default: the smallest of ``widths``).
+        μP's base width (default: the smallest of ``widths``); with a scheme made by
+        :func:`weightinit.schemes.mup`, the width of the base model it was made against.
     batch : tensor, tuple or dict, optional
         The model's input (``model(batch)``, ``model(*batch)``, ``model(**batch)``).
         Default: a seeded batch for the first module with parameters: token ids below its
@@ -199,12 +201,13 @@ def coord_check(
 
 
 def _widths(widths: object) -> tuple[int, ...]:
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
+    if isinstance(widths, (str, bytes, Mapping)) or not isinstance(widths, Iterable):
         raise TypeError(f"widths must be a sequence of ints; got {widths!r}.")
+    widths = list(widths)
     found = tuple(integer("each width", w, minimum=1) for w in widths)
     if len(set(found)) < 2 or len(set(found)) != len(found):
         raise ValueError(
-            f"widths must be at least two different widths, each once; got {list(widths)!r}."
+            f"widths must be at least two different widths, each once; got {widths!r}."
         )
     return tuple(sorted(found))
 
