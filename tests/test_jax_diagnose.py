@@ -48,13 +48,17 @@ def _inputs(shape: tuple[int, ...] = (64, 16), seed: int = 0) -> Any:
     return jax.random.normal(jax.random.key(seed), shape)
 
 
+def _init(model: Any, x: Any, seed: int = 1) -> Any:
+    return model.init(jax.random.key(seed), x)
+
+
 def _problems(report: Any) -> list[str]:
     return [v.problem for v in report.verdicts]
 
 
 def test_a_deep_residual_mlp_without_normalisation_explodes_at_a_block() -> None:
     model, x = ResidualMLP(), _inputs()
-    report = diagnose(model, model.init(jax.random.key(1), x), x)
+    report = diagnose(model, _init(model, x, 1), x)
     forward = [v for v in report.verdicts if v.problem.startswith("forward variance")]
     assert forward, report
     assert forward[0].problem in ("forward variance growing", "forward variance exploding")
@@ -67,14 +71,14 @@ def test_a_deep_residual_mlp_without_normalisation_explodes_at_a_block() -> None
 
 def test_zero_initialized_branches_keep_the_variance() -> None:
     model, x = ResidualMLP(zero=True), _inputs()
-    report = diagnose(model, model.init(jax.random.key(1), x), x)
+    report = diagnose(model, _init(model, x, 1), x)
     assert not [p for p in _problems(report) if p.startswith("forward variance")], report
     assert all(s.branch_var == 0.0 for s in report.layers if s.kind == "Block")
 
 
 def test_rows_follow_the_forward_pass_and_equal_summarize_of_the_captured_outputs() -> None:
     model, x = ResidualMLP(depth=2), _inputs()
-    variables = model.init(jax.random.key(1), x)
+    variables = _init(model, x, 1)
     report = diagnose(model.apply, variables, x)
     assert [s.name for s in report.layers] == [
         "stem",
@@ -106,7 +110,7 @@ def test_rows_follow_the_forward_pass_and_equal_summarize_of_the_captured_output
 def test_grad_rms_is_the_gradient_with_respect_to_each_output() -> None:
     model = nn.Sequential([nn.Dense(8), nn.relu, nn.Dense(1)])
     x = _inputs((32, 4))
-    variables = model.init(jax.random.key(2), x)
+    variables = _init(model, x, 2)
     report = diagnose(model, variables, x)
     y = np.asarray(model.apply(variables, x), np.float64)
     # The default loss of a (N, 1) output is its mean square: d/dy = 2 y / N.
@@ -133,7 +137,7 @@ def test_a_deep_tanh_mlp_with_unit_normal_weights_saturates() -> None:
         layers += [nn.Dense(64, kernel_init=nn.initializers.normal(1.0)), nn.tanh]
     model = nn.Sequential([*layers, nn.Dense(10)])
     x = _inputs()
-    report = diagnose(model, model.init(jax.random.key(3), x), x)
+    report = diagnose(model, _init(model, x, 3), x)
     saturated = [v for v in report.verdicts if v.problem == "saturated activation"]
     assert saturated, report
     assert report.layers[[s.name for s in report.layers].index(saturated[0].layer)].kind == "tanh"
@@ -142,7 +146,7 @@ def test_a_deep_tanh_mlp_with_unit_normal_weights_saturates() -> None:
 def _classifier(scale: float) -> tuple[Any, Any, Any]:
     model = nn.Sequential([nn.Dense(64), nn.relu, nn.Dense(10)])
     x = _inputs()
-    variables = model.init(jax.random.key(4), x)
+    variables = _init(model, x, 4)
     params = jax.tree_util.tree_map(lambda a: a, variables["params"])
     params["layers_2"]["kernel"] = params["layers_2"]["kernel"] * scale
     return model, {"params": params}, x
@@ -184,7 +188,7 @@ class Normed(nn.Module):
 
 def test_batch_norm_in_training_mode_uses_the_batch_and_changes_nothing() -> None:
     model, x = Normed(), _inputs()
-    variables = model.init(jax.random.key(5), x)
+    variables = _init(model, x, 5)
     before = jax.tree_util.tree_map(lambda a: np.asarray(a).tobytes(), variables)
     report = diagnose(model, variables, x, train=True)
     norm = next(s for s in report.layers if s.kind == "BatchNorm")
@@ -198,7 +202,7 @@ def test_batch_norm_in_training_mode_uses_the_batch_and_changes_nothing() -> Non
 
 def test_the_report_prints_and_its_dict_is_json_safe() -> None:
     model, x = ResidualMLP(depth=3), _inputs()
-    report = diagnose(model, model.init(jax.random.key(1), x), x)
+    report = diagnose(model, _init(model, x, 1), x)
     text = str(report)
     assert text.startswith("ResidualMLP on (64, 16) float32: 11 layers")
     assert "Block_2.fc2" in text
@@ -225,7 +229,7 @@ class Outer(nn.Module):
 
 def test_an_error_in_the_forward_names_the_module() -> None:
     model = Outer()
-    variables = model.init(jax.random.key(0), _inputs((2, 4)))
+    variables = _init(model, _inputs((2, 4)))
     with pytest.raises(ValueError, match=r"module 'check' \(Fails\): ValueError: expected at"):
         diagnose(model, variables, _inputs((3, 4)))
 
