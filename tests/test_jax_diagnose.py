@@ -234,6 +234,19 @@ def test_an_error_in_the_forward_names_the_module() -> None:
         diagnose(model, variables, _inputs((3, 4)))
 
 
+def test_modules_inside_a_lifted_transform_have_no_rows() -> None:
+    class Rematted(nn.Module):
+        @nn.compact
+        def __call__(self, x: Any) -> Any:
+            x = nn.Dense(WIDTH, name="stem")(x)
+            x = nn.remat(Block)(name="Block_0")(x)
+            return nn.Dense(10, name="head")(x)
+
+    model, x = Rematted(), _inputs()
+    report = diagnose(model, _init(model, x), x)
+    assert [(s.name, s.index) for s in report.layers] == [("stem", 0), ("head", 1)]
+
+
 def test_bad_arguments() -> None:
     model = nn.Dense(3)
     x = _inputs((2, 4))

@@ -279,6 +279,8 @@ def diagnose(
     too (``layers_1``, kind ``tanh``); functions called inside a compact ``__call__`` do not.
     The root module's output is the report's ``output``, not a row; outputs that are not
     floating-point arrays are skipped; a module called twice has a second row ``name#1``.
+    Modules that run inside a lifted transform (``nn.remat``, ``nn.scan``, ``nn.vmap``) have
+    no rows: their outputs exist only inside the transform's trace.
 
     A composite module whose name or class says ``block`` or ``layer`` and whose first input
     has its output's shape is read as a residual block: ``branch_var`` is the pooled variance
@@ -380,8 +382,11 @@ def diagnose(
     zeros = [jnp.zeros(shape, dtype) for shape, dtype in probe.shapes]
     (value, (output, values, given)), grads = jax.value_and_grad(objective, has_aux=True)(zeros)
 
-    layers = []
+    layers: list[LayerSignal] = []
     for index, name in enumerate(probe.names):
+        if isinstance(values[index], jax.core.Tracer):
+            # Traced inside a lifted transform (nn.remat, nn.scan, nn.vmap): not a value here.
+            continue
         y = np.asarray(values[index])
         stats = summarize(y, channel_axis=-1, kind=probe.kinds[index])
         grad = np.asarray(grads[index], dtype=np.float32)
@@ -395,7 +400,7 @@ def diagnose(
             LayerSignal(
                 name,
                 probe.kinds[index],
-                index,
+                len(layers),
                 grad_rms=grad_rms,
                 branch_var=branch,
                 stream_var=stream,
