@@ -49,7 +49,6 @@ class _Recorder:
     """The interceptor of both passes: it names and orders the outputs, and in the second pass
     (``eps`` given) adds each one's zero and keeps the values."""
 
-    root: str
     eps: list[Any] | None = None
     names: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
@@ -360,7 +359,7 @@ def diagnose(
             result = call(variables, *inputs, **extra)
         return result[0] if is_apply and mutable else result
 
-    probe = _Recorder(title)
+    probe = _Recorder()
     try:
         shapes = jax.eval_shape(lambda: forward(probe))
     except Exception as error:
@@ -370,7 +369,7 @@ def diagnose(
     classes = _classes(shapes) if loss is None else None
 
     def objective(eps: list[Any]) -> tuple[Any, tuple[Any, list[Any], list[Any]]]:
-        recorder = _Recorder(title, eps=eps)
+        recorder = _Recorder(eps=eps)
         output = forward(recorder)
         value = _default_loss(output, classes) if loss is None else loss(output, batch)
         if not (hasattr(value, "shape") and value.shape == ()):
