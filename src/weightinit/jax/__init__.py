@@ -7,11 +7,13 @@ Needs the ``jax`` extra (JAX is imported when a function here is called). Per la
 are made by weightinit in NumPy, on the host, so they are the same eagerly, under
 ``jax.jit`` and on every device. :func:`initialize` makes every parameter of a Flax (linen
 or NNX), Equinox or Haiku model from one seed with the plans (roles, schemes, rules) of
-``weightinit.torch``; :func:`plan` says what it would give each.
+``weightinit.torch``; :func:`plan` says what it would give each. :func:`diagnose` runs a linen model
+forward and backward on a batch and reports each layer's signal, with verdicts.
 """
 
 from weightinit.jax._arrays import make_array
 from weightinit.jax._callback import ExportError
+from weightinit.jax._diagnose import diagnose
 from weightinit.jax._initializer import haiku_initializer
 from weightinit.jax._initializer import initializer
 from weightinit.jax._keys import seed_from_key
@@ -20,6 +22,7 @@ from weightinit.jax._tree import plan
 
 __all__ = [
     "ExportError",
+    "diagnose",
     "haiku_initializer",
     "initialize",
     "initializer",
