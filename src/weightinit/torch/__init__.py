@@ -14,8 +14,8 @@ head), ``_roles`` (a parameter's placed role, and the user's ``roles=``), ``_buf
 buffers that are functions of a configuration), ``_rules`` (what a user's rule says and
 reaches), ``_plan`` (table x structure x scheme x rules -> :class:`Plan`), ``_fill``
 (materialising and filling), ``_audit`` (a model's values against its plan, μP's
-optimizer groups) and ``_diagnose`` (one forward and backward pass, each layer's statistics
-and their verdicts).
+optimizer groups), ``_batch`` and ``_diagnose`` (one forward and backward pass, each
+layer's statistics and their verdicts).
 """
 
 from weightinit.torch._audit import audit

@@ -21,6 +21,10 @@ from weightinit.signals import SignalReport
 from weightinit.signals import saturation
 from weightinit.signals import verdicts
 from weightinit.torch._audit import audit as audit_model
+from weightinit.torch._batch import class_names
+from weightinit.torch._batch import first_loss
+from weightinit.torch._batch import first_tensor
+from weightinit.torch._batch import make_batch
 from weightinit.torch._plan import torch_module
 from weightinit.torch._structure import structure
 
@@ -37,30 +41,6 @@ _ATTENTION = re.compile(r"Attention$")
 _CHANNELS_FIRST = ("_ConvNd", "_NormBase", "GroupNorm", "LocalResponseNorm")
 #: Normalization modules that keep running statistics (trained mode uses batch statistics).
 _RUNNING = ("running_mean", "running_var", "num_batches_tracked")
-_TOKENS = (4, 128)
-_IMAGES = 8
-_VECTORS = 64
-_SPATIAL = {1: (224,), 2: (224, 224), 3: (32, 32, 32)}
-
-
-def _class_names(module: Any) -> set[str]:
-    return {kind.__name__ for kind in type(module).__mro__}
-
-
-def _first_tensor(value: Any) -> Any:
-    """The first tensor of a module's output: itself, the first of a tuple or list, or the
-    first tensor field of a transformers output."""
-    torch = torch_module()
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, Mapping):
-        value = list(value.values())
-    if isinstance(value, (tuple, list)):
-        for item in value:
-            found = _first_tensor(item)
-            if found is not None:
-                return found
-    return None
 
 
 # -- statistics of one output, in float32 ------------------------------------------------
@@ -181,14 +161,14 @@ class _Pass:
         role = self.selected.get(name)
         kind = type(module).__name__
         holds = any(True for _ in module.parameters(recurse=False))
-        first_axis = bool(_class_names(module) & set(_CHANNELS_FIRST))
+        first_axis = bool(class_names(module) & set(_CHANNELS_FIRST))
 
         def hook(module: Any, args: Any, kwargs: Any, output: Any) -> None:
             while self.running and self.running.pop() != name:
                 pass  # a child that raised and was caught left its name behind
             if role is None:
                 return
-            y = _first_tensor(output)
+            y = first_tensor(output)
             if y is None or not y.is_floating_point():
                 return
             if holds:
@@ -209,7 +189,7 @@ class _Pass:
             stats, nonfinite, counts = _reduce(y, axis, kind, self.bins)
             row = _Row(label, kind, role, stats, nonfinite, counts)
             if role == "block":
-                x = _first_tensor(args) if args else _first_tensor(kwargs)
+                x = first_tensor(args) if args else first_tensor(kwargs)
                 if x is not None and x.shape == y.shape and x.data_ptr() != y.data_ptr():
                     x32 = x.detach().to(torch.float32)
                     row.stream_var = x32.var(correction=0)
@@ -250,130 +230,6 @@ def _selected(model: Any) -> dict[str, str]:
         ):
             chosen[name] = "layer"
     return chosen
-
-
-def _describe(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
-    torch = torch_module()
-    items = [(f"args[{i}]", a) for i, a in enumerate(args)] + list(kwargs.items())
-    parts = [
-        f"{key} {tuple(value.shape)} {str(value.dtype).removeprefix('torch.')}"
-        for key, value in items
-        if isinstance(value, torch.Tensor)
-    ]
-    return ", ".join(parts) or "no tensors"
-
-
-def _synthetic(model: Any, generator: Any) -> tuple[tuple[Any, ...], dict[str, Any], str]:
-    """A batch made from the model's first layer (or a transformers configuration)."""
-    torch = torch_module()
-    config = getattr(model, "config", None)
-    main = getattr(model, "main_input_name", None)
-    floats = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
-    vocabulary = getattr(config, "vocab_size", None)
-    if main == "input_ids" and isinstance(vocabulary, int) and vocabulary > 0:
-        longest = next(
-            (
-                v
-                for key in ("n_positions", "max_position_embeddings", "n_ctx")
-                if isinstance(v := getattr(config, key, None), int) and v > 0
-            ),
-            _TOKENS[1],
-        )
-        shape = (_TOKENS[0], min(_TOKENS[1], longest))
-        ids = torch.randint(0, vocabulary, shape, generator=generator)
-        return (), {"input_ids": ids}, f"synthetic tokens in [0, {vocabulary})"
-    if main == "pixel_values" and config is not None:
-        channels = getattr(config, "num_channels", 3)
-        size = getattr(config, "image_size", 224)
-        side = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
-        pixels = torch.randn((_IMAGES, channels, *side), generator=generator, dtype=floats)
-        return (), {"pixel_values": pixels}, "synthetic unit-normal images"
-    first = next(
-        (m for _, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))),
-        None,
-    )
-    names = _class_names(first) if first is not None else set()
-    if names & {"Embedding", "EmbeddingBag"}:
-        shape = _TOKENS
-        ids = torch.randint(0, first.num_embeddings, shape, generator=generator)
-        return (ids,), {}, f"synthetic tokens in [0, {first.num_embeddings})"
-    if "_ConvNd" in names:
-        spatial = _SPATIAL.get(len(first.kernel_size), (224,) * len(first.kernel_size))
-        shape = (_IMAGES, first.in_channels, *spatial)
-        return (torch.randn(shape, generator=generator, dtype=floats),), {}, "synthetic images"
-    if "Linear" in names:
-        shape = (_VECTORS, first.in_features)
-        return (torch.randn(shape, generator=generator, dtype=floats),), {}, "synthetic vectors"
-    found = "no parameters" if first is None else f"{type(first).__name__} first"
-    raise TypeError(
-        f"diagnose makes a batch for a model whose first layer is an Embedding, a Conv1d, "
-        f"Conv2d or Conv3d, or a Linear (or a transformers model with token or pixel inputs); "
-        f"{type(model).__name__} has {found}: pass batch= (a tensor, a tuple of arguments or "
-        "a dict of keyword arguments)."
-    )
-
-
-def _batch(model: Any, batch: Any, generator: Any) -> tuple[tuple[Any, ...], dict[str, Any], str]:
-    torch = torch_module()
-    if batch is None:
-        args, kwargs, source = _synthetic(model, generator)
-    elif isinstance(batch, torch.Tensor):
-        args, kwargs, source = (batch,), {}, "batch"
-    elif isinstance(batch, (tuple, list)):
-        args, kwargs, source = tuple(batch), {}, "batch"
-    elif isinstance(batch, Mapping):
-        args, kwargs, source = (), dict(batch), "batch"
-    else:
-        raise TypeError(
-            "batch must be None (a synthetic batch), a tensor, a tuple of positional "
-            f"arguments or a dict of keyword arguments; got {type(batch).__name__}."
-        )
-    device = next((p.device for p in model.parameters()), None)
-    if device is not None:
-        args = tuple(a.to(device) if isinstance(a, torch.Tensor) else a for a in args)
-        kwargs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
-    return args, kwargs, f"{source}: {_describe(args, kwargs)}"
-
-
-def _tokens(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-    torch = torch_module()
-    ids = kwargs.get("input_ids", args[0] if args else None)
-    if isinstance(ids, torch.Tensor) and not ids.is_floating_point() and ids.dim() == 2:
-        return ids
-    return None
-
-
-def _loss(
-    output: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], generator: Any
-) -> tuple[Any, Any, int | None]:
-    """The logits, the first loss and the number of classes, by the rules of :func:`diagnose`."""
-    torch = torch_module()
-    logits = getattr(output, "logits", None)
-    if not isinstance(logits, torch.Tensor):
-        logits = _first_tensor(output)
-    if logits is None:
-        raise TypeError(
-            f"diagnose needs a tensor in the model's output; got {type(output).__name__}."
-        )
-    given = getattr(output, "loss", None)
-    if isinstance(given, torch.Tensor) and given.numel() == 1:
-        return logits, given, int(logits.shape[-1]) if logits.dim() >= 2 else None
-    scores = logits.to(torch.float32)
-    tokens = _tokens(args, kwargs)
-    if tokens is not None and scores.dim() == 3 and scores.shape[:2] == tokens.shape:
-        classes = int(scores.shape[-1])
-        shifted = scores[:, :-1].reshape(-1, classes)
-        return (
-            logits,
-            torch.nn.functional.cross_entropy(shifted, tokens[:, 1:].reshape(-1)),
-            classes,
-        )
-    if scores.dim() == 2 and scores.shape[1] > 1:
-        classes = int(scores.shape[1])
-        labels = torch.randint(0, classes, (scores.shape[0],), generator=generator)
-        labels = labels.to(scores.device)
-        return logits, torch.nn.functional.cross_entropy(scores, labels), classes
-    return logits, scores.pow(2).mean(), None
 
 
 # -- the model's state, saved and restored -------------------------------------------------
@@ -557,7 +413,7 @@ def diagnose(
     if scheme is not None:
         audited = audit_model(model, scheme=scheme, activation=activation)
     generator = torch.Generator().manual_seed(seed)
-    args, kwargs, description = _batch(model, batch, generator)
+    args, kwargs, description = make_batch(model, batch, generator)
     selected = _selected(model)
     recorder = _Pass(bins, selected)
     state = _State.save(model)
@@ -585,10 +441,10 @@ def diagnose(
             given = batch if batch is not None else (kwargs or args)
             if loss is not None:
                 logits = getattr(output, "logits", None)
-                logits = logits if isinstance(logits, torch.Tensor) else _first_tensor(output)
+                logits = logits if isinstance(logits, torch.Tensor) else first_tensor(output)
                 value, classes = loss(output, given), None
             else:
-                logits, value, classes = _loss(output, args, kwargs, generator)
+                logits, value, classes = first_loss(output, args, kwargs, generator)
             leaves = [p for p in dict.fromkeys(model.parameters()) if p.requires_grad]
             if isinstance(value, torch.Tensor) and value.requires_grad and leaves:
                 torch.autograd.grad(value, leaves, allow_unused=True)
@@ -633,12 +489,19 @@ def _signals(rows: list[_Row], attentions: Any, bins: int) -> list[LayerSignal]:
         top = values[4]
         edges = np.linspace(-top, top, bins + 1) if top > 0 else np.linspace(-1.0, 1.0, bins + 1)
         entropy, spread = row.attention if row.attention is not None else (None, None)
+        mean, std, channel_sq_mean, channel_var, max_abs, dead, saturated = values
         layers.append(
             LayerSignal(
                 row.name,
                 row.kind,
                 index,
-                *values,
+                mean=mean,
+                std=std,
+                channel_sq_mean=channel_sq_mean,
+                channel_var=channel_var,
+                max_abs=max_abs,
+                dead=dead,
+                saturated=saturated,
                 nonfinite=row.nonfinite,
                 grad_rms=number(row.grad),
                 branch_var=number(row.branch_var),
