@@ -154,10 +154,10 @@ def test_gpt2_stream_grows_with_depth_without_scaled_projections():
     initialize_(shallow, 0, scheme="gpt2")
     initialize_(deep, 0, scheme="gpt2")
     growth_gpt2 = last_block_var(deep) / last_block_var(shallow)
-    # Unscaled, each block adds a branch of about a fifth of the embeddings' variance, so 12
-    # blocks hold about twice what 2 do; gpt2 divides the residual projections' std by
-    # sqrt(2L), and 12 blocks add about what 2 do.
-    assert growth_plain > 1.6
+    # Unscaled, every block adds branches as large as the stream it started from: the last
+    # of 12 blocks holds about 20x what the last of 2 does (19.7 with these seeds). gpt2
+    # divides the residual projections' std by sqrt(2L): 12 blocks add what 2 do (0.97).
+    assert growth_plain > 5
     assert growth_gpt2 < 1.25
     assert growth_plain - 1 > 3 * (growth_gpt2 - 1)
 
@@ -315,7 +315,7 @@ def test_an_error_in_forward_names_the_layer_and_leaves_the_model_as_it_was():
     model[1].weight.requires_grad_(False)
     model.train()
     before, hooks = state_bytes(model), hook_counts(model)
-    with pytest.raises(ValueError, match="no forward today.*layer '3'") as caught:
+    with pytest.raises(ValueError, match=r"no forward today.*layer '3'") as caught:
         diagnose(model, torch.randn(16, 8))
     assert isinstance(caught.value.__cause__, ValueError)
     assert state_bytes(model) == before
@@ -403,7 +403,7 @@ def test_statistics_agree_with_summarize():
         counts, edges = row.histogram
         assert edges == expected["histogram"][1]
         # Values within float32 rounding of an edge may fall on its other side.
-        assert sum(abs(a - b) for a, b in zip(counts, expected["histogram"][0])) <= 4
+        assert sum(abs(a - b) for a, b in zip(counts, expected["histogram"][0], strict=True)) <= 4
 
 
 def test_non_finite_values_are_counted_and_read_as_zeros():
@@ -467,9 +467,9 @@ def test_bad_arguments():
     model = classifier()
     with pytest.raises(ValueError, match="bins must be a positive int; got 0"):
         diagnose(model, bins=0)
-    with pytest.raises(TypeError, match="batch must be None .* got str"):
+    with pytest.raises(TypeError, match=r"batch must be None .* got str"):
         diagnose(model, "tokens")
     with pytest.raises(TypeError, match="loss must be a callable"):
         diagnose(model, loss="mse")
-    with pytest.raises(TypeError, match="Tanh first|pass batch="):
+    with pytest.raises(TypeError, match=r"LayerNorm first.*pass batch="):
         diagnose(nn.Sequential(nn.LayerNorm(4), nn.Linear(4, 2)))
