@@ -44,6 +44,7 @@ __all__ = [
     "OutputSignal",
     "SignalReport",
     "Verdict",
+    "saturation",
     "summarize",
     "verdicts",
 ]
@@ -129,6 +130,27 @@ class Verdict:
         return f"{where}{self.problem}. {self.cause} Fix: {self.fix}"
 
 
+def saturation(kind: str) -> str | None:
+    """Which bounds an activation of class or name ``kind`` saturates at: ``"tanh"`` (±1),
+    ``"sigmoid"`` (0 and 1) or ``None``. Gated units whose names mention a tanh or a sigmoid
+    (``GELUTanh``, ``SiLU``'s ``x·sigmoid(x)``, ``LogSigmoid``) are unbounded: ``None``.
+
+    Examples
+    --------
+    >>> from weightinit.signals import saturation
+    >>> saturation("Tanh"), saturation("Hardsigmoid"), saturation("PytorchGELUTanh")
+    ('tanh', 'sigmoid', None)
+    """
+    lowered = kind.lower()
+    if any(word in lowered for word in ("gelu", "silu", "swish", "logsigmoid", "shrink")):
+        return None
+    if "tanh" in lowered:
+        return "tanh"
+    if "sigmoid" in lowered:
+        return "sigmoid"
+    return None
+
+
 def summarize(
     values: Any, *, channel_axis: int = -1, kind: str = "", bins: int = BINS
 ) -> dict[str, Any]:
@@ -159,10 +181,10 @@ def summarize(
     top = float(np.abs(x).max()) if x.size else 0.0
     edges = np.linspace(-top, top, bins + 1) if top > 0 else np.linspace(-1.0, 1.0, bins + 1)
     counts, _ = np.histogram(x, bins=edges)
-    lowered = kind.lower()
-    if "tanh" in lowered:
+    rule = saturation(kind)
+    if rule == "tanh":
         saturated = float(np.mean(np.abs(x) > 0.99)) if x.size else 0.0
-    elif "sigmoid" in lowered:
+    elif rule == "sigmoid":
         saturated = float(np.mean((x < 0.01) | (x > 0.99))) if x.size else 0.0
     else:
         saturated = 0.0
@@ -238,9 +260,14 @@ def verdicts(
                 "skipinit or fixup for residual networks; gpt2 for transformers).",
             )
         )
+    # With two or more residual blocks whose branch was measured, the profiles follow the
+    # residual stream, block by block: across other layers the scale changes by design (an
+    # embedding's small outputs before a norm's unit ones, a narrow head's logits).
+    stream = [layer for layer in layers if layer.stream_var is not None]
+    profiled = stream if len(stream) >= 2 else list(layers)
     forward = _profile_verdict(
-        layers,
-        [layer.channel_var for layer in layers],
+        profiled,
+        [layer.channel_var for layer in profiled],
         "forward variance",
         (
             "keep each residual branch small at the start (scheme zero_init_residual, "
@@ -252,9 +279,9 @@ def verdicts(
     )
     if forward is not None and not bad:
         found.append(forward)
-    grads = [layer.grad_rms if layer.grad_rms is not None else 0.0 for layer in layers]
+    grads = [layer.grad_rms if layer.grad_rms is not None else 0.0 for layer in profiled]
     backward = _profile_verdict(
-        list(reversed(layers)),
+        list(reversed(profiled)),
         list(reversed(grads)),
         "gradient",
         (

@@ -13,16 +13,18 @@ The package is split by job: ``_modules`` (what each module type's parameters ar
 head), ``_roles`` (a parameter's placed role, and the user's ``roles=``), ``_buffers`` (the
 buffers that are functions of a configuration), ``_rules`` (what a user's rule says and
 reaches), ``_plan`` (table x structure x scheme x rules -> :class:`Plan`), ``_fill``
-(materialising and filling) and ``_audit`` (a model's values against its plan, μP's
-optimizer groups).
+(materialising and filling), ``_audit`` (a model's values against its plan, μP's
+optimizer groups), ``_batch`` and ``_diagnose`` (one forward and backward pass, each
+layer's statistics and their verdicts).
 """
 
 from weightinit.torch._audit import audit
 from weightinit.torch._audit import mup_param_groups
+from weightinit.torch._diagnose import diagnose
 from weightinit.torch._fill import initialize_
 from weightinit.torch._plan import Plan
 from weightinit.torch._plan import plan
 from weightinit.torch._rules import KEEP
 from weightinit.torch._rules import Rule
 
-__all__ = ["KEEP", "Plan", "Rule", "audit", "initialize_", "mup_param_groups", "plan"]
+__all__ = ["KEEP", "Plan", "Rule", "audit", "diagnose", "initialize_", "mup_param_groups", "plan"]
