@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,22 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-@pytest.fixture
-def registry_as_it_was() -> Any:
-    """The pages register names of their own (``wi.register``) with factories that live in
-    the page's namespace: each page's names are forgotten after it, so no other test meets
-    a factory whose globals are gone."""
-    from weightinit import registry
-
-    factories, aliases = dict(registry._FACTORIES), dict(registry._ALIASES)
-    yield
-    registry._FACTORIES.clear()
-    registry._FACTORIES.update(factories)
-    registry._ALIASES.clear()
-    registry._ALIASES.update(aliases)
-
-
-@pytest.mark.usefixtures("registry_as_it_was")
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_page_examples_run(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
