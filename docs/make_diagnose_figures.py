@@ -9,8 +9,9 @@
    against depth (the signal-propagation plot).
 2. A pre-LN GPT-2 at depths 6 to 48 under N(0, 0.02) and under GPT-2's 1/sqrt(2L) residual
    scaling: the residual stream's variance at the last block against depth.
-3. transformers' ResNet-50 under He initialization with and without zero-init residual: the
-   logits' scale.
+3. transformers' ResNet-50 under He initialization with and without zero-init residual,
+   evaluated before training (batch norms at their initial running statistics): the logits'
+   scale.
 
 Every number comes from ``diagnose`` (and ``initialize_``); this script only builds the
 models, arranges and labels the numbers, and prints them.
@@ -52,7 +53,9 @@ class Size:
     resnet50: bool  # story 3 on the real ResNet-50, else a small ResNet of the same code
 
 
-FULL = Size(blocks=100, channels=16, image=16, gpt_depths=(6, 12, 24, 48), gpt_width=128, resnet50=True)
+FULL = Size(
+    blocks=100, channels=16, image=16, gpt_depths=(6, 12, 24, 48), gpt_width=128, resnet50=True
+)
 SMALL = Size(blocks=6, channels=4, image=8, gpt_depths=(2, 4), gpt_width=32, resnet50=False)
 
 
@@ -98,7 +101,13 @@ def story_resnets(size: Size) -> dict[str, list[float]]:
 
 def gpt2(depth: int, width: int) -> Any:
     config = transformers.GPT2Config(
-        n_layer=depth, n_embd=width, n_head=4, vocab_size=256, n_positions=64
+        n_layer=depth,
+        n_embd=width,
+        n_head=4,
+        vocab_size=256,
+        n_positions=64,
+        bos_token_id=0,
+        eos_token_id=0,
     )
     return transformers.GPT2LMHeadModel(config)
 
@@ -129,10 +138,13 @@ def story_logits(size: Size) -> dict[str, float]:
         )
         images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     found = {}
-    for label, scheme in (("He", "recommended"), ("He + zero-init residual", "recommended+zero_init_residual")):
+    for label, scheme in (
+        ("He", "recommended"),
+        ("He + zero-init residual", "recommended+zero_init_residual"),
+    ):
         model = transformers.ResNetForImageClassification(config)
         initialize_(model, seed=0, scheme=scheme, activation="relu")
-        report = diagnose(model, {"pixel_values": images})
+        report = diagnose(model, {"pixel_values": images}, train=False)
         assert report.output is not None
         found[label] = report.output.logit_std
     return found
@@ -152,7 +164,9 @@ def main() -> None:
     for label, values in resnets.items():
         finite = [v if math.isfinite(v) else float("nan") for v in values]
         ax.semilogy(range(1, len(finite) + 1), finite, label=label)
-        print(f"residual CNN, {label}: block 1 {values[0]:.3g}, block {len(values)} {values[-1]:.3g}")
+        print(
+            f"residual CNN, {label}: block 1 {values[0]:.3g}, block {len(values)} {values[-1]:.3g}"
+        )
     ax.set_xlabel("residual block")
     ax.set_ylabel("average channel variance")
     ax.legend(fontsize=8)
@@ -163,7 +177,10 @@ def main() -> None:
     figure, ax = plt.subplots(figsize=(6.4, 3.6))
     for label, values in streams.items():
         ax.plot(size.gpt_depths, values, marker="o", label=label)
-        print(f"GPT-2, {label}: " + ", ".join(f"L={d} {v:.3g}" for d, v in zip(size.gpt_depths, values, strict=True)))
+        print(
+            f"GPT-2, {label}: "
+            + ", ".join(f"L={d} {v:.3g}" for d, v in zip(size.gpt_depths, values, strict=True))
+        )
     ax.set_xlabel("blocks L")
     ax.set_ylabel("residual stream variance at block L")
     ax.legend(fontsize=8)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -473,3 +476,19 @@ def test_bad_arguments():
         diagnose(model, loss="mse")
     with pytest.raises(TypeError, match=r"LayerNorm first.*pass batch="):
         diagnose(nn.Sequential(nn.LayerNorm(4), nn.Linear(4, 2)))
+
+
+def test_the_docs_figure_script_runs_small(tmp_path: Path) -> None:
+
+    pytest.importorskip("matplotlib")
+    script = Path(__file__).resolve().parent.parent / "docs" / "make_diagnose_figures.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--small", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["signal_gpt.png", "signal_resnet.png"]
+    assert "SkipInit: block 1" in result.stdout

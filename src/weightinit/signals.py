@@ -307,7 +307,9 @@ def verdicts(
             )
             break
     for layer in layers:
-        if layer.dead > DEAD:
+        # Dead units are a rectifier's: a layer that outputs zero because it starts at zero
+        # (zero-init residual's last norm) is not dead.
+        if layer.dead > DEAD and "relu" in layer.kind.lower():
             found.append(
                 Verdict(
                     layer.name,

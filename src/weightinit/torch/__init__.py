@@ -15,11 +15,12 @@ buffers that are functions of a configuration), ``_rules`` (what a user's rule s
 reaches), ``_plan`` (table x structure x scheme x rules -> :class:`Plan`), ``_fill``
 (materialising and filling), ``_audit`` (a model's values against its plan, μP's
 optimizer groups), ``_batch`` and ``_diagnose`` (one forward and backward pass, each
-layer's statistics and their verdicts).
+layer's statistics and their verdicts), ``_coord`` (μP's coordinate check over widths).
 """
 
 from weightinit.torch._audit import audit
 from weightinit.torch._audit import mup_param_groups
+from weightinit.torch._coord import coord_check
 from weightinit.torch._diagnose import diagnose
 from weightinit.torch._fill import initialize_
 from weightinit.torch._plan import Plan
@@ -27,4 +28,14 @@ from weightinit.torch._plan import plan
 from weightinit.torch._rules import KEEP
 from weightinit.torch._rules import Rule
 
-__all__ = ["KEEP", "Plan", "Rule", "audit", "diagnose", "initialize_", "mup_param_groups", "plan"]
+__all__ = [
+    "KEEP",
+    "Plan",
+    "Rule",
+    "audit",
+    "coord_check",
+    "diagnose",
+    "initialize_",
+    "mup_param_groups",
+    "plan",
+]

@@ -122,7 +122,7 @@ def coord_check(
     Examples
     --------
     >>> import torch
-    >>> from weightinit.torch._coord import coord_check
+    >>> from weightinit.torch import coord_check
     >>> def mlp(width):
     ...     return torch.nn.Sequential(
     ...         torch.nn.Linear(8, width), torch.nn.ReLU(), torch.nn.Linear(width, 4))

@@ -278,12 +278,13 @@ class _State:
                 buffer.copy_(saved)
 
 
-def _prepare(model: Any, state: _State) -> None:
+def _prepare(model: Any, state: _State, train: bool) -> None:
     """Training mode for the norms that keep running statistics (batch statistics, as the
-    first step uses), evaluation mode elsewhere (dropout, stochastic depth and layer drop
-    off), and gradients for every floating parameter."""
+    first step uses) when ``train``, evaluation mode elsewhere (dropout, stochastic depth
+    and layer drop off), and gradients for every floating parameter."""
     for module in model.modules():
-        module.training = any(module._buffers.get(key) is not None for key in _RUNNING[:2])
+        running = any(module._buffers.get(key) is not None for key in _RUNNING[:2])
+        module.training = train and running
     for parameter in model.parameters():
         if parameter.is_floating_point() or parameter.is_complex():
             parameter.requires_grad_(True)
@@ -325,6 +326,7 @@ def diagnose(
     activation: object = None,
     seed: int = 0,
     bins: int = BINS,
+    train: bool = True,
 ) -> SignalReport:
     """How a signal propagates through ``model`` as it is: one forward and one backward pass,
     each layer's output and gradient reduced as the pass goes, and the verdicts.
@@ -339,7 +341,8 @@ def diagnose(
     axis elsewhere.
 
     The pass runs with the norms that keep running statistics in training mode (batch
-    statistics, as the first step uses them) and every other module in evaluation mode
+    statistics, as the first step uses them; ``train=False``: their running statistics, as
+    inference at initialization uses them) and every other module in evaluation mode
     (dropout off); afterwards every module's mode, every parameter's ``requires_grad`` and
     ``.grad``, and the running statistics are as they were, also when the forward raises.
     Gradients are taken with :func:`torch.autograd.grad`, so none are left behind. A
@@ -369,6 +372,10 @@ def diagnose(
         Seeds the synthetic batch and the random labels.
     bins : int
         Bins of each layer's histogram, over ``[-max|x|, max|x|]``.
+    train : bool, default True
+        Batch norms normalise with the batch's statistics (the first training step);
+        ``False``: with their running statistics, which at initialization are the identity
+        (a model evaluated, or served, before it is trained).
 
     Returns
     -------
@@ -407,6 +414,8 @@ def diagnose(
     torch = torch_module()
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive int; got {bins!r}.")
+    if not isinstance(train, bool):
+        raise TypeError(f"train must be a bool; got {train!r}.")
     if loss is not None and not callable(loss):
         raise TypeError(f"loss must be a callable (output, batch) -> scalar or None; got {loss!r}.")
     audited = None
@@ -425,7 +434,7 @@ def diagnose(
                 model.set_attn_implementation("eager")
                 state.attention = current
             kwargs["output_attentions"] = True
-        _prepare(model, state)
+        _prepare(model, state, train)
         recorder.attach(model)
         with torch.enable_grad():
             try:
