@@ -492,3 +492,80 @@ def test_the_docs_figure_script_runs_small(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["signal_gpt.png", "signal_resnet.png"]
     assert "SkipInit: block 1" in result.stdout
+
+
+def test_a_relus_zeros_fall_in_the_bin_numpy_puts_them_in():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.ReLU())
+    seen = {}
+    handle = model[1].register_forward_hook(lambda m, a, out: seen.update(x=out.detach().numpy()))
+    try:
+        report = diagnose(model, torch.randn(128, 16), loss=lambda out, batch: out.pow(2).mean())
+    finally:
+        handle.remove()
+    relu = next(s for s in report.layers if s.name == "1")
+    expected = summarize(seen["x"], kind="ReLU")
+    zeros = int((seen["x"] == 0).sum())
+    assert zeros > 1000
+    assert relu.histogram[0][30] == expected["histogram"][0][30] >= zeros  # [0, edge): zeros
+    assert relu.histogram[0][29] == expected["histogram"][0][29] == 0  # nothing is negative
+
+
+def test_a_tied_head_over_a_unit_table_is_named():
+    config = transformers.GPT2Config(
+        n_layer=2,
+        n_embd=64,
+        n_head=4,
+        vocab_size=256,
+        n_positions=64,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    model = transformers.GPT2LMHeadModel(config)
+    with torch.no_grad():
+        model.transformer.wte.weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(0))
+    report = diagnose(model)
+    tied = [v for v in report.verdicts if v.problem == "tied head with a huge logit scale"]
+    assert [v.layer for v in tied] == ["lm_head"]
+    assert "transformer.wte" in tied[0].cause
+    initialize_(model, seed=0)  # recommended: the tied table N(0, 1/d)
+    assert not [v for v in diagnose(model).verdicts if v.problem.startswith("tied head")]
+
+
+def test_a_base_model_is_scored_by_its_mean_square():
+    config = transformers.GPT2Config(
+        n_layer=2,
+        n_embd=64,
+        n_head=4,
+        vocab_size=1000,
+        n_positions=64,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    report = diagnose(transformers.GPT2Model(config))
+    assert report.output.classes is None and report.output.loss is not None
+
+
+def test_transformers_hooks_are_not_left_behind():
+    config = transformers.GPT2Config(
+        n_layer=2,
+        n_embd=64,
+        n_head=4,
+        vocab_size=256,
+        n_positions=64,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    model = transformers.GPT2LMHeadModel(config)
+
+    def hooks():
+        return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+    before = hooks()
+    first = diagnose(model)
+    assert hooks() == before
+    again = diagnose(model)
+    entropies = [s.attention_entropy for s in again.layers if s.attention_entropy is not None]
+    assert len(entropies) == 2 and entropies == [
+        s.attention_entropy for s in first.layers if s.attention_entropy is not None
+    ]

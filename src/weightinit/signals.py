@@ -54,8 +54,9 @@ __all__ = [
 EXPLODING = 1e3
 #: ... and by more than this factor, growing (or shrinking): a warning.
 GROWING = 10.0
-#: A residual branch whose variance is more than this times its stream's dominates it.
-DOMINATING = 1.0
+#: A residual branch whose variance is more than this times its stream's dominates it (a
+#: healthy pre-norm transformer's first blocks come near 1).
+DOMINATING = 4.0
 #: Dead or saturated fractions above this are a verdict.
 DEAD = 0.5
 SATURATED = 0.3
@@ -92,6 +93,8 @@ class LayerSignal:
     attention_logit_std: float | None = None
     attention_entropy: float | None = None
     histogram: tuple[tuple[int, ...], tuple[float, ...]] = field(default=((), ()), repr=False)
+    #: The output's shape (the batch first).
+    shape: tuple[int, ...] = ()
 
     @property
     def branch_ratio(self) -> float | None:
@@ -231,6 +234,18 @@ def _profile_verdict(
     return None
 
 
+def _main_path(layers: Sequence[LayerSignal]) -> list[LayerSignal]:
+    """Without residual blocks, the layers whose outputs have the most common shape per
+    example (the network's main width): a pooled, narrower or wider output (a head's
+    logits, a pooling's features) changes its scale by design, and its per-element gradient
+    with it."""
+    shapes = [layer.shape[1:] for layer in layers]
+    if not any(shapes):
+        return list(layers)
+    common = max(set(shapes), key=lambda shape: (shapes.count(shape), -shapes.index(shape)))
+    return [layer for layer, shape in zip(layers, shapes, strict=True) if shape == common]
+
+
 def verdicts(
     layers: Sequence[LayerSignal], output: OutputSignal | None = None, audit: Audit | None = None
 ) -> list[Verdict]:
@@ -264,7 +279,7 @@ def verdicts(
     # residual stream, block by block: across other layers the scale changes by design (an
     # embedding's small outputs before a norm's unit ones, a narrow head's logits).
     stream = [layer for layer in layers if layer.stream_var is not None]
-    profiled = stream if len(stream) >= 2 else list(layers)
+    profiled = stream if len(stream) >= 2 else _main_path(layers)
     forward = _profile_verdict(
         profiled,
         [layer.channel_var for layer in profiled],

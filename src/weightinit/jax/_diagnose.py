@@ -403,6 +403,7 @@ def diagnose(
                 grad_rms=grad_rms,
                 branch_var=branch,
                 stream_var=stream,
+                shape=tuple(int(d) for d in y.shape),
                 **stats,
             )
         )

@@ -146,7 +146,15 @@ def first_loss(
         return logits, given, int(logits.shape[-1]) if logits.dim() >= 2 else None
     scores = logits.to(torch.float32)
     tokens = _tokens(args, kwargs)
-    if tokens is not None and scores.dim() == 3 and scores.shape[:2] == tokens.shape:
+    # Next-token logits: a (N, T, V) output over a vocabulary that holds every token, not a
+    # base model's (N, T, hidden) states.
+    if (
+        tokens is not None
+        and scores.dim() == 3
+        and scores.shape[:2] == tokens.shape
+        and not hasattr(output, "last_hidden_state")
+        and int(tokens.max()) < scores.shape[-1]
+    ):
         classes = int(scores.shape[-1])
         shifted = scores[:, :-1].reshape(-1, classes)
         return (

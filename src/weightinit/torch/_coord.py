@@ -75,7 +75,9 @@ def coord_check(
     optimizer takes the groups of :func:`~weightinit.torch.mup_param_groups` against the
     base model ``build(base)``, so each parameter trains at its μP learning rate. What
     only the model can do, it must do itself: multiply the readout's output by
-    ``base / width`` (without it the readout grows like the width even under μP) and scale
+    ``base / width`` inside the readout module (without it the readout grows like the
+    width even under μP; a multiplier applied in the model's ``forward`` after the readout
+    leaves the readout module's own output growing, and the check reports it) and scale
     attention logits by ``1/d_head`` (or keep ``d_head`` fixed and add heads).
 
     Parameters

@@ -18,6 +18,7 @@ from weightinit.report import BINS
 from weightinit.signals import LayerSignal
 from weightinit.signals import OutputSignal
 from weightinit.signals import SignalReport
+from weightinit.signals import Verdict
 from weightinit.signals import saturation
 from weightinit.signals import verdicts
 from weightinit.torch._audit import audit as audit_model
@@ -41,6 +42,18 @@ _ATTENTION = re.compile(r"Attention$")
 _CHANNELS_FIRST = ("_ConvNd", "_NormBase", "GroupNorm", "LocalResponseNorm")
 #: Normalization modules that keep running statistics (trained mode uses batch statistics).
 _RUNNING = ("running_mean", "running_var", "num_batches_tracked")
+_HOOK_TABLES = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+)
+#: Attributes transformers sets on a model when it installs its output-capturing hooks.
+_FLAGS = ("_output_capturing_hooks_installed",)
+_ABSENT = object()
 
 
 # -- statistics of one output, in float32 ------------------------------------------------
@@ -86,7 +99,11 @@ def _reduce(x: Any, channel_axis: int, kind: str, bins: int) -> tuple[Any, Any, 
     else:
         saturated = torch.zeros((), device=x.device)
     bound = float(top) or 1.0
-    counts = torch.histc(x, bins=bins, min=-bound, max=bound).to(torch.int64)
+    # The bins of numpy.histogram over the same edges (histc's float32 arithmetic can put a
+    # value on an edge, a ReLU's zeros, into the bin below).
+    edges = torch.as_tensor(np.linspace(-bound, bound, bins + 1)[1:-1], device=x.device)
+    where = torch.bucketize(x.reshape(-1), edges.to(x.dtype), right=True)
+    counts = torch.bincount(where, minlength=bins)
     stats = torch.stack(
         [mean, std, channel_mean.square().mean(), channel_var.mean(), top, dead, saturated]
     )
@@ -125,6 +142,7 @@ class _Row:
     branch_var: Any = None
     stream_var: Any = None
     attention: tuple[float, float] | None = None
+    shape: tuple[int, ...] = ()
 
 
 @dataclass
@@ -187,7 +205,7 @@ class _Pass:
         label = (name or "(model)") + (f"#{count}" if count > 1 else "")
         with torch.no_grad():
             stats, nonfinite, counts = _reduce(y, axis, kind, self.bins)
-            row = _Row(label, kind, role, stats, nonfinite, counts)
+            row = _Row(label, kind, role, stats, nonfinite, counts, shape=tuple(y.shape))
             if role == "block":
                 x = first_tensor(args) if args else first_tensor(kwargs)
                 if x is not None and x.shape == y.shape and x.data_ptr() != y.data_ptr():
@@ -244,6 +262,11 @@ class _State:
     requires: list[tuple[Any, bool]]
     grads: list[tuple[Any, Any]]
     running: list[tuple[Any, Any]]
+    #: Each module's hook tables and the keys they held (transformers installs hooks of its
+    #: own when asked for attention probabilities).
+    hooks: list[tuple[Any, set[Any]]]
+    #: The modules' attributes as they were, for the ones a pass may set.
+    flags: list[tuple[Any, str, Any]]
     attention: str | None = None
 
     @classmethod
@@ -255,11 +278,22 @@ class _State:
                 buffer = module._buffers.get(key)
                 if buffer is not None:
                     running.append((buffer, buffer.detach().clone()))
+        hooks = []
+        flags = []
+        for module in model.modules():
+            for table in _HOOK_TABLES:
+                found = getattr(module, table, None)
+                if isinstance(found, dict):
+                    hooks.append((found, set(found)))
+            for flag in _FLAGS:
+                flags.append((module, flag, module.__dict__.get(flag, _ABSENT)))
         return cls(
             modes=[(m, m.training) for m in model.modules()],
             requires=[(p, p.requires_grad) for p in parameters],
             grads=[(p, p.grad) for p in parameters],
             running=running,
+            hooks=hooks,
+            flags=flags,
         )
 
     def restore(self, model: Any) -> None:
@@ -276,6 +310,14 @@ class _State:
         with torch.no_grad():
             for buffer, saved in self.running:
                 buffer.copy_(saved)
+        for table, keys in self.hooks:
+            for key in [k for k in table if k not in keys]:
+                del table[key]
+        for module, flag, value in self.flags:
+            if value is _ABSENT:
+                module.__dict__.pop(flag, None)
+            else:
+                module.__dict__[flag] = value
 
 
 def _prepare(model: Any, state: _State, train: bool) -> None:
@@ -471,9 +513,43 @@ def diagnose(
         batch=description,
         layers=layers,
         output=output_signal,
-        verdicts=verdicts(layers, output_signal, audited),
+        verdicts=verdicts(layers, output_signal, audited) + _tied_head(model, output_signal),
         audit=audited,
     )
+
+
+#: Logits whose standard deviation exceeds this, out of a head tied to the embedding, are a
+#: verdict of their own: a unit-variance table read back as the head.
+TIED_LOGITS = 3.0
+
+
+def _tied_head(model: Any, output: OutputSignal) -> list[Verdict]:
+    """A verdict on an output layer that shares its weight with an embedding table and
+    gives logits of a huge scale (the table drawn N(0, 1), then read as the head)."""
+    if output.logit_std <= TIED_LOGITS:
+        return []
+    tables = {
+        id(module.weight): name
+        for name, module in model.named_modules()
+        if type(module).__name__ in ("Embedding", "EmbeddingBag")
+        and getattr(module, "weight", None) is not None
+    }
+    for name, module in model.named_modules():
+        weight = getattr(module, "weight", None)
+        if weight is None or type(module).__name__ in ("Embedding", "EmbeddingBag"):
+            continue
+        table = tables.get(id(weight))
+        if table is not None:
+            return [
+                Verdict(
+                    name,
+                    "tied head with a huge logit scale",
+                    f"It shares {table}'s table, and the logits' std is {output.logit_std:.3g}.",
+                    "draw the tied table N(0, 1/d) (scheme recommended's tied_embedding), "
+                    "or scale the logits by 1/sqrt(d).",
+                )
+            ]
+    return []
 
 
 def _signals(rows: list[_Row], attentions: Any, bins: int) -> list[LayerSignal]:
@@ -518,6 +594,7 @@ def _signals(rows: list[_Row], attentions: Any, bins: int) -> list[LayerSignal]:
                 attention_logit_std=spread,
                 attention_entropy=entropy,
                 histogram=(tuple(int(c) for c in histogram), tuple(float(e) for e in edges)),
+                shape=row.shape,
             )
         )
     return layers
