@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import fnmatch
 import math
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -40,13 +41,11 @@ __all__ = [
     "idle_schemes",
     "plan",
     "promoted",
+    "refusals",
     "row",
 ]
 
 _PLACE_FIELDS = tuple(f.name for f in dataclasses.fields(Place))
-_FIELDS = ("role", "layout", "in_axis", "out_axis", "groups", *_PLACE_FIELDS)
-#: The fields of roles= that say how a weight's fans are read.
-_GEOMETRY = {"layout", "in_axis", "out_axis", "groups"}
 
 
 def promoted(slot: Slot) -> Slot:
@@ -55,6 +54,21 @@ def promoted(slot: Slot) -> Slot:
     if slot.role == "projection" and slot.place.part in ("attn_out", "down"):
         return dataclasses.replace(slot, role="residual_projection")
     return slot
+
+
+def refusals(refused: Mapping[str, list[tuple[str, str, int]]]) -> list[str]:
+    """A line per reason a scheme refused parameters (``refused``: the reason -> the name,
+    what it is and its rank, of each), naming the first and the rule to give it."""
+    lines = []
+    for text, where in refused.items():
+        name, what, rank = where[0]
+        hint = "weightinit.constant(...)" if rank < 2 else "an initializer"
+        more = f" (and {len(where) - 1} more parameters)" if len(where) > 1 else ""
+        lines.append(
+            f"parameter {name!r} ({what}){more}: {text}; give it a rule "
+            f"(rules={{{name!r}: {hint}}})."
+        )
+    return lines
 
 
 def idle_schemes(composed: tuple[Any, ...], used: set[str]) -> list[str]:
@@ -71,12 +85,27 @@ def idle_schemes(composed: tuple[Any, ...], used: set[str]) -> list[str]:
 
 class RoleRules:
     """The user's ``roles=``: glob patterns on parameter names, each mapped to a role or to a
-    mapping of a role, a layout (or ``in_axis``/``out_axis``), ``groups`` and
-    :class:`~weightinit.roles.Place` fields."""
+    mapping of a role, the fields of a weight's geometry (``layout``, and where the bridge
+    takes them ``in_axis``, ``out_axis`` and ``groups``) and :class:`~weightinit.roles.Place`
+    fields.
 
-    def __init__(self, roles: Mapping[str, object] | None) -> None:
+    ``framework`` names the bridge in errors, ``layout`` is the layout its example shows, and
+    ``geometry`` the geometry fields it takes."""
+
+    def __init__(
+        self,
+        roles: Mapping[str, object] | None,
+        *,
+        framework: str,
+        layout: str = "in_out",
+        geometry: tuple[str, ...] = ("layout", "in_axis", "out_axis", "groups"),
+    ) -> None:
         if roles is not None and not isinstance(roles, Mapping):
             raise TypeError(f"roles must be a mapping; got {type(roles).__name__}.")
+        self.framework = framework
+        self.layout = layout
+        self.geometry_fields = frozenset(geometry)
+        accepted = ("role", *geometry, *_PLACE_FIELDS)
         self.items: list[tuple[str, dict[str, object]]] = []
         for key, value in (roles or {}).items():
             if not isinstance(key, str):
@@ -84,12 +113,12 @@ class RoleRules:
             fields = {"role": value} if isinstance(value, str) else value
             if not isinstance(fields, Mapping):
                 raise TypeError(
-                    f"roles[{key!r}] must be a role name or a mapping of {', '.join(_FIELDS)}; "
-                    f"got {value!r}."
+                    f"roles[{key!r}] must be a role name or a mapping of "
+                    f"{', '.join(accepted)}; got {value!r}."
                 )
             for name in fields:
-                if name not in _FIELDS:
-                    raise choice_error(f"a field of roles[{key!r}]", name, _FIELDS)
+                if name not in accepted:
+                    raise choice_error(f"a field of roles[{key!r}]", name, accepted)
             if "role" in fields and fields["role"] not in ROLES:
                 raise choice_error(f"roles[{key!r}]", fields["role"], tuple(ROLES))
             if "layout" in fields or "groups" in fields:  # a known layout, checked now
@@ -108,11 +137,18 @@ class RoleRules:
         return Weight.checked(weight.shape, layout, groups, weight.blocks, **axes)
 
     def apply(
-        self, names: Sequence[str], slot: Slot | None, shape: tuple[int, ...], framework: str
+        self,
+        names: Sequence[str],
+        slot: Slot | None,
+        shape: tuple[int, ...],
+        *,
+        value: Callable[[], float | None] | None = None,
+        locate: Callable[[Slot], Slot] | None = None,
     ) -> Slot | None:
-        """``slot`` as the first pattern matching one of ``names`` corrects it (unplaced: the
-        caller places it); a parameter the adapter does not know gets a slot from a pattern
-        that names its role and, for a weight of two or more axes, its layout or axes."""
+        """``slot`` as the first pattern matching one of ``names`` corrects it; a parameter
+        the bridge does not know gets a slot from a pattern that names its role and, for a
+        weight of two or more axes, its layout (or axes), starting at ``value()`` and placed
+        by ``locate`` (its block; without it the caller places the slot)."""
         for index, (pattern, fields) in enumerate(self.items):
             if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
                 continue
@@ -123,19 +159,23 @@ class RoleRules:
                 role = fields.get("role")
                 if role is None:
                     raise ValueError(
-                        f"roles[{pattern!r}] reaches a parameter of a module {framework} does "
-                        "not know; say its role"
+                        f"roles[{pattern!r}] reaches a parameter of a module type "
+                        f"{self.framework} does not know; say its role"
                     )
                 if len(shape) >= 2 and not {"layout", "in_axis", "out_axis"} & set(fields):
                     raise ValueError(
-                        f"roles[{pattern!r}] reaches a weight of a module {framework} does not "
-                        "know; say its layout too ({'role': ..., 'layout': 'in_out'})"
+                        f"roles[{pattern!r}] reaches a weight of a module type {self.framework} "
+                        f"does not know; say its layout too ({{'role': ..., 'layout': "
+                        f"'{self.layout}'}})"
                     )
-                slot = Slot(str(role), Weight.checked(shape, "in_out", 1, 1))
+                start = None if value is None else value()
+                slot = Slot(str(role), Weight.checked(shape, "in_out", 1, 1), value=start)
+                if locate is not None:
+                    slot = locate(slot)
             changes: dict[str, Any] = {}
             if "role" in fields:
                 changes["role"] = fields["role"]
-            if _GEOMETRY & set(fields):
+            if self.geometry_fields & set(fields):
                 changes["weight"] = self.geometry(fields, slot.weight)
             place = {k: v for k, v in fields.items() if k in _PLACE_FIELDS}
             if place:
@@ -241,7 +281,7 @@ def plan(
     for key, _ in rule_items:
         if not isinstance(key, str):
             raise TypeError(f"a key of rules= must be a glob pattern (str); got {key!r}.")
-    corrections = RoleRules(roles)
+    corrections = RoleRules(roles, framework=framework)
     found = PathStructure.read(leaves, sequential=sequential)
     result = ModelPlan()
     problems: list[str] = []
@@ -261,7 +301,7 @@ def plan(
         result.paths[leaf.name] = leaf.path
         slot = leaf.slot
         try:
-            slot = corrections.apply(names, slot, leaf.shape, framework)
+            slot = corrections.apply(names, slot, leaf.shape)
         except ValueError as error:
             problems.append(f"{error}.")
             continue
@@ -318,14 +358,7 @@ def plan(
         result.slots[leaf.name] = slot
         result.formulas[leaf.name] = choice.formula
         result.schemes[leaf.name] = choice.scheme
-    for text, where in refused.items():
-        name, what, rank = where[0]
-        hint = "weightinit.constant(...)" if rank < 2 else "an initializer"
-        more = f" (and {len(where) - 1} more parameters)" if len(where) > 1 else ""
-        problems.append(
-            f"parameter {name!r} ({what}){more}: {text}; give it a rule "
-            f"(rules={{{name!r}: {hint}}})."
-        )
+    problems += refusals(refused)
     for kind, missing in unknown.items():
         listed = ", ".join(repr(leaf.name) for leaf in missing[:6]) + (
             f" and {len(missing) - 6} more" if len(missing) > 6 else ""

@@ -21,7 +21,9 @@ import numpy as np
 from weightinit import registry
 from weightinit._errors import install_hint
 from weightinit._fans import Weight
+from weightinit._planning import RoleRules
 from weightinit._planning import idle_schemes
+from weightinit._planning import refusals
 from weightinit._planning import row
 from weightinit._recommend import recommend
 from weightinit.initializers import Initializer
@@ -32,10 +34,10 @@ from weightinit.schemes import scheme as resolve_scheme
 from weightinit.torch._buffers import model_buffers
 from weightinit.torch._buffers import recompute
 from weightinit.torch._modules import MODEL_CONFIG
+from weightinit.torch._modules import constant_value
 from weightinit.torch._modules import is_a
 from weightinit.torch._modules import qualified
 from weightinit.torch._modules import slot
-from weightinit.torch._roles import RoleRules
 from weightinit.torch._roles import placed
 from weightinit.torch._roles import unscaled_blocks
 from weightinit.torch._rules import KEEP
@@ -240,7 +242,10 @@ def _plan(
     chosen = resolve_scheme(scheme)
     recommend(activation)  # a misspelt activation is an error under every scheme
     table = Rules(rules)
-    corrections = RoleRules(roles)
+    # roles= says a layout, not explicit axes or groups: the module table knows those.
+    corrections = RoleRules(
+        roles, framework="weightinit.torch", layout="out_in", geometry=("layout",)
+    )
     given = dict(buffers or {})
     # nn.Transformer re-draws every weight of two or more dimensions with xavier_uniform_.
     containers = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Transformer)]
@@ -298,12 +303,21 @@ def _plan(
         ) -> Slot:
             return placed(found_structure, found, path, leaf, modules, name)
 
+        def start(owner: Any = owners[0], tensor: Any = tensor) -> float | None:
+            return constant_value(owner, tensor)
+
         if known is not None:
             known = locate(known)
         if known is not None and _tied_head(owners):
             known = dataclasses.replace(known, role="tied_embedding")
         try:
-            known = corrections.apply(names, known, shape, owners[0], tensor, locate)
+            known = corrections.apply(
+                names,
+                known,
+                shape,
+                value=start,
+                locate=locate,
+            )
         except ValueError as error:
             problems.append(f"{error}.")
             continue
@@ -386,14 +400,7 @@ def _plan(
         result.slots[name] = known
         result.formulas[name] = choice.formula
         result.schemes[name] = choice.scheme
-    for text, where in refused.items():
-        name, what, rank = where[0]
-        hint = "weightinit.constant(...)" if rank < 2 else "an initializer"
-        more = f" (and {len(where) - 1} more parameters)" if len(where) > 1 else ""
-        problems.append(
-            f"parameter {name!r} ({what}){more}: {text}; give it a rule "
-            f"(rules={{{name!r}: {hint}}})."
-        )
+    problems += refusals(refused)
     for kind, names in unknown.items():
         ranks = {n.rpartition(".")[2]: module.get_parameter(n).dim() for n in names}
         listed = ", ".join(map(repr, names[:6])) + (
