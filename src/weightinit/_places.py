@@ -39,6 +39,7 @@ __all__ = [
     "SQUEEZE_GATES",
     "Leaf",
     "PathStructure",
+    "host_dtype",
     "part_of",
 ]
 
@@ -63,6 +64,17 @@ class Leaf:
     slot: Slot | None = None
     #: A hint for an unknown parameter: what ``roles=`` should say of it.
     hint: str = ""
+
+
+def host_dtype(dtype: object) -> np.dtype[Any]:
+    """The dtype a framework's floating-point parameter of ``dtype`` is made in: float16,
+    float32 or float64 as it is, anything else (bfloat16) in float32, cast by the framework.
+
+    >>> host_dtype("bfloat16"), host_dtype("float64")
+    (dtype('float32'), dtype('float64'))
+    """
+    name = str(getattr(dtype, "name", dtype))
+    return np.dtype(name if name in ("float16", "float64") else "float32")
 
 
 #: Glob patterns on a dense layer's path inside its block (``"attn.c_proj"``), in order:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from weightinit._places import Leaf
+from weightinit._places import host_dtype
 from weightinit._planning import ModelPlan
 from weightinit._planning import plan as plan_leaves
 from weightinit.jax._keys import jax_module as _jax
@@ -245,9 +246,7 @@ def _leaves(style: str, entries: list[_Entry]) -> list[Leaf]:
             continue
         peer = peers.get(entry.module[:-1], set()) if entry.module else set()
         slot, kind, hint = _slot(entry, style, siblings[entry.module], peer)
-        host: np.dtype[Any] = np.dtype(np.float64 if entry.dtype == np.float64 else np.float32)
-        if entry.dtype == np.float16:
-            host = np.dtype(np.float16)
+        host = host_dtype(entry.dtype)
         leaves.append(
             Leaf(
                 _canonical(entry.module, entry.leaf),
@@ -291,10 +290,23 @@ def plan(
     >>> p["layers_0.weight"].initializer, p.slots["layers_2.weight"].role
     (he_normal(), 'head')
     """
-    jax = _jax()
-    style, entries, _ = _entries(jax, tree)
-    return plan_leaves(
-        _leaves(style, entries),
+    return _planned(_jax(), tree, scheme, activation, rules, roles)[0]
+
+
+def _planned(
+    jax: Any,
+    tree: Any,
+    scheme: object,
+    activation: object,
+    rules: Mapping[str, object] | None,
+    roles: Mapping[str, object] | None,
+) -> tuple[ModelPlan, str, list[_Entry], list[Leaf], Any]:
+    """The plan of ``tree``, with what :func:`initialize` fills it by: the tree's style,
+    its entries, their leaves and what rebuilds it."""
+    style, entries, rebuild = _entries(jax, tree)
+    leaves = _leaves(style, entries)
+    made = plan_leaves(
+        leaves,
         scheme=scheme,
         activation=activation,
         rules=rules,
@@ -302,6 +314,7 @@ def plan(
         framework=_FRAMEWORK,
         sequential=style == "flax" and _sequential(entries),
     )
+    return made, style, entries, leaves, rebuild
 
 
 def _sequential(entries: list[_Entry]) -> bool:
@@ -369,16 +382,8 @@ def initialize(
     """
     jax = _jax()
     check_seed(seed)
-    style, entries, rebuild = _entries(jax, tree)
-    leaves = _leaves(style, entries)
-    made_plan = plan_leaves(
-        leaves,
-        scheme=scheme,
-        activation=activation,
-        rules=rules,
-        roles=roles,
-        framework=_FRAMEWORK,
-        sequential=style == "flax" and _sequential(entries),
+    made_plan, style, entries, leaves, rebuild = _planned(
+        jax, tree, scheme, activation, rules, roles
     )
     root = Key.from_seed(seed)
     by_name = {leaf.path: leaf.name for leaf in leaves}

@@ -17,6 +17,7 @@ import numpy as np
 
 from weightinit._fans import Weight
 from weightinit._places import Leaf
+from weightinit._places import host_dtype
 from weightinit._planning import ModelPlan
 from weightinit._planning import plan as plan_leaves
 from weightinit.model import initialize as initialize_params
@@ -169,9 +170,7 @@ def _read(model: Any) -> tuple[list[Leaf], list[tuple[Any, str, float | None]]]:
             )
             continue
         slot = _slot(layer, leaf, shape) if layer is not None else None
-        host = np.dtype(
-            np.float64 if dtype == np.float64 else np.float16 if dtype == np.float16 else np.float32
-        )
+        host = host_dtype(dtype)
         leaves.append(Leaf(name, path, ".".join(parts[:-1]), kind, shape, host, slot))
     return leaves, variables
 
@@ -198,8 +197,20 @@ def plan(
     >>> p.paths["fc1.weight"] == f"{model.name}/fc1/kernel"  # the variable's path
     True
     """
-    leaves, _ = _read(model)
-    return plan_leaves(
+    return _planned(model, scheme, activation, rules, roles)[0]
+
+
+def _planned(
+    model: Any,
+    scheme: object,
+    activation: object,
+    rules: Mapping[str, object] | None,
+    roles: Mapping[str, object] | None,
+) -> tuple[ModelPlan, list[tuple[Any, str, float | None]]]:
+    """The plan of ``model``, and every variable with its canonical name (and a running
+    statistic's start), for :func:`initialize` to fill."""
+    leaves, variables = _read(model)
+    made = plan_leaves(
         leaves,
         scheme=scheme,
         activation=activation,
@@ -208,6 +219,7 @@ def plan(
         framework=_FRAMEWORK,
         sequential=isinstance(model, keras.Sequential),
     )
+    return made, variables
 
 
 def initialize(
@@ -242,16 +254,7 @@ def initialize(
     True
     """
     check_seed(seed)
-    leaves, variables = _read(model)
-    made_plan = plan_leaves(
-        leaves,
-        scheme=scheme,
-        activation=activation,
-        rules=rules,
-        roles=roles,
-        framework=_FRAMEWORK,
-        sequential=isinstance(model, keras.Sequential),
-    )
+    made_plan, variables = _planned(model, scheme, activation, rules, roles)
     arrays = initialize_params(dict(made_plan), seed, threads=threads)
     for variable, name, stat in variables:
         dtype = keras.backend.standardize_dtype(variable.dtype)
