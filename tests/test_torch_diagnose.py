@@ -512,16 +512,7 @@ def test_a_relus_zeros_fall_in_the_bin_numpy_puts_them_in():
 
 
 def test_a_tied_head_over_a_unit_table_is_named():
-    config = transformers.GPT2Config(
-        n_layer=2,
-        n_embd=64,
-        n_head=4,
-        vocab_size=256,
-        n_positions=64,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    model = transformers.GPT2LMHeadModel(config)
+    model = gpt2(2)
     with torch.no_grad():
         model.transformer.wte.weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(0))
     report = diagnose(model)
@@ -533,37 +524,16 @@ def test_a_tied_head_over_a_unit_table_is_named():
 
 
 def test_a_base_model_is_scored_by_its_mean_square():
-    config = transformers.GPT2Config(
-        n_layer=2,
-        n_embd=64,
-        n_head=4,
-        vocab_size=1000,
-        n_positions=64,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    report = diagnose(transformers.GPT2Model(config))
+    # Hidden states (N, T, 64) over tokens up to 255: not logits.
+    report = diagnose(transformers.GPT2Model(gpt2(2).config))
     assert report.output.classes is None and report.output.loss is not None
 
 
 def test_transformers_hooks_are_not_left_behind():
-    config = transformers.GPT2Config(
-        n_layer=2,
-        n_embd=64,
-        n_head=4,
-        vocab_size=256,
-        n_positions=64,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    model = transformers.GPT2LMHeadModel(config)
-
-    def hooks():
-        return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
-
-    before = hooks()
+    model = gpt2(2)
+    before = hook_counts(model)
     first = diagnose(model)
-    assert hooks() == before
+    assert hook_counts(model) == before
     again = diagnose(model)
     entropies = [s.attention_entropy for s in again.layers if s.attention_entropy is not None]
     assert len(entropies) == 2 and entropies == [
