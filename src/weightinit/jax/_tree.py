@@ -121,14 +121,15 @@ def _entries(jax: Any, tree: Any) -> tuple[str, list[_Entry], Any]:
             entry.owner = _owner(tree, entry.keys[:-1])
         entries = [e for e in entries if _floating(jax, e.dtype)]
     elif style in ("flax", "haiku") and isinstance(tree, Mapping):
-        order = _insertion_order(tree)
+        order = _insertion_order(tree, collections)
         entries.sort(key=lambda e: order.get(tuple(map(_key_name, e.keys)), e.index))
     return style, entries, (flat, treedef)
 
 
-def _insertion_order(tree: Mapping[Any, Any]) -> dict[tuple[object, ...], int]:
+def _insertion_order(tree: Mapping[Any, Any], collections: bool) -> dict[tuple[object, ...], int]:
     """Each leaf path of nested mappings, by the order the mappings hold them (the order
-    the model made them, which flattening sorts away)."""
+    the model made them, which flattening sorts away); below its collection in a variables
+    dict (``collections``), as the entries keep their paths."""
     order: dict[tuple[object, ...], int] = {}
 
     def walk(node: Any, prefix: tuple[object, ...]) -> None:
@@ -138,11 +139,8 @@ def _insertion_order(tree: Mapping[Any, Any]) -> dict[tuple[object, ...], int]:
         else:
             order[prefix] = len(order)
 
-    for collection, value in tree.items():
-        walk(value, () if collection == "params" and set(tree) <= _COLLECTIONS else (collection,))
-    for collection, value in tree.items():
-        if set(tree) <= _COLLECTIONS:
-            walk(value, (collection,))
+    for top, value in tree.items():
+        walk(value, () if collections else (top,))
     return order
 
 
